@@ -1,0 +1,122 @@
+"""The contract every hashing loss follows: `HashingLoss`, its `LossOutput`, and optimizer settings
+for losses that own learnable parameters (proxies)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass
+class LossOutput:
+    """What a loss returns.
+
+    Attributes:
+        total: scalar tensor, the value to back-propagate.
+        terms: the weighted named terms (``proxy_pos_img``, ``neg_pair``, ``variance``, ...); they sum
+            to ``total`` so a run's history shows which term dominates.
+    """
+
+    total: torch.Tensor
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @classmethod
+    def from_terms(cls, terms: dict[str, torch.Tensor]) -> "LossOutput":
+        """Build the output whose total is the sum of ``terms`` (in insertion order)."""
+        if not terms:
+            raise ValueError("a LossOutput needs at least one term")
+        return cls(total=sum(terms.values()), terms=terms)
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """How the trainer should optimise a loss's own parameters (e.g. class proxies).
+
+    ``name`` is one of ``sgd``, ``adam``, ``adamw``; ``momentum`` applies to SGD only.
+    """
+
+    name: str = "sgd"
+    lr: float = 0.02
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+    def build(self, params) -> torch.optim.Optimizer:
+        if self.name == "sgd":
+            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        if self.name == "adam":
+            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        if self.name == "adamw":
+            return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+        raise ValueError(f"unknown optimizer {self.name!r} in OptimizerSettings; choose sgd, adam or adamw")
+
+
+class HashingLoss(nn.Module):
+    """Base class of every hashing loss.
+
+    Subclasses implement ``forward(img, txt, labels) -> LossOutput`` where
+
+    * ``img``, ``txt``: float ``(n, n_bits)`` continuous codes in (-1, 1) (tanh outputs of the hash
+      heads); row ``i`` of both is one image-text pair;
+    * ``labels``: float multi-hot ``(n, n_classes)``.
+
+    A loss with learnable parameters sets ``optimizer_settings``; the trainer calls
+    :meth:`make_optimizer` and needs no special case per loss.
+    """
+
+    optimizer_settings: OptimizerSettings | None = None
+
+    def __init__(self, n_classes: int, n_bits: int):
+        super().__init__()
+        for name, value in (("n_classes", n_classes), ("n_bits", n_bits)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.n_classes = n_classes
+        self.n_bits = n_bits
+
+    def forward(self, img: torch.Tensor, txt: torch.Tensor, labels: torch.Tensor) -> LossOutput:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(img, txt, labels)")
+
+    def check_inputs(self, img: torch.Tensor, txt: torch.Tensor, labels: torch.Tensor) -> None:
+        """Raise ``ValueError`` naming the shapes when a batch does not fit this loss."""
+        n = img.shape[0] if img.dim() == 2 else -1
+        if (
+            img.dim() != 2
+            or txt.shape != img.shape
+            or img.shape[1] != self.n_bits
+            or labels.shape != (n, self.n_classes)
+        ):
+            raise ValueError(
+                f"{type(self).__name__} expects img and txt of shape (n, {self.n_bits}) and labels of shape "
+                f"(n, {self.n_classes}); got img {tuple(img.shape)}, txt {tuple(txt.shape)}, "
+                f"labels {tuple(labels.shape)}"
+            )
+        if n < 1:
+            raise ValueError(f"{type(self).__name__} got an empty batch")
+
+    def make_optimizer(self) -> torch.optim.Optimizer | None:
+        """The optimizer for this loss's learnable parameters, or ``None`` when it has none."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not params:
+            return None
+        if self.optimizer_settings is None:
+            raise ValueError(
+                f"{type(self).__name__} has learnable parameters but declares no optimizer_settings; "
+                "set optimizer_settings = OptimizerSettings(...) on the class or instance"
+            )
+        return self.optimizer_settings.build(params)
+
+
+def check_number(name: str, value: float, *, minimum: float | None = None) -> float:
+    """Validate a weight or margin given by a user; returns it as a float."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and value == value
+    if not ok or (minimum is not None and value < minimum):
+        bound = f" >= {minimum:g}" if minimum is not None else ""
+        raise ValueError(f"parameter {name} must be a number{bound}, got {value!r}")
+    return float(value)
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"parameter {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value

@@ -1,0 +1,96 @@
+"""Hash centers (CSQ): each class owns a fixed +-1 center and codes are pulled toward their target."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .base import HashingLoss, LossOutput, check_number
+from .registry import register
+
+#: Probabilities inside the BCE are clamped to [PROB_EPS, 1 - PROB_EPS] so codes at exactly +-1 stay finite.
+PROB_EPS = 1e-6
+#: Random center sets drawn when Hadamard rows do not suffice; the most spread-out one is kept.
+RANDOM_CANDIDATES = 20
+
+
+def sylvester_hadamard(k: int) -> torch.Tensor:
+    """The ``(k, k)`` Sylvester Hadamard matrix (``k`` a power of two), row 0 all ones."""
+    if k < 1 or k & (k - 1):
+        raise ValueError(f"a Sylvester Hadamard matrix needs a power-of-two size, got {k}")
+    h = torch.ones(1, 1)
+    while h.shape[0] < k:
+        h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+    return h
+
+
+def min_hamming_distance(codes: torch.Tensor) -> int:
+    """Smallest Hamming distance between two different rows of a +-1 matrix (k when one row)."""
+    k = codes.shape[1]
+    if codes.shape[0] < 2:
+        return k
+    dist = (k - codes @ codes.T) / 2
+    dist.fill_diagonal_(k)
+    return int(dist.min())
+
+
+def hash_centers(n_classes: int, n_bits: int, generator: torch.Generator) -> torch.Tensor:
+    """``(n_classes, n_bits)`` +-1 centers.
+
+    Rows 1..k-1 of ``H_k`` then rows 1..k-1 of ``-H_k`` when ``k`` is a power of two and
+    ``c <= 2k - 2``; otherwise the best (largest minimum pairwise Hamming distance) of
+    ``RANDOM_CANDIDATES`` sets of balanced random vectors (``k // 2`` entries +1) drawn from ``generator``.
+    """
+    k = n_bits
+    if k & (k - 1) == 0 and n_classes <= 2 * k - 2:
+        h = sylvester_hadamard(k)
+        return torch.cat([h[1:], -h[1:]], 0)[:n_classes].clone()
+    balanced = torch.cat([torch.ones(k // 2), -torch.ones(k - k // 2)])
+    best, best_distance = None, -1
+    for _ in range(RANDOM_CANDIDATES):
+        order = torch.argsort(torch.rand(n_classes, k, generator=generator), dim=1)
+        candidate = balanced[order]
+        distance = min_hamming_distance(candidate)
+        if distance > best_distance:
+            best, best_distance = candidate, distance
+    return best
+
+
+@register("center")
+class CenterLoss(HashingLoss):
+    """CSQ hash centers: BCE of each modality's codes to the label-voted center, plus quantization.
+
+    Target ``t_i = sgn(sum_j y_ij H_j)``, zero entries replaced by a fixed seeded random +-1 vector;
+    ``L = BCE((u+1)/2, (t+1)/2) + BCE((v+1)/2, (t+1)/2) + lambda_q (mean((|u|-1)^2) + mean((|v|-1)^2))``.
+
+    Args:
+        lambda_q: weight of the quantization term (default 0.05).
+        seed: seeds the random centers (when Hadamard rows do not suffice) and the tie-breaking vector.
+
+    Attributes:
+        centers: ``(n_classes, n_bits)`` buffer of +-1, fixed per (c, k, seed).
+        tie_breaker: ``(n_bits,)`` buffer of +-1 filling the zero entries of a target.
+    """
+
+    def __init__(self, n_classes: int, n_bits: int, lambda_q: float = 0.05, seed: int = 0):
+        super().__init__(n_classes, n_bits)
+        self.lambda_q = check_number("lambda_q", lambda_q, minimum=0)
+        generator = torch.Generator().manual_seed(int(seed))
+        self.register_buffer("centers", hash_centers(n_classes, n_bits, generator))
+        self.register_buffer("tie_breaker", torch.randint(0, 2, (n_bits,), generator=generator) * 2.0 - 1.0)
+
+    def targets(self, labels: torch.Tensor) -> torch.Tensor:
+        """``(n, n_classes) -> (n, n_bits)`` +-1 target of each sample."""
+        vote = (labels @ self.centers.to(labels.dtype)).sign()
+        return torch.where(vote == 0, self.tie_breaker.to(vote.dtype), vote)
+
+    def forward(self, img: torch.Tensor, txt: torch.Tensor, labels: torch.Tensor) -> LossOutput:
+        self.check_inputs(img, txt, labels)
+        target = (self.targets(labels) + 1) / 2
+
+        def bce(codes: torch.Tensor) -> torch.Tensor:
+            return F.binary_cross_entropy(((codes + 1) / 2).clamp(PROB_EPS, 1 - PROB_EPS), target)
+
+        quantization = ((img.abs() - 1) ** 2).mean() + ((txt.abs() - 1) ** 2).mean()
+        return LossOutput.from_terms(
+            {"center_img": bce(img), "center_txt": bce(txt), "quantization": self.lambda_q * quantization}
+        )

@@ -1,0 +1,30 @@
+"""Batch-level building blocks shared by the losses: cosine matrices, label similarities and
+reductions whose empty case is 0 rather than NaN."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+#: Lower bound on a vector's norm inside a cosine, so zero codes give cosine 0 instead of NaN.
+COS_EPS = 1e-8
+
+
+def cosine_matrix(a: torch.Tensor, b: torch.Tensor, eps: float = COS_EPS) -> torch.Tensor:
+    """``(n, k) x (m, k) -> (n, m)`` cosines ``a_i.b_j / (max(|a_i|, eps) * max(|b_j|, eps))``."""
+    return F.normalize(a, dim=1, eps=eps) @ F.normalize(b, dim=1, eps=eps).T
+
+
+def hard_similarity(y1: torch.Tensor, y2: torch.Tensor) -> torch.Tensor:
+    """``S_ij = 1[y1_i . y2_j > 0]`` as a float ``(n, m)`` matrix: the pair shares at least one label."""
+    return (y1 @ y2.T > 0).to(y1.dtype)
+
+
+def soft_similarity(y1: torch.Tensor, y2: torch.Tensor) -> torch.Tensor:
+    """``S^_ij = cos(y1_i, y2_j)``, the graded label similarity in [0, 1] for multi-hot labels."""
+    return cosine_matrix(y1, y2)
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` where ``mask`` is true; 0 (still a graph node) when the mask is empty."""
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp_min(1.0)

@@ -1,0 +1,158 @@
+"""The registry of hashing losses: families registered with ``@register``, named variants with
+``register_variant``, and ``build`` which also loads a user's ``package.module:ClassName``."""
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from dataclasses import dataclass, field
+
+from .base import HashingLoss
+
+
+@dataclass(frozen=True)
+class LossEntry:
+    """One registered name: a loss family (``base`` is None) or a variant fixing some parameters."""
+
+    name: str
+    cls: type[HashingLoss]
+    description: str
+    base: str | None = None
+    fixed: dict = field(default_factory=dict)
+
+    @property
+    def is_variant(self) -> bool:
+        return self.base is not None
+
+
+_REGISTRY: dict[str, LossEntry] = {}
+
+
+def _first_doc_line(cls: type) -> str:
+    doc = inspect.getdoc(cls) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else cls.__name__
+
+
+def _add(entry: LossEntry) -> None:
+    if entry.name in _REGISTRY:
+        raise ValueError(
+            f"a loss named {entry.name!r} is already registered "
+            f"({_REGISTRY[entry.name].cls.__module__}.{_REGISTRY[entry.name].cls.__qualname__}); pick another name"
+        )
+    _REGISTRY[entry.name] = entry
+
+
+def register(name: str, *, description: str | None = None):
+    """Class decorator registering a loss family under ``name``; registering a name twice raises."""
+
+    def decorator(cls: type[HashingLoss]) -> type[HashingLoss]:
+        if not (isinstance(cls, type) and issubclass(cls, HashingLoss)):
+            raise TypeError(f"@register({name!r}) decorates HashingLoss subclasses, got {cls!r}")
+        _add(LossEntry(name=name, cls=cls, description=description or _first_doc_line(cls)))
+        return cls
+
+    return decorator
+
+
+def register_variant(name: str, base: str, description: str, **fixed) -> None:
+    """Register ``name`` as ``base`` with the parameters ``fixed`` (an ablation, e.g. ``gamma=0``)."""
+    if base not in _REGISTRY or _REGISTRY[base].is_variant:
+        raise ValueError(f"variant {name!r}: base {base!r} is not a registered loss family")
+    cls = _REGISTRY[base].cls
+    _check_params(base, cls, fixed)
+    _add(LossEntry(name=name, cls=cls, description=description, base=base, fixed=dict(fixed)))
+
+
+def unregister(name: str) -> None:
+    """Remove ``name`` (for tests and interactive sessions that re-define a loss)."""
+    _REGISTRY.pop(name, None)
+
+
+def available(variants: bool = True) -> list[str]:
+    """Registered names, sorted; ``variants=False`` keeps only the loss families."""
+    return sorted(n for n, e in _REGISTRY.items() if variants or not e.is_variant)
+
+
+def entries() -> list[LossEntry]:
+    """Every registered entry, families first, each group sorted by name."""
+    return sorted(_REGISTRY.values(), key=lambda e: (e.is_variant, e.name))
+
+
+def _accepted_params(cls: type) -> tuple[list[str], bool]:
+    """The keyword parameters of ``cls.__init__`` besides n_classes/n_bits, and whether it takes **kwargs."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    names = [n for n in names if n not in ("n_classes", "n_bits")]
+    return names, any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _check_params(label: str, cls: type, params: dict) -> None:
+    names, open_ended = _accepted_params(cls)
+    if open_ended:
+        return
+    for key in params:
+        if key not in names:
+            hint = difflib.get_close_matches(key, names, n=1)
+            raise ValueError(
+                f"unknown parameter {key!r} for loss {label!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                + f"; valid parameters: {', '.join(names) or '(none)'}"
+            )
+
+
+def _load_user_class(spec: str) -> type[HashingLoss]:
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise ValueError(f"loss {spec!r}: a user's loss is written 'package.module:ClassName'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(
+            f"loss {spec!r}: cannot import module {module_name!r} ({exc}); "
+            "make sure it is on PYTHONPATH or installed"
+        ) from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ValueError(f"loss {spec!r}: module {module_name!r} has no attribute {class_name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, HashingLoss)):
+        raise ValueError(f"loss {spec!r}: {class_name} is not a subclass of losses.HashingLoss")
+    return cls
+
+
+def build(spec: str, n_classes: int, n_bits: int, **params) -> HashingLoss:
+    """Instantiate a loss.
+
+    Args:
+        spec: a registered name (``pairwise``, ``triplet``, ``center``, ``proxy``, ``dcgh``), a named
+            variant (``dcgh-novar``, ...) or ``package.module:ClassName`` for a user's own loss.
+        n_classes: number of label classes ``c``.
+        n_bits: code length ``k``.
+        **params: overrides of the loss's named parameters (see LOSSES.md for the defaults).
+
+    Raises:
+        ValueError: unknown name, unknown parameter or invalid value, naming the valid choices.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(f"loss spec must be a non-empty string, got {spec!r}")
+    if ":" in spec:
+        cls, fixed = _load_user_class(spec), {}
+    elif spec in _REGISTRY:
+        entry = _REGISTRY[spec]
+        cls, fixed = entry.cls, entry.fixed
+        for key, value in params.items():
+            if key in fixed and fixed[key] != value:
+                raise ValueError(
+                    f"loss {spec!r} fixes {key}={fixed[key]!r}; build {entry.base!r} with {key}={value!r} instead"
+                )
+    else:
+        hint = difflib.get_close_matches(spec, list(_REGISTRY), n=1)
+        raise ValueError(
+            f"unknown loss {spec!r}"
+            + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; available: {', '.join(available())}; or give a user's loss as 'package.module:ClassName'"
+        )
+    _check_params(spec, cls, params)
+    try:
+        return cls(n_classes=n_classes, n_bits=n_bits, **{**params, **fixed})
+    except TypeError as exc:  # e.g. a required parameter of a user's loss left out
+        raise ValueError(f"loss {spec!r}: {exc}") from exc

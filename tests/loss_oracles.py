@@ -1,0 +1,161 @@
+"""Direct loop transcriptions of the formulas in shared/LOSSES.md, in plain Python floats.
+
+Slow and obvious on purpose: every sum is a loop over samples, pairs or triplets, so they serve as
+independent oracles for the matrix implementations in ``losses/``. Each returns the weighted terms by
+the names the implementation uses; their sum is the loss.
+"""
+from __future__ import annotations
+
+import math
+
+COS_EPS = 1e-8  # the norm floor of LOSSES.md's "cos with a small eps in the norm"
+
+
+def dot(a, b):
+    return sum(x * y for x, y in zip(a, b))
+
+
+def cos(a, b):
+    return dot(a, b) / (max(math.sqrt(dot(a, a)), COS_EPS) * max(math.sqrt(dot(b, b)), COS_EPS))
+
+
+def relu(x):
+    return x if x > 0 else 0.0
+
+
+def sgn(x):
+    return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+
+
+def softplus(x):
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def mean(values):
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
+
+
+def shares_label(y_i, y_j):
+    return dot(y_i, y_j) > 0
+
+
+def cos_table(a, b):
+    return [[cos(a_i, b_j) for b_j in b] for a_i in a]
+
+
+def pairwise(u, v, y, lambda_intra=1.0, gamma=0.1):
+    n = len(u)
+
+    def ell(a, b):
+        total = 0.0
+        for i in range(n):
+            for j in range(n):
+                theta = 0.5 * dot(a[i], b[j])
+                s = 1.0 if shares_label(y[i], y[j]) else 0.0
+                total += softplus(theta) - s * theta
+        return total / (n * n)
+
+    q = mean((x - sgn(x)) ** 2 for row in u for x in row) + mean((x - sgn(x)) ** 2 for row in v for x in row)
+    return {
+        "inter": ell(u, v),
+        "intra_img": lambda_intra * ell(u, u),
+        "intra_txt": lambda_intra * ell(v, v),
+        "quantization": gamma * q,
+    }
+
+
+def triplet(u, v, y, margin=0.3, mining="all"):
+    n = len(u)
+
+    def one_direction(a, b):
+        c = cos_table(a, b)
+        terms = []
+        for i in range(n):
+            positives = [p for p in range(n) if p == i or shares_label(y[i], y[p])]
+            negatives = [q for q in range(n) if q not in positives]
+            if mining == "all":
+                for p in positives:
+                    for q in negatives:
+                        terms.append(relu(margin - c[i][p] + c[i][q]))
+            elif negatives:
+                hardest_positive = min(c[i][p] for p in positives)
+                hardest_negative = max(c[i][q] for q in negatives)
+                terms.append(relu(margin - hardest_positive + hardest_negative))
+        return mean(t for t in terms if t > 0)
+
+    return {"img_to_txt": one_direction(u, v), "txt_to_img": one_direction(v, u)}
+
+
+def center(u, v, y, centers, tie_breaker, lambda_q=0.05, prob_eps=1e-6):
+    n, k, c = len(u), len(u[0]), len(centers)
+    targets = []
+    for i in range(n):
+        t = []
+        for b in range(k):
+            vote = sum(y[i][j] * centers[j][b] for j in range(c))
+            t.append(sgn(vote) if vote != 0 else tie_breaker[b])
+        targets.append(t)
+
+    def bce(codes):
+        total = 0.0
+        for i in range(n):
+            for b in range(k):
+                p = min(max((codes[i][b] + 1) / 2, prob_eps), 1 - prob_eps)
+                q = (targets[i][b] + 1) / 2
+                total += -(q * math.log(p) + (1 - q) * math.log(1 - p))
+        return total / (n * k)
+
+    quant = mean((abs(x) - 1) ** 2 for row in u for x in row) + mean((abs(x) - 1) ** 2 for row in v for x in row)
+    return {"center_img": bce(u), "center_txt": bce(v), "quantization": lambda_q * quant}
+
+
+def proxy(u, v, y, proxies, zeta=0.0):
+    n, c = len(y), len(y[0])
+    n_pos = sum(1 for i in range(n) for j in range(c) if y[i][j] == 1)
+    n_neg = sum(1 for i in range(n) for j in range(c) if y[i][j] == 0)
+    terms = {}
+    for name, m in (("img", u), ("txt", v)):
+        pos = sum(1 - cos(m[i], proxies[j]) for i in range(n) for j in range(c) if y[i][j] == 1)
+        neg = sum(relu(cos(m[i], proxies[j]) - zeta) for i in range(n) for j in range(c) if y[i][j] == 0)
+        terms[f"proxy_pos_{name}"] = pos / n_pos if n_pos else 0.0
+        terms[f"proxy_neg_{name}"] = neg / n_neg if n_neg else 0.0
+    return terms
+
+
+def dcgh(u, v, y, proxies, alpha=0.8, beta=0.05, gamma=1.0, variance="all-classes", zeta=0.0):
+    n, c = len(y), len(y[0])
+    cuu, cvv, cuv = cos_table(u, u), cos_table(v, v), cos_table(u, v)
+
+    multi = [i for i in range(n) if sum(y[i]) > 1]
+    omega_neg = [(i, j) for i in multi for j in multi if dot(y[i], y[j]) == 0]
+    l_neg = mean(relu(cuu[i][j]) + relu(cvv[i][j]) + relu(cuv[i][j]) for i, j in omega_neg)
+
+    s_hat = cos_table(y, y)
+    omega_pos = [(i, j) for i in range(n) for j in range(n) if s_hat[i][j] > 0]
+    l_pos = mean(
+        relu(s_hat[i][j] - cuu[i][j]) + relu(s_hat[i][j] - cvv[i][j]) + relu(s_hat[i][j] - cuv[i][j])
+        for i, j in omega_pos
+    )
+
+    l_var = 0.0
+    for m in (u, v):
+        per_sample = []
+        for i in range(n):
+            d = [1 - cos(m[i], proxies[j]) for j in range(c)]
+            if variance == "all-classes":
+                row = [d[j] * y[i][j] for j in range(c)]
+                mu = sum(row) / c
+                per_sample.append(sum((x - mu) ** 2 for x in row) / (c - 1))
+            else:
+                own = [d[j] for j in range(c) if y[i][j] == 1]
+                if len(own) >= 2:
+                    mu = sum(own) / len(own)
+                    per_sample.append(sum((x - mu) ** 2 for x in own) / len(own))
+                else:
+                    per_sample.append(0.0)
+        l_var += sum(per_sample) / n
+
+    terms = proxy(u, v, y, proxies, zeta)
+    terms.update({"neg_pair": alpha * l_neg, "pos_pair": beta * l_pos, "variance": gamma * l_var})
+    return terms

@@ -1,0 +1,35 @@
+"""The README's two quick-start commands stay true: CI runs its test command, its main job works."""
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quick_start_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S)]
+
+
+def test_readme_has_the_two_commands():
+    commands = quick_start_commands()
+    assert len(commands) == 2 and all("\n" not in c for c in commands), commands
+
+
+def test_ci_runs_the_readme_test_command_last():
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    ci_commands = [line for line in ci_lines if line and not line.startswith("#")]
+    assert ci_commands[-1] == quick_start_commands()[1]
+
+
+def test_readme_main_job_runs():
+    main_job = quick_start_commands()[0].split("&&")[-1].strip()  # the part after the installs
+    args = shlex.split(main_job)
+    assert args[:3] == ["python", "-m", "benchmark"], main_job
+    result = subprocess.run([sys.executable, *args[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,141 @@
+"""The loss registry: names, variants, user plug-ins and the errors a user can cause."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import losses
+from losses import HashingLoss, LossOutput
+
+
+class ScaledMeanLoss(HashingLoss):
+    """A user's loss living outside the package: built by 'tests.test_registry:ScaledMeanLoss'."""
+
+    def __init__(self, n_classes: int, n_bits: int, scale: float = 1.0):
+        super().__init__(n_classes, n_bits)
+        self.scale = scale
+
+    def forward(self, img, txt, labels):
+        return LossOutput.from_terms({"mean": self.scale * (img - txt).pow(2).mean()})
+
+
+class NotALoss:
+    pass
+
+
+def test_available_lists_families_and_variants_sorted():
+    names = losses.available()
+    assert names == sorted(names)
+    assert set(names) >= {"pairwise", "triplet", "center", "proxy", "dcgh",
+                          "dcgh-novar", "dcgh-nopair", "dcgh-labelvar", "dcgh-proxyonly"}
+    assert losses.available(variants=False) == ["center", "dcgh", "pairwise", "proxy", "triplet"]
+
+
+def test_variants_fix_their_parameters():
+    assert losses.build("dcgh-novar", 24, 16).gamma == 0.0
+    nopair = losses.build("dcgh-nopair", 24, 16)
+    assert (nopair.alpha, nopair.beta, nopair.gamma) == (0.0, 0.0, 1.0)
+    assert losses.build("dcgh-labelvar", 24, 16).variance == "label-classes"
+    only = losses.build("dcgh-proxyonly", 24, 16)
+    assert (only.alpha, only.beta, only.gamma) == (0.0, 0.0, 0.0)
+    # a free parameter of the base still passes through; the same value of a fixed one is accepted
+    assert losses.build("dcgh-novar", 24, 16, alpha=0.5, gamma=0.0).alpha == 0.5
+    with pytest.raises(ValueError, match="fixes gamma=0.0; build 'dcgh' with gamma=1"):
+        losses.build("dcgh-novar", 24, 16, gamma=1)
+
+
+def test_duplicate_registration_raises():
+    @losses.register("tmp-duplicate-check")
+    class First(ScaledMeanLoss):
+        pass
+
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            losses.register("tmp-duplicate-check")(ScaledMeanLoss)
+        with pytest.raises(ValueError, match="already registered"):
+            losses.register("dcgh")(ScaledMeanLoss)
+        with pytest.raises(ValueError, match="already registered"):
+            losses.register_variant("dcgh-novar", "dcgh", "again", gamma=0.0)
+        assert losses.build("tmp-duplicate-check", 3, 4).scale == 1.0
+    finally:
+        losses.unregister("tmp-duplicate-check")
+    assert "tmp-duplicate-check" not in losses.available()
+
+
+def test_register_rejects_what_is_not_a_loss():
+    with pytest.raises(TypeError, match="HashingLoss subclasses"):
+        losses.register("tmp-not-a-loss")(NotALoss)
+    with pytest.raises(ValueError, match="not a registered loss family"):
+        losses.register_variant("tmp-variant", "no-such-base", "x")
+    with pytest.raises(ValueError, match="unknown parameter 'gama'.*did you mean 'gamma'"):
+        losses.register_variant("tmp-variant", "dcgh", "x", gama=0)
+    assert "tmp-variant" not in losses.available()
+
+
+def test_user_loss_builds_from_module_and_class():
+    loss = losses.build(f"{__name__}:ScaledMeanLoss", n_classes=3, n_bits=4, scale=2.0)
+    assert isinstance(loss, ScaledMeanLoss) and loss.scale == 2.0
+    out = loss(torch.ones(2, 4), torch.zeros(2, 4), torch.ones(2, 3))
+    assert float(out.total) == 2.0
+    with pytest.raises(ValueError, match="unknown parameter 'scal'.*valid parameters: scale"):
+        losses.build(f"{__name__}:ScaledMeanLoss", 3, 4, scal=2.0)
+
+
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ("no_such_module_xyz:Loss", "cannot import module 'no_such_module_xyz'"),
+        (f"{__name__}:Missing", "has no attribute 'Missing'"),
+        (f"{__name__}:NotALoss", "not a subclass of losses.HashingLoss"),
+        (":Loss", "package.module:ClassName"),
+    ],
+)
+def test_bad_user_loss_specs_raise_clearly(spec, message):
+    with pytest.raises(ValueError, match=message):
+        losses.build(spec, 3, 4)
+
+
+def test_unknown_name_lists_the_choices():
+    with pytest.raises(ValueError) as info:
+        losses.build("dcgg", 24, 16)
+    message = str(info.value)
+    assert "did you mean 'dcgh'" in message
+    for name in losses.available():
+        assert name in message
+    assert "package.module:ClassName" in message
+
+
+@pytest.mark.parametrize(
+    "name,params,message",
+    [
+        ("dcgh", {"gama": 1.0}, r"unknown parameter 'gama' for loss 'dcgh' \(did you mean 'gamma'\?\); valid parameters: alpha, beta, gamma, variance"),
+        ("triplet", {"mining": "semi"}, "mining must be one of 'all', 'hard'"),
+        ("dcgh", {"variance": "per-class"}, "variance must be one of 'all-classes', 'label-classes'"),
+        ("triplet", {"margin": -0.1}, "margin must be a number >= 0"),
+        ("pairwise", {"gamma": "high"}, "gamma must be a number"),
+        ("proxy", {"zeta": float("nan")}, "zeta must be a number"),
+        ("center", {"n_bits_typo": 3}, "valid parameters: lambda_q, seed"),
+    ],
+)
+def test_bad_parameters_raise_naming_the_valid_choices(name, params, message):
+    with pytest.raises(ValueError, match=message):
+        losses.build(name, 24, 16, **params)
+
+
+@pytest.mark.parametrize("n_classes,n_bits", [(0, 16), (24, 0), (24, 16.0), (True, 16)])
+def test_bad_sizes_raise(n_classes, n_bits):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        losses.build("pairwise", n_classes, n_bits)
+
+
+def test_a_learnable_user_loss_must_declare_its_optimizer():
+    class WithParameter(ScaledMeanLoss):
+        def __init__(self, n_classes, n_bits):
+            super().__init__(n_classes, n_bits)
+            self.weight = torch.nn.Parameter(torch.ones(()))
+
+    with pytest.raises(ValueError, match="declares no optimizer_settings"):
+        WithParameter(3, 4).make_optimizer()
+    loss = WithParameter(3, 4)
+    loss.optimizer_settings = losses.OptimizerSettings(name="adam", lr=0.1)
+    assert isinstance(loss.make_optimizer(), torch.optim.Adam)
