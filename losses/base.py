@@ -116,6 +116,12 @@ def check_number(name: str, value: float, *, minimum: float | None = None) -> fl
     return float(value)
 
 
+def check_seed(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"parameter seed must be an integer, got {value!r}")
+    return value
+
+
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"parameter {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")

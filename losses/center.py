@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import HashingLoss, LossOutput, check_number
+from .base import HashingLoss, LossOutput, check_number, check_seed
 from .registry import register
 
 #: Probabilities inside the BCE are clamped to [PROB_EPS, 1 - PROB_EPS] so codes at exactly +-1 stay finite.
@@ -74,7 +74,7 @@ class CenterLoss(HashingLoss):
     def __init__(self, n_classes: int, n_bits: int, lambda_q: float = 0.05, seed: int = 0):
         super().__init__(n_classes, n_bits)
         self.lambda_q = check_number("lambda_q", lambda_q, minimum=0)
-        generator = torch.Generator().manual_seed(int(seed))
+        generator = torch.Generator().manual_seed(check_seed(seed))
         self.register_buffer("centers", hash_centers(n_classes, n_bits, generator))
         self.register_buffer("tie_breaker", torch.randint(0, 2, (n_bits,), generator=generator) * 2.0 - 1.0)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import HashingLoss, LossOutput, OptimizerSettings, check_number
+from .base import HashingLoss, LossOutput, OptimizerSettings, check_number, check_seed
 from .functional import cosine_matrix
 from .registry import register
 
 
 def init_proxies(n_classes: int, n_bits: int, seed: int) -> torch.Tensor:
     """``randn``, then ``kaiming_normal_(mode="fan_out")``, then ``tanh``, all from one seeded generator."""
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(seed)
     proxies = torch.randn(n_classes, n_bits, generator=generator)
     nn.init.kaiming_normal_(proxies, mode="fan_out", generator=generator)
     return torch.tanh(proxies)
@@ -47,7 +47,7 @@ class ProxyLoss(HashingLoss):
     ):
         super().__init__(n_classes, n_bits)
         self.zeta = check_number("zeta", zeta)
-        self.proxies = nn.Parameter(init_proxies(n_classes, n_bits, seed))
+        self.proxies = nn.Parameter(init_proxies(n_classes, n_bits, check_seed(seed)))
         self.optimizer_settings = OptimizerSettings(
             name="sgd",
             lr=check_number("proxy_lr", proxy_lr, minimum=0),

@@ -115,6 +115,8 @@ def test_unknown_name_lists_the_choices():
         ("pairwise", {"gamma": "high"}, "gamma must be a number"),
         ("proxy", {"zeta": float("nan")}, "zeta must be a number"),
         ("center", {"n_bits_typo": 3}, "valid parameters: lambda_q, seed"),
+        ("dcgh", {"seed": "abc"}, "seed must be an integer"),
+        ("center", {"seed": 1.5}, "seed must be an integer"),
     ],
 )
 def test_bad_parameters_raise_naming_the_valid_choices(name, params, message):
