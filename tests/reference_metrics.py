@@ -1,25 +1,146 @@
-"""Slow, obviously correct retrieval metrics used as references by the tests."""
+"""Slow, obviously correct retrieval metrics: the oracles of ``benchmark.metrics``.
+
+Everything is plain Python over one query at a time: Hamming distances by counting differing bits, an
+explicit sort per query, precision and recall read off the ranked list. Tie-aware values come from
+enumerating every order of the tied items.
+"""
 from __future__ import annotations
+
+import itertools
+import math
 
 import numpy as np
 
 
-def mean_average_precision_reference(q_codes, r_codes, q_labels, r_labels) -> float:
-    """mAP of Hamming ranking over the whole retrieval set, ties broken by retrieval index.
+def bits(codes) -> list[list[int]]:
+    """Codes as 0/1 bit lists: +1 (x >= 0) is 1; {0, 1} codes are taken as they are."""
+    array = np.asarray(codes, dtype=float)
+    if np.isin(array, (0, 1)).all():
+        return array.astype(int).tolist()
+    return (array >= 0).astype(int).tolist()
 
-    One query at a time: a stable sort by Hamming distance, then the mean of the precision at the rank of
-    each relevant item (relevant = shares at least one label); a query without relevant items scores 0.
-    """
-    q_codes, r_codes = np.sign(np.asarray(q_codes)), np.sign(np.asarray(r_codes))
-    average_precisions = []
-    for code, labels in zip(q_codes, np.asarray(q_labels)):
-        hamming = (r_codes != code).sum(axis=1)
-        order = np.argsort(hamming, kind="stable")
-        relevant = (np.asarray(r_labels)[order] @ labels) > 0
-        hits, precisions = 0, []
-        for rank, is_relevant in enumerate(relevant, start=1):
-            if is_relevant:
-                hits += 1
-                precisions.append(hits / rank)
-        average_precisions.append(sum(precisions) / len(precisions) if precisions else 0.0)
-    return float(np.mean(average_precisions))
+
+def hamming(a: list[int], b: list[int]) -> int:
+    return sum(1 for x, y in zip(a, b) if x != y)
+
+
+def is_relevant(a_labels, b_labels) -> bool:
+    return any(x > 0 and y > 0 for x, y in zip(a_labels, b_labels))
+
+
+def distances_and_relevance(q_bits, r_bits, q_labels, r_labels):
+    """Per retrieval item: (distance, relevant) for one query."""
+    return [(hamming(q_bits, rb), is_relevant(q_labels, rl)) for rb, rl in zip(r_bits, r_labels)]
+
+
+def ranked_relevance(items, ties: str = "index") -> list[bool]:
+    """Relevance in ranked order: by distance, then retrieval index (``index``), relevant first (``best``)
+    or relevant last (``worst``) inside a tie."""
+    tie_key = {"index": lambda i: 0, "best": lambda i: not items[i][1], "worst": lambda i: items[i][1]}[ties]
+    order = sorted(range(len(items)), key=lambda i: (items[i][0], tie_key(i), i))
+    return [items[i][1] for i in order]
+
+
+def average_precision(ranked: list[bool], k: int | None = None) -> float:
+    """Mean precision at the rank of each relevant item among the first k (all when k is None),
+    divided by the number of relevant items among those k; 0 when there is none."""
+    ranked = ranked if k is None else ranked[:k]
+    hits, precisions = 0, []
+    for rank, relevant in enumerate(ranked, start=1):
+        if relevant:
+            hits += 1
+            precisions.append(hits / rank)
+    return sum(precisions) / len(precisions) if precisions else 0.0
+
+
+def all_tie_orders(items):
+    """Every ranking consistent with the distances: the product of the permutations of each tie."""
+    buckets = {}
+    for distance, relevant in items:
+        buckets.setdefault(distance, []).append(relevant)
+    per_bucket = [list(itertools.permutations(buckets[d])) for d in sorted(buckets)]
+    for combination in itertools.product(*per_bucket):
+        yield [relevant for bucket in combination for relevant in bucket]
+
+
+def number_of_tie_orders(items) -> int:
+    counts = {}
+    for distance, _ in items:
+        counts[distance] = counts.get(distance, 0) + 1
+    return math.prod(math.factorial(c) for c in counts.values())
+
+
+def per_query_items(q_codes, r_codes, q_labels, r_labels):
+    q_bits, r_bits = bits(q_codes), bits(r_codes)
+    q_labels, r_labels = np.asarray(q_labels).tolist(), np.asarray(r_labels).tolist()
+    return [distances_and_relevance(qb, r_bits, ql, r_labels) for qb, ql in zip(q_bits, q_labels)]
+
+
+def reference_metrics(q_codes, r_codes, q_labels, r_labels, topk=(), grid=(), enumerate_ties=False) -> dict:
+    """The metrics of ``benchmark.metrics.evaluate`` for small inputs, one query at a time."""
+    queries = per_query_items(q_codes, r_codes, q_labels, r_labels)
+    n_bits = len(bits(q_codes)[0])
+    out = {"map": np.mean([average_precision(ranked_relevance(items)) for items in queries])}
+    out["map_best"] = np.mean([average_precision(ranked_relevance(items, "best")) for items in queries])
+    out["map_worst"] = np.mean([average_precision(ranked_relevance(items, "worst")) for items in queries])
+    for k in topk:
+        out[f"map@{k}"] = np.mean([average_precision(ranked_relevance(items), k) for items in queries])
+    if enumerate_ties:
+        expected, best, worst = [], [], []
+        for items in queries:
+            aps = [average_precision(order) for order in all_tie_orders(items)]
+            expected.append(sum(aps) / len(aps))
+            best.append(max(aps))
+            worst.append(min(aps))
+        out["enumerated_tie_aware"] = np.mean(expected)
+        out["enumerated_best"] = np.mean(best)
+        out["enumerated_worst"] = np.mean(worst)
+    precision, recall = [], []
+    for n in grid:
+        precision.append(np.mean([sum(ranked_relevance(items)[:n]) / n for items in queries]))
+        recall.append(np.mean([sum(ranked_relevance(items)[:n]) / max(1, sum(r for _, r in items))
+                               for items in queries]))
+    out["precision@N"], out["recall@N"] = precision, recall
+    pr_precision, pr_recall = [], []
+    total_relevant = sum(r for items in queries for _, r in items)
+    for radius in range(n_bits + 1):
+        within = [(d, r) for items in queries for d, r in items if d <= radius]
+        hits = sum(r for _, r in within)
+        pr_precision.append(hits / len(within) if within else 0.0)
+        pr_recall.append(hits / total_relevant if total_relevant else 0.0)
+    out["pr_precision"], out["pr_recall"] = pr_precision, pr_recall
+    return out
+
+
+def monte_carlo_tie_aware(q_codes, r_codes, q_labels, r_labels, draws: int, seed: int = 0) -> tuple[float, float]:
+    """Mean AP over random tie orders (shuffle, then a stable sort by distance), and its standard error."""
+    rng = np.random.default_rng(seed)
+    queries = per_query_items(q_codes, r_codes, q_labels, r_labels)
+    samples = []
+    for _ in range(draws):
+        aps = []
+        for items in queries:
+            shuffled = [items[i] for i in rng.permutation(len(items))]
+            aps.append(average_precision([r for _, r in sorted(shuffled, key=lambda item: item[0])]))
+        samples.append(np.mean(aps))
+    return float(np.mean(samples)), float(np.std(samples) / np.sqrt(draws))
+
+
+def per_query_stable_sort_map(q_codes, r_codes, q_labels, r_labels) -> float:
+    """The per-query loop of the field's published evaluation code (vectorised inside a query): Hamming
+    distances by inner product, a stable argsort, AP from the ranked relevance. The speed baseline."""
+    q_codes, r_codes = np.asarray(q_codes, np.float64), np.asarray(r_codes, np.float64)
+    q_labels, r_labels = np.asarray(q_labels, np.float64), np.asarray(r_labels, np.float64)
+    n_bits = q_codes.shape[1]
+    aps = []
+    for code, labels in zip(q_codes, q_labels):
+        relevant = (r_labels @ labels) > 0
+        n_relevant = int(relevant.sum())
+        if n_relevant == 0:
+            aps.append(0.0)
+            continue
+        distance = 0.5 * (n_bits - r_codes @ code)
+        ranked = relevant[np.argsort(distance, kind="stable")]
+        ranks = np.flatnonzero(ranked) + 1.0
+        aps.append(float(np.mean(np.arange(1, n_relevant + 1) / ranks)))
+    return float(np.mean(aps))

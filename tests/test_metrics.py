@@ -1,0 +1,240 @@
+"""benchmark.metrics against slow oracles, hand-computed golden cases, and the errors users can cause."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark import metrics
+from benchmark.metrics import evaluate, mean_average_precision
+from tests import reference_metrics as ref
+
+TOL = 1e-9
+
+
+def random_case(seed, n_q, n_r, n_bits, n_classes=6, ties="few", orphans=0):
+    """Random +-1 codes and labels. ``ties="many"`` draws every code from a pool of 3 distinct codes;
+    the first ``orphans`` queries hold only a class no retrieval item has (no relevant item)."""
+    rng = np.random.default_rng(seed)
+    if ties == "many":
+        pool = rng.choice([-1, 1], (3, n_bits))
+        q, r = pool[rng.integers(0, 3, n_q)], pool[rng.integers(0, 3, n_r)]
+    else:
+        q, r = rng.choice([-1, 1], (n_q, n_bits)), rng.choice([-1, 1], (n_r, n_bits))
+    ql = (rng.random((n_q, n_classes)) < 0.3).astype(np.int64)
+    rl = (rng.random((n_r, n_classes)) < 0.3).astype(np.int64)
+    rl[:, -1] = 0
+    ql[:orphans] = 0
+    ql[:orphans, -1] = 1
+    return q, r, ql, rl
+
+
+def grid_for(n_r):
+    return tuple(n for n in (1, 2, 3, 5, 10, 25, 60, 200) if n <= n_r)
+
+
+def assert_matches_reference(result, expected, topk, grid):
+    for key in ["map", "map_best", "map_worst"] + [f"map@{k}" for k in topk]:
+        assert result[key] == pytest.approx(expected[key], abs=TOL), key
+    assert result["precision@N"]["n"] == list(grid)
+    np.testing.assert_allclose(result["precision@N"]["value"], expected["precision@N"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(result["recall@N"]["value"], expected["recall@N"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(result["pr_radius"]["precision"], expected["pr_precision"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(result["pr_radius"]["recall"], expected["pr_recall"], atol=TOL, rtol=0)
+
+
+SHAPES = [(1, 1), (1, 40), (9, 1), (14, 130)]
+
+
+@pytest.mark.parametrize("n_q,n_r", SHAPES)
+@pytest.mark.parametrize("ties", ["few", "many"])
+@pytest.mark.parametrize("n_bits", [16, 32, 64])
+def test_fast_path_equals_per_query_stable_sort(n_q, n_r, ties, n_bits):
+    for seed in range(3):
+        q, r, ql, rl = random_case(seed, n_q, n_r, n_bits, ties=ties, orphans=min(2, n_q - 1))
+        topk = (1, 3, 17, 500)
+        grid = grid_for(n_r)
+        result = evaluate(q, r, ql, rl, topk=topk, precision_at=grid)
+        assert_matches_reference(result, ref.reference_metrics(q, r, ql, rl, topk, grid), topk, grid)
+        assert result["map_worst"] - TOL <= result["map_tie_aware"] <= result["map_best"] + TOL
+        assert result["map_worst"] - TOL <= result["map"] <= result["map_best"] + TOL
+
+
+@pytest.mark.parametrize("n_bits", [16, 32, 64])
+@pytest.mark.parametrize("seed", range(4))
+def test_tie_aware_and_bounds_equal_the_enumeration_of_every_tie_order(n_bits, seed):
+    q, r, ql, rl = random_case(seed, 4, 7, n_bits, ties="many", orphans=1)
+    expected = ref.reference_metrics(q, r, ql, rl, enumerate_ties=True)
+    assert max(ref.number_of_tie_orders(items) for items in ref.per_query_items(q, r, ql, rl)) > 1
+    result = evaluate(q, r, ql, rl)
+    assert result["map_tie_aware"] == pytest.approx(expected["enumerated_tie_aware"], abs=TOL)
+    assert result["map_best"] == pytest.approx(expected["enumerated_best"], abs=TOL)
+    assert result["map_worst"] == pytest.approx(expected["enumerated_worst"], abs=TOL)
+
+
+def test_tie_aware_agrees_with_monte_carlo_over_random_tie_orders():
+    q, r, ql, rl = random_case(11, 6, 80, 16, ties="many")
+    estimate, stderr = ref.monte_carlo_tie_aware(q, r, ql, rl, draws=1500)
+    result = evaluate(q, r, ql, rl)
+    assert abs(result["map_tie_aware"] - estimate) < 4 * stderr + 1e-12
+    assert result["map_best"] - result["map_worst"] > 10 * stderr  # the ties matter in this case
+
+
+@pytest.mark.parametrize("n_q,n_r", [(7, 50), (30, 257)])
+def test_torch_pass_equals_numpy_pass(n_q, n_r):
+    q, r, ql, rl = random_case(3, n_q, n_r, 32, ties="many", orphans=2)
+    qb, rb, qlb, rlb = metrics._check_inputs(q, r, ql, rl)
+    options = dict(topk=(1, 10, 100, 1000), grid=(1, 5, 50))
+    a = metrics.query_stats(qb, rb, qlb, rlb, **options, backend="numpy")
+    b = metrics.query_stats(qb, rb, qlb, rlb, **options, backend="torch", chunk=4)
+    for field in metrics.QueryStats.__dataclass_fields__:
+        np.testing.assert_allclose(getattr(a, field), getattr(b, field), atol=1e-12, rtol=0, err_msg=field)
+
+
+def test_results_do_not_depend_on_the_chunking():
+    q, r, ql, rl = random_case(4, 23, 90, 64, ties="many", orphans=3)
+    whole = evaluate(q, r, ql, rl, topk=(5, 50))
+    for chunk in (1, 2, 7):
+        assert evaluate(q, r, ql, rl, topk=(5, 50), chunk=chunk) == whole
+
+
+# ------------------------------------------------------------------------------------ golden cases
+
+# One query with 4-bit code ++++ and label {0}, five retrieval items (distance, labels, relevant):
+#   r0 ++++ d=0 {0}    relevant
+#   r1 +++- d=1 {1}    -
+#   r2 ++-- d=2 {0,1}  relevant
+#   r3 +++- d=1 {0,2}  relevant
+#   r4 ---- d=4 {2}    -
+# Ranked by distance then index: r0, r1, r3, r2, r4 -> relevant at ranks 1, 3, 4.
+GOLDEN_Q = [[1, 1, 1, 1]]
+GOLDEN_R = [[1, 1, 1, 1], [1, 1, 1, -1], [1, 1, -1, -1], [1, 1, 1, -1], [-1, -1, -1, -1]]
+GOLDEN_QL = [[1, 0, 0]]
+GOLDEN_RL = [[1, 0, 0], [0, 1, 0], [1, 1, 0], [1, 0, 1], [0, 0, 1]]
+
+
+def test_golden_single_query_every_metric():
+    result = evaluate(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL, topk=(2, 3), precision_at=(1, 2, 3, 5))
+    # map: (1/1 + 2/3 + 3/4) / 3 = 29/36
+    assert result["map"] == pytest.approx(29 / 36, abs=TOL)
+    # best puts r3 before r1 inside the d=1 tie: ranks 1, 2, 4 -> (1 + 1 + 3/4) / 3 = 11/12
+    assert result["map_best"] == pytest.approx(11 / 12, abs=TOL)
+    # worst keeps r1 first: ranks 1, 3, 4 = the index order here
+    assert result["map_worst"] == pytest.approx(29 / 36, abs=TOL)
+    # tie-aware: r3 is at rank 2 or 3 with probability 1/2 -> (1 + (2/2 + 2/3)/2 + 3/4) / 3 = 31/36
+    assert result["map_tie_aware"] == pytest.approx(31 / 36, abs=TOL)
+    # map@2: r0, r1 -> one relevant, precision 1 at it -> 1; map@3: r0, r1, r3 -> (1 + 2/3) / 2 = 5/6
+    assert result["map@2"] == pytest.approx(1.0, abs=TOL)
+    assert result["map@3"] == pytest.approx(5 / 6, abs=TOL)
+    # P@N with hits 1, 1, 2, 3 at N = 1, 2, 3, 5; R@N = hits / 3
+    assert result["precision@N"] == {"n": [1, 2, 3, 5], "value": pytest.approx([1, 1 / 2, 2 / 3, 3 / 5], abs=TOL)}
+    assert result["recall@N"]["value"] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 1], abs=TOL)
+    # radius 0: {r0}; 1: {r0, r1, r3}; 2 and 3: + r2; 4: everything
+    assert result["pr_radius"]["radius"] == [0, 1, 2, 3, 4]
+    assert result["pr_radius"]["precision"] == pytest.approx([1, 2 / 3, 3 / 4, 3 / 4, 3 / 5], abs=TOL)
+    assert result["pr_radius"]["recall"] == pytest.approx([1 / 3, 2 / 3, 1, 1, 1], abs=TOL)
+    assert (result["n_queries"], result["n_retrieval"], result["n_bits"]) == (1, 5, 4)
+
+
+def test_golden_query_without_relevant_items_counts_as_zero():
+    # A second query with the same code but no label at all: nothing is relevant to it.
+    q = GOLDEN_Q * 2
+    ql = GOLDEN_QL + [[0, 0, 0]]
+    result = evaluate(q, GOLDEN_R, ql, GOLDEN_RL, topk=(3,), precision_at=(1, 5))
+    assert result["map"] == pytest.approx((29 / 36 + 0) / 2, abs=TOL)
+    assert result["map_tie_aware"] == pytest.approx((31 / 36 + 0) / 2, abs=TOL)
+    assert result["map@3"] == pytest.approx((5 / 6 + 0) / 2, abs=TOL)
+    assert result["precision@N"]["value"] == pytest.approx([(1 + 0) / 2, (3 / 5 + 0) / 2], abs=TOL)
+    assert result["recall@N"]["value"] == pytest.approx([(1 / 3 + 0) / 2, (1 + 0) / 2], abs=TOL)
+    # pooled PR: the second query adds its items to every radius but no relevant one
+    assert result["pr_radius"]["precision"][1] == pytest.approx(2 / 6, abs=TOL)
+
+
+def test_golden_one_big_tie():
+    # Query ++, four items all at distance 1; relevant: items 0 and 3 (index order: rel, -, -, rel).
+    q, ql = [[1, 1]], [[1, 0]]
+    r = [[1, -1], [-1, 1], [1, -1], [-1, 1]]
+    rl = [[1, 0], [0, 1], [0, 1], [1, 1]]
+    result = evaluate(q, r, ql, rl)
+    assert result["map"] == pytest.approx((1 + 2 / 4) / 2, abs=TOL)          # ranks 1, 4
+    assert result["map_best"] == pytest.approx(1.0, abs=TOL)                 # ranks 1, 2
+    assert result["map_worst"] == pytest.approx((1 / 3 + 2 / 4) / 2, abs=TOL)  # ranks 3, 4 -> 5/12
+    # the 6 equally likely rank pairs give AP 1, 5/6, 3/4, 7/12, 1/2, 5/12: mean 49/72
+    assert result["map_tie_aware"] == pytest.approx(49 / 72, abs=TOL)
+
+
+# --------------------------------------------------------------------------------------- inputs
+
+
+def test_code_and_label_formats_are_equivalent():
+    expected = evaluate(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL)
+    q, r = np.array(GOLDEN_Q), np.array(GOLDEN_R)
+    variants = [
+        ((q + 1) // 2, (r + 1) // 2, GOLDEN_QL, GOLDEN_RL),                       # {0, 1} codes
+        (q > 0, r > 0, np.array(GOLDEN_QL, bool), np.array(GOLDEN_RL, bool)),      # booleans
+        (torch.tensor(q * 0.3), torch.tensor(r * 0.7, dtype=torch.float32),      # real values, torch
+         torch.tensor(GOLDEN_QL, dtype=torch.float64), torch.tensor(GOLDEN_RL)),
+        (torch.tensor(q, dtype=torch.bfloat16), r.astype(np.int8), np.array(GOLDEN_QL) * 3.0, GOLDEN_RL),
+    ]
+    for variant in variants:
+        assert evaluate(*variant) == expected
+
+
+def test_real_valued_codes_are_binarised_at_zero():
+    # 0.0 counts as +1, like a tanh output of exactly 0
+    a = evaluate([[0.0, -0.2, 0.9]], [[0.5, -1.0, 0.1], [-0.5, 0.3, -0.1]], [[1]], [[1], [1]])
+    b = evaluate([[1, -1, 1]], [[1, -1, 1], [-1, 1, -1]], [[1]], [[1], [1]])
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (([[1, -1]], [[1, -1, 1]], [[1]], [[1]]), "query codes have 2 bits but retrieval codes have 3"),
+        (([[1, -1]], [[1, -1]], [[1, 0]], [[1]]), "query labels have 2 classes but retrieval labels have 1"),
+        (([[1, -1], [1, 1]], [[1, -1]], [[1]], [[1]]), "query codes have 2 rows but query labels have 1"),
+        (([[1, -1]], [[1, -1]], [[1]], [[1], [0]]), "retrieval codes have 1 rows but retrieval labels have 2"),
+        (([[1, -1]], np.zeros((0, 2)), [[1]], np.zeros((0, 1))), "r_codes must be a non-empty 2-D array"),
+        (([1, -1], [[1, -1]], [[1]], [[1]]), "q_codes must be a non-empty 2-D array"),
+        (([[1, float("nan")]], [[1, -1]], [[1]], [[1]]), "q_codes contains NaN"),
+        (([[1, -1]], [[1, -1]], [[1]], [[float("nan")]]), "r_labels contains NaN"),
+        (([["a", "b"]], [[1, -1]], [[1]], [[1]]), "q_codes must be numeric or boolean"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(args, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate(*args)
+
+
+def test_bad_options_raise():
+    with pytest.raises(ValueError, match="topk must be positive integers"):
+        evaluate(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL, topk=(0,))
+    with pytest.raises(ValueError, match="chunk must be a positive integer"):
+        evaluate(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL, chunk=0)
+    with pytest.raises(ValueError, match="ties must be 'index' or 'aware'"):
+        mean_average_precision(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL, ties="random")
+    with pytest.raises(ValueError, match="use k=None"):
+        mean_average_precision(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL, ties="aware", k=10)
+
+
+def test_mean_average_precision_matches_evaluate():
+    q, r, ql, rl = random_case(5, 10, 60, 16, ties="many")
+    full = evaluate(q, r, ql, rl, topk=(20,))
+    assert mean_average_precision(q, r, ql, rl) == full["map"]
+    assert mean_average_precision(q, r, ql, rl, ties="aware") == full["map_tie_aware"]
+    assert mean_average_precision(q, r, ql, rl, k=20) == full["map@20"]
+
+
+def test_precision_grid_drops_n_beyond_the_retrieval_set_and_topk_clips():
+    result = evaluate(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL, topk=(1000,))
+    assert result["precision@N"]["n"] == [1]
+    assert result["map@1000"] == result["map"]
+
+
+@pytest.mark.parametrize("n_bits,n_classes", [(7, 3), (100, 80), (130, 70), (300, 130)])
+def test_odd_and_long_code_lengths_and_many_classes(n_bits, n_classes):
+    """Several 64-bit words of codes or labels, and the 16-bit keys used beyond 126 bits."""
+    q, r, ql, rl = random_case(8, 6, 70, n_bits, n_classes=n_classes, ties="many", orphans=1)
+    topk, grid = (4, 30), grid_for(70)
+    result = evaluate(q, r, ql, rl, topk=topk, precision_at=grid)
+    assert_matches_reference(result, ref.reference_metrics(q, r, ql, rl, topk, grid), topk, grid)
