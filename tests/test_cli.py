@@ -37,3 +37,17 @@ def test_help_shows_examples():
     result = run_cli("list", "--help")
     assert result.returncode == 0
     assert "python -m benchmark list losses" in result.stdout
+
+
+def test_list_datasets_shows_each_dataset_with_its_location_and_status(tmp_path):
+    (tmp_path / "coco").mkdir()
+    for name in ("index.mat", "label.mat", "caption.mat"):
+        (tmp_path / "coco" / name).write_bytes(b"")
+    result = run_cli("list", "datasets", "--data-root", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for name in ("mirflickr25k", "nuswide", "coco", "synth-mirflickr25k", "synth-nuswide", "synth-coco"):
+        assert any(line.split()[:1] == [name] for line in lines), name
+    coco = next(line for line in lines if line.split()[:1] == ["coco"])
+    assert "80 classes  found" in coco
+    assert str(tmp_path / "nuswide") in result.stdout and "missing index.mat, label.mat, caption.txt" in result.stdout

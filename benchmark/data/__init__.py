@@ -1,0 +1,91 @@
+"""Datasets: loaders of the three standard sets, their synthetic stand-ins, and the frozen splits.
+
+>>> from benchmark import data
+>>> ds = data.load("synth-coco")                        # generated on first use, cached
+>>> ds = data.load("nuswide", root="data/nuswide", image_root="/datasets/nus/Flickr")
+>>> split = data.load_or_create_split(ds, data.default_split_settings(ds), data.cache_dir())
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .dataset import DataError, PairedDataset
+from .real import REAL_DATASETS, load_real, missing_files
+from .splits import Split, SplitSettings, load_or_create_split
+from .synthetic import SYNTHETIC_DATASETS, cache_folder, load_synthetic
+
+__all__ = [
+    "DataError", "PairedDataset", "Split", "SplitSettings", "cache_dir", "data_root", "dataset_names",
+    "default_split_settings", "describe", "load", "load_or_create_split",
+]
+
+
+def data_root() -> Path:
+    """Where real datasets are looked for by default: ``$BENCHMARK_DATA_ROOT`` or ``./data``."""
+    return Path(os.environ.get("BENCHMARK_DATA_ROOT", "data"))
+
+
+def cache_dir() -> Path:
+    """Shared caches (synthetic sets, splits, ...): ``$BENCHMARK_CACHE`` or ``./results/cache``."""
+    return Path(os.environ.get("BENCHMARK_CACHE", Path("results") / "cache"))
+
+
+def dataset_names() -> list[str]:
+    return list(REAL_DATASETS) + list(SYNTHETIC_DATASETS)
+
+
+def load(name: str, root=None, **options) -> PairedDataset:
+    """Load a dataset by name.
+
+    Real sets (``mirflickr25k``, ``nuswide``, ``coco``): ``root`` is the folder holding ``index.mat``,
+    ``label.mat`` and ``caption.mat``/``caption.txt`` (default ``<data_root()>/<name>``); option
+    ``image_root`` re-roots image paths that no longer exist. Synthetic sets (``synth-*``): ``root`` is
+    the cache folder (default ``cache_dir()``); options ``seed`` (default 0) and ``size``.
+
+    Raises:
+        ValueError (DataError): unknown name or option, missing or malformed files (naming them).
+    """
+    if name in REAL_DATASETS:
+        allowed = {"image_root"}
+    elif name in SYNTHETIC_DATASETS:
+        allowed = {"seed", "size"}
+    else:
+        raise DataError(f"unknown dataset {name!r}; available: {', '.join(dataset_names())}")
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise DataError(f"unknown option(s) {', '.join(unknown)} for dataset {name!r}; valid: {', '.join(sorted(allowed))}")
+    if name in REAL_DATASETS:
+        image_root = options.get("image_root")
+        return load_real(name, Path(root) if root else data_root() / name,
+                         Path(image_root) if image_root else None)
+    return load_synthetic(name, Path(root) if root else cache_dir(), **options)
+
+
+def default_split_settings(dataset: PairedDataset, **overrides) -> SplitSettings:
+    """The protocol's split sizes for ``dataset`` (synthetic sets scale them to their size)."""
+    if dataset.name in REAL_DATASETS:
+        spec = REAL_DATASETS[dataset.name]
+        sizes = {"query_size": spec.query_size, "train_size": spec.train_size}
+    else:
+        query, train = SYNTHETIC_DATASETS[dataset.name].split_sizes(len(dataset))
+        sizes = {"query_size": query, "train_size": train}
+    return SplitSettings(**{**sizes, **overrides})
+
+
+def describe(root: Path | None = None, cache: Path | None = None) -> list[dict]:
+    """For each dataset: its classes, where its files are expected and whether they are there."""
+    root, cache = Path(root) if root else data_root(), Path(cache) if cache else cache_dir()
+    rows = []
+    for name, spec in REAL_DATASETS.items():
+        folder = root / name
+        missing = missing_files(spec, folder) if folder.is_dir() else list(spec.files)
+        status = "found" if not missing else f"missing {', '.join(missing)}"
+        rows.append({"name": name, "classes": len(spec.class_names), "location": str(folder),
+                     "files": ", ".join(spec.files), "status": status})
+    for name, spec in SYNTHETIC_DATASETS.items():
+        folder = cache_folder(cache, name, spec.size, 0)
+        status = "cached" if (folder / "vocab.json").is_file() else "generated on first use"
+        rows.append({"name": name, "classes": len(spec.class_names), "location": str(folder),
+                     "files": f"{spec.size} pairs (seed 0), imitates {spec.real}", "status": status})
+    return rows

@@ -1,0 +1,106 @@
+"""Query / retrieval / train splits (PROTOCOL.md § Splits), written once per (dataset, settings) and
+checked by hash on every reuse.
+
+One seeded permutation: query = its first Q items, train = the next T, retrieval = everything but the
+query (in permutation order). The validation split is carved from the train set: its first
+``min(val_max, round(val_fraction * T))`` items are validation queries and the rest of the train set is
+their database.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import DataError, PairedDataset
+
+SPLIT_PARTS = ("query", "retrieval", "train", "val_query", "val_database")
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    query_size: int
+    train_size: int
+    split_seed: int = 1818
+    val_fraction: float = 0.1
+    val_max: int = 1000
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Split:
+    """Index arrays into the dataset (int64) and the hashes that identify them."""
+
+    query: np.ndarray
+    retrieval: np.ndarray
+    train: np.ndarray
+    val_query: np.ndarray
+    val_database: np.ndarray
+    settings: SplitSettings
+    dataset_hash: str
+    hash: str
+    path: Path | None = None
+
+
+def _content_hash(parts: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for name in SPLIT_PARTS:
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(parts[name], np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def make_split(n_items: int, settings: SplitSettings, name: str = "dataset") -> dict[str, np.ndarray]:
+    """The index arrays for ``n_items`` items; DataError when the sizes do not fit."""
+    q, t = settings.query_size, settings.train_size
+    if min(q, t) < 1 or q + t > n_items:
+        raise DataError(f"{name} has {n_items} items: it cannot hold {q} queries and {t} training items "
+                        "(both >= 1, together <= the dataset size); lower query_size / train_size")
+    if not 0 < settings.val_fraction < 1 or settings.val_max < 1:
+        raise DataError(f"val_fraction must be in (0, 1) and val_max >= 1, got {settings.val_fraction}, {settings.val_max}")
+    n_val = min(settings.val_max, max(1, round(settings.val_fraction * t)))
+    if n_val >= t:
+        raise DataError(f"{name}: {t} training items leave nothing for the validation database; raise train_size")
+    order = np.random.default_rng(settings.split_seed).permutation(n_items)
+    train = order[q:q + t]
+    return {"query": order[:q], "retrieval": order[q:], "train": train,
+            "val_query": train[:n_val], "val_database": train[n_val:]}
+
+
+def load_or_create_split(dataset: PairedDataset, settings: SplitSettings, cache_dir: Path) -> Split:
+    """The split of ``dataset`` under ``settings``, from ``<cache>/splits/`` or created there.
+
+    The file name carries the dataset's content hash and the settings' hash, so changed data or changed
+    settings get a new file; a file whose recorded hashes do not match its contents is refused.
+    """
+    folder = Path(cache_dir) / "splits"
+    path = folder / f"{dataset.name}-{dataset.content_hash[:16]}-{settings.key[:16]}.npz"
+    if path.is_file():
+        try:
+            with np.load(path) as stored:
+                parts = {name: stored[name] for name in SPLIT_PARTS}
+                meta = json.loads(str(stored["meta"]))
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"split file {path} is unreadable ({exc}); delete it to re-create the split") from exc
+        if (meta.get("dataset_hash") != dataset.content_hash or meta.get("settings") != asdict(settings)
+                or meta.get("hash") != _content_hash(parts)):
+            raise DataError(f"split file {path} does not match its dataset, settings or recorded hash; "
+                            "it was changed or damaged: delete it to re-create the split")
+    else:
+        parts = make_split(len(dataset), settings, dataset.name)
+        meta = {"dataset": dataset.name, "dataset_hash": dataset.content_hash, "settings": asdict(settings),
+                "hash": _content_hash(parts)}
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=folder)
+        os.close(fd)
+        np.savez(tmp, meta=json.dumps(meta), **parts)
+        os.replace(tmp, path)
+    return Split(**parts, settings=settings, dataset_hash=dataset.content_hash, hash=meta["hash"], path=path)

@@ -1,0 +1,73 @@
+"""Frozen splits: deterministic, disjoint, written once, never silently reused for other data or settings."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmark import data
+from benchmark.data import DataError, SplitSettings, load_or_create_split
+from benchmark.data import splits as splits_module
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    return data.load("synth-nuswide", root=tmp_path / "cache", size=400)
+
+
+def test_parts_are_disjoint_and_complete(dataset, tmp_path):
+    settings = SplitSettings(query_size=40, train_size=200)
+    split = load_or_create_split(dataset, settings, tmp_path)
+    everything = set(range(len(dataset)))
+    query, retrieval, train = set(split.query), set(split.retrieval), set(split.train)
+    assert len(split.query) == 40 and len(split.train) == 200
+    assert query.isdisjoint(retrieval) and query | retrieval == everything
+    assert train <= retrieval
+    assert len(split.val_query) == 20 and set(split.val_query) | set(split.val_database) == train
+    assert set(split.val_query).isdisjoint(split.val_database)
+    # the documented construction: one permutation from split_seed
+    order = np.random.default_rng(1818).permutation(len(dataset))
+    assert split.query.tolist() == order[:40].tolist() and split.retrieval.tolist() == order[40:].tolist()
+
+
+def test_validation_is_capped_at_val_max(dataset, tmp_path):
+    split = load_or_create_split(dataset, SplitSettings(query_size=10, train_size=300, val_max=7), tmp_path)
+    assert len(split.val_query) == 7 and len(split.val_database) == 293
+
+
+def test_written_once_then_reused(dataset, tmp_path, monkeypatch):
+    settings = SplitSettings(query_size=40, train_size=200)
+    first = load_or_create_split(dataset, settings, tmp_path)
+    assert first.path.is_file() and first.path.parent == tmp_path / "splits"
+    monkeypatch.setattr(splits_module, "make_split", lambda *a: pytest.fail("recomputed a stored split"))
+    again = load_or_create_split(dataset, settings, tmp_path)
+    assert again.hash == first.hash and np.array_equal(again.query, first.query)
+
+
+def test_other_settings_or_other_data_get_their_own_file(dataset, tmp_path):
+    base = load_or_create_split(dataset, SplitSettings(query_size=40, train_size=200), tmp_path)
+    seed = load_or_create_split(dataset, SplitSettings(query_size=40, train_size=200, split_seed=7), tmp_path)
+    other = data.load("synth-nuswide", root=tmp_path / "cache", size=400, seed=1)
+    other_data = load_or_create_split(other, SplitSettings(query_size=40, train_size=200), tmp_path)
+    assert len({base.path, seed.path, other_data.path}) == 3
+    assert base.hash != seed.hash
+    assert other_data.dataset_hash == other.content_hash != base.dataset_hash
+
+
+def test_a_tampered_split_file_is_refused(dataset, tmp_path):
+    settings = SplitSettings(query_size=40, train_size=200)
+    split = load_or_create_split(dataset, settings, tmp_path)
+    with np.load(split.path) as stored:
+        parts = {k: stored[k] for k in stored.files}
+    parts["query"] = parts["query"][::-1].copy()
+    np.savez(split.path, **parts)
+    with pytest.raises(DataError, match="does not match its dataset, settings or recorded hash; .*delete it"):
+        load_or_create_split(dataset, settings, tmp_path)
+    split.path.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="is unreadable"):
+        load_or_create_split(dataset, settings, tmp_path)
+
+
+@pytest.mark.parametrize("query,train", [(300, 200), (0, 10), (10, 1)])
+def test_sizes_that_do_not_fit_are_refused(dataset, tmp_path, query, train):
+    with pytest.raises(DataError, match="synth-nuswide"):
+        load_or_create_split(dataset, SplitSettings(query_size=query, train_size=train), tmp_path)
