@@ -8,7 +8,7 @@ Families: ``pairwise``, ``triplet``, ``center``, ``proxy``, ``dcgh``; variants `
 ``dcgh-nopair``, ``dcgh-labelvar``, ``dcgh-proxyonly``; a user's loss as ``package.module:ClassName``.
 """
 from .base import HashingLoss, LossOutput, OptimizerSettings
-from .registry import LossEntry, available, build, entries, register, register_variant, unregister
+from .registry import LossEntry, available, build, entries, parameters, register, register_variant, unregister
 
 # Importing the family modules registers them.
 from . import pairwise, triplet, center, proxy, dcgh  # noqa: E402,F401  isort: skip
@@ -21,6 +21,7 @@ __all__ = [
     "available",
     "build",
     "entries",
+    "parameters",
     "register",
     "register_variant",
     "unregister",

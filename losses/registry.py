@@ -86,6 +86,17 @@ def _accepted_params(cls: type) -> tuple[list[str], bool]:
     return names, any(p.kind is p.VAR_KEYWORD for p in params)
 
 
+def parameters(spec: str) -> list[str]:
+    """The parameters a loss (name, variant or ``module:Class``) accepts besides n_classes/n_bits; those a
+    variant fixes are left out."""
+    if ":" in spec:
+        return _accepted_params(_load_user_class(spec))[0]
+    if spec not in _REGISTRY:
+        raise ValueError(f"unknown loss {spec!r}; available: {', '.join(available())}")
+    entry = _REGISTRY[spec]
+    return [name for name in _accepted_params(entry.cls)[0] if name not in entry.fixed]
+
+
 def _check_params(label: str, cls: type, params: dict) -> None:
     names, open_ended = _accepted_params(cls)
     if open_ended:

@@ -1,5 +1,24 @@
 """The shared model every loss is trained on: a dual encoder over ``transformers.CLIPModel`` with one
 hash head per modality, its tokenizer and image transform, and the frozen-feature cache.
 
-Never imports ``benchmark``; the losses never import this package.
+Never imports ``benchmark``; the losses never import this package. Names are imported on first use, so
+that ``methods.files`` (used by the data code) does not load transformers.
 """
+import importlib
+
+_EXPORTS = {
+    "TINY_CONFIGS": "backbone", "Backbone": "backbone", "folder_hash": "backbone", "load_backbone": "backbone",
+    "save_backbone": "backbone", "tiny_clip": "backbone",
+    "DualEncoder": "encoder", "HashHead": "encoder",
+    "cached_features": "features", "encode_features": "features",
+    "warmup_cosine": "optim",
+    "DEFAULT_MAX_TEXT_LEN": "preprocess", "ImageTransform": "preprocess", "tokenize": "preprocess",
+    "pretrain_tiny_clip": "pretrain",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'methods' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

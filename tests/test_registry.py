@@ -141,3 +141,11 @@ def test_a_learnable_user_loss_must_declare_its_optimizer():
     loss = WithParameter(3, 4)
     loss.optimizer_settings = losses.OptimizerSettings(name="adam", lr=0.1)
     assert isinstance(loss.make_optimizer(), torch.optim.Adam)
+
+
+def test_parameters_lists_what_a_loss_accepts():
+    assert losses.parameters("pairwise") == ["lambda_intra", "gamma"]
+    assert "gamma" not in losses.parameters("dcgh-novar") and "alpha" in losses.parameters("dcgh-novar")
+    assert losses.parameters(f"{__name__}:ScaledMeanLoss") == ["scale"]
+    with pytest.raises(ValueError, match="unknown loss 'nope'"):
+        losses.parameters("nope")

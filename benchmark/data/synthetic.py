@@ -18,14 +18,13 @@ reports say so.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from methods.files import atomic_folder
 
 from . import classes
 from .dataset import DataError, PairedDataset, label_summary
@@ -223,20 +222,10 @@ def cache_folder(cache_dir: Path, name: str, size: int, seed: int) -> Path:
 
 
 def _write(folder: Path, data: dict) -> None:
-    """Write into a temporary folder and rename it into place, so readers never see a partial set and
-    two processes generating the same set at once both end with one complete copy."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
+    with atomic_folder(folder, marker="vocab.json") as tmp:
         np.savez(tmp / "arrays.npz", **{k: data[k] for k in ("labels", "in_image", "in_caption", "images")})
         (tmp / "captions.json").write_text(json.dumps(data["captions"]))
         (tmp / "vocab.json").write_text(json.dumps(data["vocabulary"]))
-        os.rename(tmp, folder)
-    except OSError:
-        if not (folder / "vocab.json").is_file():
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _read(folder: Path) -> dict:

@@ -1,0 +1,124 @@
+"""A CLIP backbone as a folder: model, tokenizer and image processor, loaded offline with
+``from_pretrained`` whether it is a real pretrained CLIP or a tiny one built for synthetic data."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import transformers
+from transformers import AutoTokenizer, CLIPConfig, CLIPModel, PreTrainedTokenizerFast
+
+from .files import atomic_folder
+
+#: Named small configurations for synthetic data (images of 32x32, word-level captions).
+TINY_CONFIGS = {
+    "tiny": {
+        "text": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4),
+        "vision": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                       patch_size=8),
+        "projection_dim": 64,
+    },
+}
+SPECIAL_TOKENS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "bos_token": "[BOS]", "eos_token": "[EOS]"}
+
+
+def _image_processor_class():
+    """transformers 5 splits CLIP's image processor into a torchvision and a PIL implementation; use the
+    PIL one when torchvision is absent (what transformers would fall back to, minus its warning)."""
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        return getattr(transformers, "CLIPImageProcessorPil", transformers.CLIPImageProcessor)
+    return transformers.CLIPImageProcessor
+
+
+@dataclass
+class Backbone:
+    """What a CLIP folder holds, ready to use; ``hash`` identifies its files (for caches)."""
+
+    model: CLIPModel
+    tokenizer: object
+    processor: object
+    path: Path
+    hash: str
+
+    @property
+    def dim(self) -> int:
+        return self.model.config.projection_dim
+
+
+def folder_hash(path: Path) -> str:
+    """SHA-256 over the folder's files (name, size and content; for files over 64 MB their first and last
+    4 MB), so a changed or different backbone gets a different cache key."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in Path(path).rglob("*") if p.is_file()):
+        size = file.stat().st_size
+        digest.update(f"{file.relative_to(path)}:{size}".encode())
+        with open(file, "rb") as f:
+            if size <= 64 << 20:
+                digest.update(f.read())
+            else:
+                digest.update(f.read(4 << 20))
+                f.seek(-(4 << 20), os.SEEK_END)
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+def load_backbone(path: Path) -> Backbone:
+    """Load ``CLIPModel``, its tokenizer and its image processor from a local folder (no download)."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ValueError(f"backbone folder {path} has no config.json; give a folder written by save_pretrained, "
+                         "e.g. a downloaded openai/clip-vit-base-patch32")
+    try:
+        model = CLIPModel.from_pretrained(path, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        processor = _image_processor_class().from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot load the CLIP backbone in {path}: {exc}") from exc
+    return Backbone(model=model, tokenizer=tokenizer, processor=processor, path=path, hash=folder_hash(path))
+
+
+def word_level_tokenizer(vocabulary: list[str], max_length: int) -> PreTrainedTokenizerFast:
+    """A lower-casing, whitespace-splitting word-level tokenizer over ``vocabulary`` (which starts with
+    ``[PAD] [UNK] [BOS] [EOS]``), wrapping every text as ``[BOS] words [EOS]``."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
+    index = {word: i for i, word in enumerate(vocabulary)}
+    core = Tokenizer(models.WordLevel(vocab=index, unk_token="[UNK]"))
+    core.normalizer = normalizers.Lowercase()
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    core.post_processor = processors.TemplateProcessing(
+        single="[BOS] $A [EOS]", special_tokens=[("[BOS]", index["[BOS]"]), ("[EOS]", index["[EOS]"])])
+    return PreTrainedTokenizerFast(tokenizer_object=core, model_max_length=max_length, **SPECIAL_TOKENS)
+
+
+def tiny_clip(name: str, vocabulary: list[str], image_size: int, max_length: int, seed: int):
+    """A randomly initialised small CLIP (``TINY_CONFIGS[name]``), its tokenizer and image processor."""
+    if name not in TINY_CONFIGS:
+        raise ValueError(f"unknown small CLIP config {name!r}; available: {', '.join(TINY_CONFIGS)}")
+    spec = TINY_CONFIGS[name]
+    tokenizer = word_level_tokenizer(vocabulary, max_length)
+    config = CLIPConfig(
+        text_config=dict(vocab_size=len(vocabulary), max_position_embeddings=max_length,
+                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, **spec["text"]),
+        vision_config=dict(image_size=image_size, **spec["vision"]),
+        projection_dim=spec["projection_dim"],
+    )
+    torch.manual_seed(seed)
+    model = CLIPModel(config)
+    processor = _image_processor_class()(size={"shortest_edge": image_size},
+                                   crop_size={"height": image_size, "width": image_size})
+    return model, tokenizer, processor
+
+
+def save_backbone(folder: Path, model, tokenizer, processor) -> Path:
+    """``save_pretrained`` all three into ``folder``, written atomically."""
+    with atomic_folder(folder, marker="config.json") as tmp:
+        for part in (model, tokenizer, processor):
+            part.save_pretrained(tmp)
+    return Path(folder)
