@@ -13,14 +13,14 @@ PRETRAIN_STEPS = 300
 
 
 def synthetic_backbone(dataset: PairedDataset, split: Split, cache_dir: Path, *, seed: int = 0,
-                       config: str = "tiny", progress: bool = True) -> Path:
+                       config: str = "tiny", steps: int = PRETRAIN_STEPS, progress: bool = True) -> Path:
     """The folder of the tiny CLIP for ``dataset`` (pretrained on ``split.train`` only), built on first use."""
     if dataset.vocabulary is None:
         raise ValueError(f"{dataset.name} is not a synthetic dataset: give a pretrained CLIP folder as backbone")
     folder = (Path(cache_dir) / "backbones" /
-              f"{dataset.name}-{dataset.content_hash[:12]}-{split.hash[:12]}-{config}-seed{seed}-{PRETRAIN_STEPS}")
+              f"{dataset.name}-{dataset.content_hash[:12]}-{split.hash[:12]}-{config}-seed{seed}-{steps}")
     if not (folder / "config.json").is_file():
         texts = [dataset.captions[i][0] for i in split.train]
         pretrain_tiny_clip(folder, dataset.images[split.train], texts, dataset.vocabulary, config=config,
-                           steps=PRETRAIN_STEPS, seed=seed, progress=progress)
+                           steps=steps, seed=seed, progress=progress)
     return folder

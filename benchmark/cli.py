@@ -13,6 +13,18 @@ from . import data
 EPILOG_LIST = """examples:
   python -m benchmark list losses
   python -m benchmark list datasets --data-root /datasets
+  python -m benchmark list configs
+"""
+EPILOG_RUN = """examples:
+  python -m benchmark run --losses all                       # the default grid on the synthetic sets
+  python -m benchmark run --losses dcgh,dcgh-novar --bits 64 --seeds 0,1,2
+  python -m benchmark run --losses mypkg.losses:MyLoss,dcgh --datasets synth-coco
+  python -m benchmark run --config paper --backbone ~/clip-vit-base-patch32 --data-root /datasets
+  python -m benchmark run --losses all --dry-run             # the resolved config and each run's status
+  python -m benchmark run --losses all --shard 0/4           # this process's quarter of the grid
+  sbatch --array=0-7 job.sh                                  # job.sh: python -m benchmark run ... (shards itself)
+
+Finished runs are skipped (their record.json exists); failed ones are retried; --force redoes them.
 """
 EPILOG_PREPARE = """examples:
   python -m benchmark prepare mirflickr25k --raw ~/downloads/mirflickr25k --out data/mirflickr25k
@@ -51,7 +63,15 @@ def _list_datasets(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-LISTINGS = {"losses": _list_losses, "datasets": _list_datasets}
+def _list_configs(args: argparse.Namespace) -> str:
+    from .config import CONFIG_DIR, describe_configs
+
+    lines = [f"Configs (in {CONFIG_DIR}; --config NAME or --config path/to/file.yaml):"]
+    lines += [f"  {name:<10}{description}" for name, description in describe_configs()]
+    return "\n".join(lines)
+
+
+LISTINGS = {"losses": _list_losses, "datasets": _list_datasets, "configs": _list_configs}
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -72,6 +92,37 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _name_list(text: str) -> list[str] | str:
+    return "all" if text == "all" else [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import transformers
+
+    from .config import build_grid, load_config
+    from .runner import RunContext, parse_shard, run_grid, slurm_array_shard
+
+    transformers.utils.logging.disable_progress_bar()  # our own bars show the progress of each step
+
+    overrides = {"losses": args.losses, "datasets": args.datasets, "bits": args.bits, "seeds": args.seeds,
+                 "epochs": args.epochs, "protocol": args.protocol, "mode": args.mode, "backbone": args.backbone,
+                 "data_root": args.data_root, "image_root": args.image_root, "device": args.device,
+                 "workers": args.workers}
+    config = load_config(args.config, overrides)
+    shard = parse_shard(args.shard) if args.shard else slurm_array_shard()
+    context = RunContext(results=args.results, data_root=config["data_root"], image_root=config["image_root"],
+                         device=config["device"], progress=not args.quiet)
+    return run_grid(build_grid(config), context, config, force=args.force, shard=shard, dry_run=args.dry_run,
+                    executor=args.executor)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmark",
@@ -89,6 +140,37 @@ def build_parser() -> argparse.ArgumentParser:
     p_list.add_argument("--data-root", type=Path, default=None,
                         help="folder holding one folder per real dataset (default $BENCHMARK_DATA_ROOT or ./data)")
     p_list.set_defaults(func=_cmd_list)
+
+    p_run = sub.add_parser(
+        "run",
+        help="train and evaluate a grid of losses x datasets x bits x seeds (resumable)",
+        description="Train and evaluate every run of a grid. Values come from default.yaml, then --config, "
+                    "then these flags.",
+        epilog=EPILOG_RUN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_run.add_argument("--config", default="default", help="a packaged config name (list configs) or a YAML file")
+    p_run.add_argument("--losses", type=_name_list, help="'all' (the five families) or a comma list: names, "
+                       "variants, package.module:Class")
+    p_run.add_argument("--datasets", type=_name_list, help="comma list of datasets (list datasets)")
+    p_run.add_argument("--bits", type=_int_list, help="comma list of code lengths, e.g. 16,32,64")
+    p_run.add_argument("--seeds", type=_int_list, help="comma list of seeds, e.g. 0,1,2")
+    p_run.add_argument("--epochs", type=int)
+    p_run.add_argument("--protocol", choices=["honest", "paper"])
+    p_run.add_argument("--mode", choices=["frozen", "finetune"])
+    p_run.add_argument("--backbone", help="a CLIP folder written by save_pretrained, or 'synthetic'")
+    p_run.add_argument("--data-root", help="folder holding one folder per real dataset")
+    p_run.add_argument("--image-root", help="re-root image paths of real datasets that no longer exist")
+    p_run.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results/)")
+    p_run.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
+    p_run.add_argument("--workers", type=int, help="runs in parallel on this machine")
+    p_run.add_argument("--shard", help="I/N: run only shard I of N (default under a Slurm array: the array task)")
+    p_run.add_argument("--executor", choices=["local", "slurm"], default="local",
+                       help="slurm: submit the pending runs as one job array through submitit")
+    p_run.add_argument("--force", action="store_true", help="redo finished runs")
+    p_run.add_argument("--dry-run", action="store_true", help="print the resolved config and each run's status")
+    p_run.add_argument("--quiet", action="store_true", help="no progress bars")
+    p_run.set_defaults(func=_cmd_run)
 
     p_prepare = sub.add_parser(
         "prepare",
@@ -112,3 +194,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # errors a user can cause carry a message that says what to do
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are kept; run the same command again to do the rest", file=sys.stderr)
+        return 130

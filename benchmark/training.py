@@ -122,14 +122,13 @@ class Trainer:
     # ------------------------------------------------------------------------------------ encoding
 
     def _frozen_features(self, cache_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
+        """CLIP features of every item, from ``<cache>/features/`` (keyed by the dataset's and the
+        backbone's hashes and the text length) or computed once and stored there."""
         path = (Path(cache_dir) / "features" / f"{self.dataset.name}-{self.dataset.content_hash[:16]}-"
                 f"{self.backbone.hash[:16]}-len{self.settings.max_text_len}.npz")
         start = time.perf_counter()
-
-        def compute():
-            return self._features(np.arange(len(self.dataset)), desc=f"encoding {self.dataset.name}")
-
-        image, text, reused = cached_features(path, compute)
+        image, text, reused = cached_features(
+            path, lambda: self._features(np.arange(len(self.dataset)), desc=f"encoding {self.dataset.name}"))
         self.timings["encode_s"] += time.perf_counter() - start
         self.feature_cache = {"path": str(path), "reused": reused}
         return image.to(self.device), text.to(self.device)

@@ -31,7 +31,8 @@ def _image_processor_class():
     try:
         import torchvision  # noqa: F401
     except ImportError:
-        return getattr(transformers, "CLIPImageProcessorPil", transformers.CLIPImageProcessor)
+        if hasattr(transformers, "CLIPImageProcessorPil"):
+            return transformers.CLIPImageProcessorPil
     return transformers.CLIPImageProcessor
 
 

@@ -27,9 +27,12 @@ def test_ci_runs_the_readme_test_command_last():
     assert ci_commands[-1] == quick_start_commands()[1]
 
 
-def test_readme_main_job_runs():
+def test_readme_main_job_is_the_default_grid():
+    """The main job resolves to the 45 runs of the default grid (tests/test_runner.py runs grids end to end)."""
     main_job = quick_start_commands()[0].split("&&")[-1].strip()  # the part after the installs
     args = shlex.split(main_job)
-    assert args[:3] == ["python", "-m", "benchmark"], main_job
-    result = subprocess.run([sys.executable, *args[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert args[:4] == ["python", "-m", "benchmark", "run"], main_job
+    result = subprocess.run([sys.executable, *args[1:], "--dry-run", "--results", "/nonexistent/results"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+    assert "0 done, 45 to run" in result.stdout

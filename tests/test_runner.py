@@ -1,0 +1,202 @@
+"""``python -m benchmark run`` end to end on a tiny grid: records, resume, --force, failures, shards,
+interruption, and the errors of bad flags and configs."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmark.config import ConfigError, build_grid, load_config
+from benchmark.runner import shard_of, slurm_array_shard
+from losses import HashingLoss, LossOutput
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """
+losses: [pairwise, proxy]
+datasets: [synth-nuswide]
+bits: [16]
+epochs: 2
+batch_size: 64
+synthetic: {size: 300, pretrain_steps: 10}
+topk: [50]
+"""
+
+
+class ExplodingLoss(HashingLoss):
+    """A user's loss that raises: its runs must be recorded as failed while the others finish."""
+
+    def forward(self, img, txt, labels):
+        raise RuntimeError("this loss always fails")
+
+
+def cli(*args, cwd=ROOT, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmark", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, **kwargs)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY)
+    env = {**os.environ, "BENCHMARK_CACHE": str(tmp_path.parent / "shared-cache")}  # caches shared by the tests
+    return config, tmp_path / "results", env
+
+
+def records(results: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in (results / "runs").glob("*/record.json")}
+
+
+def test_grid_completes_then_resumes_then_force_redoes(tiny):
+    config, results, env = tiny
+    first = cli("run", "--config", config, "--results", results, "--quiet", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "0 done, 2 to run" in first.stdout and "2 of 2 runs done" in first.stdout
+    assert "python -m benchmark report --results" in first.stdout
+    done = [line for line in first.stdout.splitlines() if line.startswith("done ")]
+    assert len(done) == 2 and all("I->T" in line and "T->I" in line for line in done)
+    found = records(results)
+    assert len(found) == 2
+    for run_id, record in found.items():
+        assert record["run_id"] == run_id and record["status"] == "done"
+        assert set(record["metrics"]) == {"i2t", "t2i", "i2i", "t2t"}
+        assert record["spec"]["dataset"] == "synth-nuswide" and record["config"]["epochs"] == 2
+        assert (results / "runs" / run_id / "log.txt").is_file()
+    stamps = {run_id: r["finished_at"] for run_id, r in found.items()}
+    mtimes = {p: p.stat().st_mtime_ns for p in (results / "runs").glob("*/record.json")}
+
+    again = cli("run", "--config", config, "--results", results, "--quiet", env=env)
+    assert again.returncode == 0 and "2 done, 0 to run" in again.stdout and "Nothing to run" in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in (results / "runs").glob("*/record.json")} == mtimes
+
+    time.sleep(1.1)  # finished_at has a resolution of one second
+    forced = cli("run", "--config", config, "--results", results, "--quiet", "--force", "--losses", "proxy", env=env)
+    assert forced.returncode == 0 and "0 done, 1 to run" in forced.stdout
+    redone = records(results)
+    assert sum(redone[k]["finished_at"] != stamps[k] for k in stamps) == 1
+
+
+def test_a_failing_loss_is_recorded_and_the_others_finish(tiny):
+    config, results, env = tiny
+    result = cli("run", "--config", config, "--results", results, "--quiet",
+                 "--losses", f"pairwise,{__name__}:ExplodingLoss", env=env)
+    assert result.returncode == 1
+    assert "1 of 2 runs done" in result.stdout and "1 failed" in result.stdout
+    assert any(line.startswith("FAILED") and "this loss always fails" in line for line in result.stdout.splitlines())
+    failed = list((results / "runs").glob("*/failed.json"))
+    assert len(failed) == 1 and len(records(results)) == 1
+    failure = json.loads(failed[0].read_text())
+    assert failure["error"] == "this loss always fails" and "Traceback" in failure["traceback"]
+    retry = cli("run", "--config", config, "--results", results, "--quiet",
+                "--losses", f"pairwise,{__name__}:ExplodingLoss", env=env)
+    assert "1 done, 1 to run (1 failed before, retried)" in retry.stdout
+
+
+def test_two_shards_at_once_complete_the_grid_without_overlap(tiny):
+    config, results, env = tiny
+    args = ["run", "--config", config, "--results", results, "--quiet", "--losses", "pairwise,proxy,center,triplet"]
+    procs = [subprocess.Popen([sys.executable, "-m", "benchmark", *map(str, args), "--shard", f"{i}/2"], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i in range(2)]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    ran = [{line.split()[1] for line in out.splitlines() if line.startswith("done ")} for out, _ in outputs]
+    assert len(ran[0]) == len(ran[1]) == 2 and not ran[0] & ran[1]
+    assert len(records(results)) == 4
+
+
+def test_killed_midway_loses_nothing_and_the_rest_completes(tiny):
+    config, results, env = tiny
+    args = [sys.executable, "-m", "benchmark", "run", "--config", str(config), "--results", str(results), "--quiet",
+            "--losses", "pairwise,proxy,center,triplet", "--epochs", "6"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    while not list((results / "runs").glob("*/record.json")) and time.time() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = records(results)
+    assert 1 <= len(kept) < 4
+    resumed = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert resumed.returncode == 0 and f"{len(kept)} done, {4 - len(kept)} to run" in resumed.stdout
+    final = records(results)
+    assert len(final) == 4 and all(final[k] == kept[k] for k in kept)
+
+
+def test_dry_run_prints_the_resolved_config_and_runs_nothing(tiny):
+    config, results, env = tiny
+    result = cli("run", "--config", config, "--results", results, "--dry-run", "--bits", "16,32", env=env)
+    assert result.returncode == 0
+    assert '"bits": [\n    16,\n    32\n  ]' in result.stdout and "0 done, 4 to run" in result.stdout
+    assert result.stdout.count("pending ") == 4 and not (results / "runs").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--losses", "dcgg"], "error: unknown loss 'dcgg'"),
+    (["--datasets", "synth-cocoa"], "error: unknown dataset 'synth-cocoa' (did you mean 'synth-coco'?)"),
+    (["--datasets", "coco"], "error: dataset(s) coco need a pretrained CLIP folder: give --backbone PATH"),
+    (["--shard", "2/2"], "error: --shard 2/2: I must be in 0..N-1"),
+    (["--config", "nope"], "error: unknown config 'nope'; packaged configs: default, paper"),
+    (["--bits", "16,x"], "argument --bits: expected comma-separated integers"),
+    (["--protocol", "best"], "argument --protocol: invalid choice"),
+])
+def test_bad_flags_exit_non_zero_with_one_clear_line(tiny, args, message):
+    config, results, env = tiny
+    result = cli("run", "--config", config, "--results", results, "--dry-run", *args, env=env)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("content,message", [
+    ("losses: [pairwise\nbits: 16", "is not valid YAML: line 2, column 5"),
+    ("epoch: 3", "unknown key 'epoch' in config"),
+    ("optimizer: {head_rate: 0.1}", "unknown key 'optimizer.head_rate' in config .*did you mean 'optimizer.head_lr'"),
+    ("loss_params: {dcgh: {gama: 1}}", "loss_params.dcgh: unknown parameter 'gama'"),
+    ("- just\n- a list", "must be a mapping"),
+])
+def test_bad_config_files(tmp_path, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        load_config(str(path))
+    result = cli("run", "--config", path, "--dry-run")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+
+
+def test_changed_settings_give_new_run_ids():
+    base = {s.run_id for s in build_grid(load_config("default"))}
+    assert len(base) == 45
+    other = {s.run_id for s in build_grid(load_config("default", {"epochs": 31}))}
+    assert not base & other
+    device = {s.run_id for s in build_grid(load_config("default", {"device": "cpu", "workers": 2}))}
+    assert device == base  # where a run executes is not part of what it is
+
+
+def test_shards_partition_the_whole_grid():
+    specs = build_grid(load_config("default"))
+    parts = [shard_of(specs, i, 4) for i in range(4)]
+    ids = [{s.run_id for s in part} for part in parts]
+    assert sum(map(len, ids)) == 45 and set().union(*ids) == {s.run_id for s in specs}
+
+
+def test_slurm_array_environment(monkeypatch):
+    assert slurm_array_shard() is None or "SLURM_ARRAY_TASK_ID" in os.environ
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "4")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "5")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "1")
+    assert slurm_array_shard() == (3, 5)
+
+
+def test_slurm_executor_without_submitit_says_what_to_install(tiny):
+    try:
+        import submitit  # noqa: F401
+        pytest.skip("submitit is installed here")
+    except ImportError:
+        pass
+    config, results, env = tiny
+    result = cli("run", "--config", config, "--results", results, "--executor", "slurm", env=env)
+    assert result.returncode == 1 and "--executor slurm needs submitit: pip install" in result.stderr
