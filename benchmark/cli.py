@@ -26,6 +26,15 @@ EPILOG_RUN = """examples:
 
 Finished runs are skipped (their record.json exists); failed ones are retried; --force redoes them.
 """
+EPILOG_REPORT = """examples:
+  python -m benchmark report                                   # results/ -> reports/
+  python -m benchmark report --results /shared/results --out paper/ --format latex
+  python -m benchmark report --metric map_tie_aware
+"""
+EPILOG_ABLATE = """examples:
+  python -m benchmark ablate variance                          # on the synthetic sets of the default config
+  python -m benchmark ablate variance --bits 64 --seeds 0,1,2 --out reports/ablation
+"""
 EPILOG_PREPARE = """examples:
   python -m benchmark prepare mirflickr25k --raw ~/downloads/mirflickr25k --out data/mirflickr25k
   python -m benchmark prepare nuswide --raw ~/downloads/NUS-WIDE --out data/nuswide
@@ -103,24 +112,88 @@ def _name_list(text: str) -> list[str] | str:
     return "all" if text == "all" else [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _grid_from_args(args: argparse.Namespace, losses: list[str] | None = None):
     import transformers
 
     from .config import build_grid, load_config
-    from .runner import RunContext, parse_shard, run_grid, slurm_array_shard
+    from .runner import RunContext
 
     transformers.utils.logging.disable_progress_bar()  # our own bars show the progress of each step
-
-    overrides = {"losses": args.losses, "datasets": args.datasets, "bits": args.bits, "seeds": args.seeds,
+    overrides = {"losses": losses or args.losses, "datasets": args.datasets, "bits": args.bits, "seeds": args.seeds,
                  "epochs": args.epochs, "protocol": args.protocol, "mode": args.mode, "backbone": args.backbone,
                  "data_root": args.data_root, "image_root": args.image_root, "device": args.device,
                  "workers": args.workers}
     config = load_config(args.config, overrides)
-    shard = parse_shard(args.shard) if args.shard else slurm_array_shard()
     context = RunContext(results=args.results, data_root=config["data_root"], image_root=config["image_root"],
                          device=config["device"], progress=not args.quiet)
-    return run_grid(build_grid(config), context, config, force=args.force, shard=shard, dry_run=args.dry_run,
+    return build_grid(config), context, config
+
+
+def _run(args: argparse.Namespace, specs, context, config) -> int:
+    from .runner import parse_shard, run_grid, slurm_array_shard
+
+    shard = parse_shard(args.shard) if args.shard else slurm_array_shard()
+    return run_grid(specs, context, config, force=args.force, shard=shard, dry_run=args.dry_run,
                     executor=args.executor)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    return _run(args, *_grid_from_args(args))
+
+
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from .report import FORMATS, ablation_report
+    from .report.records import load_records
+    from .report.tables import ABLATION_LOSSES
+
+    specs, context, config = _grid_from_args(args, losses=list(ABLATION_LOSSES))
+    status = _run(args, specs, context, config)
+    if args.dry_run or args.executor == "slurm":
+        return status
+    ids = {spec.run_id for spec in specs}
+    records = [r for r in load_records(args.results) if r["run_id"] in ids]
+    written = ablation_report(records, args.out, FORMATS)
+    if not written:
+        print("no ablation table: the dcgh runs and at least one other ablation loss need records", file=sys.stderr)
+        return 1
+    for path in written["tables"] + written["figures"]:
+        print(f"wrote {path}")
+    return status
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    written = build_report(args.results, args.out, formats, args.metric)
+    print(f"wrote {len(written['tables'])} table files and {len(written['figures'])} figure files under {args.out}")
+    print(f"index: {written['index'][0]}")
+    return 0
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> None:
+    parser.add_argument("--config", default="default", help="a packaged config name (list configs) or a YAML file")
+    if losses:
+        parser.add_argument("--losses", type=_name_list, help="'all' (the five families) or a comma list: names, "
+                            "variants, package.module:Class")
+    parser.add_argument("--datasets", type=_name_list, help="comma list of datasets (list datasets)")
+    parser.add_argument("--bits", type=_int_list, help="comma list of code lengths, e.g. 16,32,64")
+    parser.add_argument("--seeds", type=_int_list, help="comma list of seeds, e.g. 0,1,2")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--protocol", choices=["honest", "paper"])
+    parser.add_argument("--mode", choices=["frozen", "finetune"])
+    parser.add_argument("--backbone", help="a CLIP folder written by save_pretrained, or 'synthetic'")
+    parser.add_argument("--data-root", help="folder holding one folder per real dataset")
+    parser.add_argument("--image-root", help="re-root image paths of real datasets that no longer exist")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results/)")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
+    parser.add_argument("--workers", type=int, help="runs in parallel on this machine")
+    parser.add_argument("--shard", help="I/N: run only shard I of N (default under a Slurm array: the array task)")
+    parser.add_argument("--executor", choices=["local", "slurm"], default="local",
+                        help="slurm: submit the pending runs as one job array through submitit")
+    parser.add_argument("--force", action="store_true", help="redo finished runs")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and each run's status")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,28 +222,35 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_RUN,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p_run.add_argument("--config", default="default", help="a packaged config name (list configs) or a YAML file")
-    p_run.add_argument("--losses", type=_name_list, help="'all' (the five families) or a comma list: names, "
-                       "variants, package.module:Class")
-    p_run.add_argument("--datasets", type=_name_list, help="comma list of datasets (list datasets)")
-    p_run.add_argument("--bits", type=_int_list, help="comma list of code lengths, e.g. 16,32,64")
-    p_run.add_argument("--seeds", type=_int_list, help="comma list of seeds, e.g. 0,1,2")
-    p_run.add_argument("--epochs", type=int)
-    p_run.add_argument("--protocol", choices=["honest", "paper"])
-    p_run.add_argument("--mode", choices=["frozen", "finetune"])
-    p_run.add_argument("--backbone", help="a CLIP folder written by save_pretrained, or 'synthetic'")
-    p_run.add_argument("--data-root", help="folder holding one folder per real dataset")
-    p_run.add_argument("--image-root", help="re-root image paths of real datasets that no longer exist")
-    p_run.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results/)")
-    p_run.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
-    p_run.add_argument("--workers", type=int, help="runs in parallel on this machine")
-    p_run.add_argument("--shard", help="I/N: run only shard I of N (default under a Slurm array: the array task)")
-    p_run.add_argument("--executor", choices=["local", "slurm"], default="local",
-                       help="slurm: submit the pending runs as one job array through submitit")
-    p_run.add_argument("--force", action="store_true", help="redo finished runs")
-    p_run.add_argument("--dry-run", action="store_true", help="print the resolved config and each run's status")
-    p_run.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_run_arguments(p_run)
     p_run.set_defaults(func=_cmd_run)
+
+    p_report = sub.add_parser(
+        "report",
+        help="build tables, figures and an index from the run records",
+        description="Load every run record into one tidy table and write paper-style tables (LaTeX, Markdown, "
+                    "CSV), PR / precision@N / training figures (PNG, PDF) and README.md indexing them.",
+        epilog=EPILOG_REPORT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_report.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results/)")
+    p_report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
+    p_report.add_argument("--format", default="latex,markdown,csv", help="comma list of latex, markdown, csv")
+    p_report.add_argument("--metric", default="map", help="map (default), map_tie_aware, map_best, map_worst, map@K")
+    p_report.set_defaults(func=_cmd_report)
+
+    p_ablate = sub.add_parser(
+        "ablate",
+        help="run an ablation grid and write its table and figure",
+        description="Run the ablation grid through the same runner as `run` (resumable, same --results), then "
+                    "write its table and figure. variance: dcgh, dcgh-novar, dcgh-labelvar, dcgh-nopair, proxy.",
+        epilog=EPILOG_ABLATE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_ablate.add_argument("what", choices=["variance"], help="which ablation")
+    _add_run_arguments(p_ablate, losses=False)
+    p_ablate.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
+    p_ablate.set_defaults(func=_cmd_ablate, losses=None)
 
     p_prepare = sub.add_parser(
         "prepare",
