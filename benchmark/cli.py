@@ -196,42 +196,45 @@ def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> 
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _subcommand(sub, name: str, *, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help shows ``epilog`` (its examples) as written."""
+    return sub.add_parser(name, help=help, description=description, epilog=epilog,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmark",
         description="Benchmark of hashing losses for cross-modal (image-text) retrieval.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p_list = sub.add_parser(
-        "list",
+    p_list = _subcommand(
+        sub, "list",
         help="list what the suite knows (registered losses, ...)",
         description="List what the suite knows.",
         epilog=EPILOG_LIST,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_list.add_argument("what", choices=sorted(LISTINGS), help="what to list")
     p_list.add_argument("--data-root", type=Path, default=None,
                         help="folder holding one folder per real dataset (default $BENCHMARK_DATA_ROOT or ./data)")
     p_list.set_defaults(func=_cmd_list)
 
-    p_run = sub.add_parser(
-        "run",
+    p_run = _subcommand(
+        sub, "run",
         help="train and evaluate a grid of losses x datasets x bits x seeds (resumable)",
         description="Train and evaluate every run of a grid. Values come from default.yaml, then --config, "
                     "then these flags.",
         epilog=EPILOG_RUN,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_run_arguments(p_run)
     p_run.set_defaults(func=_cmd_run)
 
-    p_report = sub.add_parser(
-        "report",
+    p_report = _subcommand(
+        sub, "report",
         help="build tables, figures and an index from the run records",
         description="Load every run record into one tidy table and write paper-style tables (LaTeX, Markdown, "
                     "CSV), PR / precision@N / training figures (PNG, PDF) and README.md indexing them.",
         epilog=EPILOG_REPORT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_report.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results/)")
     p_report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
@@ -239,26 +242,24 @@ def build_parser() -> argparse.ArgumentParser:
     p_report.add_argument("--metric", default="map", help="map (default), map_tie_aware, map_best, map_worst, map@K")
     p_report.set_defaults(func=_cmd_report)
 
-    p_ablate = sub.add_parser(
-        "ablate",
+    p_ablate = _subcommand(
+        sub, "ablate",
         help="run an ablation grid and write its table and figure",
         description="Run the ablation grid through the same runner as `run` (resumable, same --results), then "
                     "write its table and figure. variance: dcgh, dcgh-novar, dcgh-labelvar, dcgh-nopair, proxy.",
         epilog=EPILOG_ABLATE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_ablate.add_argument("what", choices=["variance"], help="which ablation")
     _add_run_arguments(p_ablate, losses=False)
     p_ablate.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     p_ablate.set_defaults(func=_cmd_ablate, losses=None)
 
-    p_prepare = sub.add_parser(
-        "prepare",
+    p_prepare = _subcommand(
+        sub, "prepare",
         help="build a dataset's index/label/caption files from its original download",
         description="Build index.mat, label.mat and caption.mat (caption.txt for nuswide) from the original "
                     "download of a dataset, with a summary of the items kept and dropped.",
         epilog=EPILOG_PREPARE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_prepare.add_argument("name", choices=["mirflickr25k", "nuswide", "coco"], help="the dataset")
     p_prepare.add_argument("--raw", type=Path, required=True, help="folder of the original download")

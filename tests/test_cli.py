@@ -33,10 +33,16 @@ def test_bad_arguments_exit_non_zero_without_traceback():
         assert "usage:" in result.stderr
 
 
-def test_help_shows_examples():
-    result = run_cli("list", "--help")
-    assert result.returncode == 0
-    assert "python -m benchmark list losses" in result.stdout
+def test_every_subcommand_has_help_with_examples():
+    for command in ("list", "run", "report", "ablate", "prepare"):
+        result = run_cli(command, "--help")
+        assert result.returncode == 0, command
+        assert "examples:" in result.stdout and f"python -m benchmark {command}" in result.stdout, command
+
+
+def test_list_configs():
+    result = run_cli("list", "configs")
+    assert result.returncode == 0 and "default" in result.stdout and "paper" in result.stdout
 
 
 def test_list_datasets_shows_each_dataset_with_its_location_and_status(tmp_path):
