@@ -177,7 +177,10 @@ def shard_of(specs: list[RunSpec], index: int, count: int) -> list[RunSpec]:
 
 
 def _init_worker(threads: int) -> None:
-    torch.set_num_threads(threads)
+    import transformers
+
+    torch.set_num_threads(threads)  # the workers share the cores
+    transformers.utils.logging.disable_progress_bar()
 
 
 def _summary_line(spec: RunSpec, outcome: dict) -> str:

@@ -109,6 +109,13 @@ def test_two_shards_at_once_complete_the_grid_without_overlap(tiny):
     assert len(records(results)) == 4
 
 
+def test_parallel_workers_complete_the_grid(tiny):
+    config, results, env = tiny
+    result = cli("run", "--config", config, "--results", results, "--quiet", "--workers", "2", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "2 of 2 runs done" in result.stdout and len(records(results)) == 2
+
+
 def test_killed_midway_loses_nothing_and_the_rest_completes(tiny):
     config, results, env = tiny
     args = [sys.executable, "-m", "benchmark", "run", "--config", str(config), "--results", str(results), "--quiet",
