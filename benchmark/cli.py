@@ -196,10 +196,12 @@ def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> 
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _subcommand(sub, name: str, *, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
-    """A subcommand whose --help shows ``epilog`` (its examples) as written."""
-    return sub.add_parser(name, help=help, description=description, epilog=epilog,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+def _subcommand(sub, name: str, func, *, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand running ``func(args)``, whose --help shows ``epilog`` (its examples) as written."""
+    parser = sub.add_parser(name, help=help, description=description, epilog=epilog,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(func=func)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p_list = _subcommand(
-        sub, "list",
+        sub, "list", _cmd_list,
         help="list what the suite knows (registered losses, ...)",
         description="List what the suite knows.",
         epilog=EPILOG_LIST,
@@ -217,20 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_list.add_argument("what", choices=sorted(LISTINGS), help="what to list")
     p_list.add_argument("--data-root", type=Path, default=None,
                         help="folder holding one folder per real dataset (default $BENCHMARK_DATA_ROOT or ./data)")
-    p_list.set_defaults(func=_cmd_list)
 
     p_run = _subcommand(
-        sub, "run",
+        sub, "run", _cmd_run,
         help="train and evaluate a grid of losses x datasets x bits x seeds (resumable)",
         description="Train and evaluate every run of a grid. Values come from default.yaml, then --config, "
                     "then these flags.",
         epilog=EPILOG_RUN,
     )
     _add_run_arguments(p_run)
-    p_run.set_defaults(func=_cmd_run)
 
     p_report = _subcommand(
-        sub, "report",
+        sub, "report", _cmd_report,
         help="build tables, figures and an index from the run records",
         description="Load every run record into one tidy table and write paper-style tables (LaTeX, Markdown, "
                     "CSV), PR / precision@N / training figures (PNG, PDF) and README.md indexing them.",
@@ -240,10 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     p_report.add_argument("--format", default="latex,markdown,csv", help="comma list of latex, markdown, csv")
     p_report.add_argument("--metric", default="map", help="map (default), map_tie_aware, map_best, map_worst, map@K")
-    p_report.set_defaults(func=_cmd_report)
 
     p_ablate = _subcommand(
-        sub, "ablate",
+        sub, "ablate", _cmd_ablate,
         help="run an ablation grid and write its table and figure",
         description="Run the ablation grid through the same runner as `run` (resumable, same --results), then "
                     "write its table and figure. variance: dcgh, dcgh-novar, dcgh-labelvar, dcgh-nopair, proxy.",
@@ -252,10 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_ablate.add_argument("what", choices=["variance"], help="which ablation")
     _add_run_arguments(p_ablate, losses=False)
     p_ablate.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
-    p_ablate.set_defaults(func=_cmd_ablate, losses=None)
+    p_ablate.set_defaults(losses=None)
 
     p_prepare = _subcommand(
-        sub, "prepare",
+        sub, "prepare", _cmd_prepare,
         help="build a dataset's index/label/caption files from its original download",
         description="Build index.mat, label.mat and caption.mat (caption.txt for nuswide) from the original "
                     "download of a dataset, with a summary of the items kept and dropped.",
@@ -264,7 +263,6 @@ def build_parser() -> argparse.ArgumentParser:
     p_prepare.add_argument("name", choices=["mirflickr25k", "nuswide", "coco"], help="the dataset")
     p_prepare.add_argument("--raw", type=Path, required=True, help="folder of the original download")
     p_prepare.add_argument("--out", type=Path, required=True, help="folder to write the files into")
-    p_prepare.set_defaults(func=_cmd_prepare)
     return parser
 
 
