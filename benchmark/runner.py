@@ -90,6 +90,9 @@ def resources(spec: RunSpec, context: RunContext):
                                       progress=context.progress)
     else:
         backbone = Path(spec.backbone)
+        if not (backbone / "config.json").is_file():
+            raise ConfigError(f"backbone folder {backbone} has no config.json; give --backbone a CLIP folder written "
+                              "by save_pretrained (e.g. a downloaded openai/clip-vit-base-patch32)")
     return dataset, split, backbone
 
 

@@ -147,13 +147,15 @@ def test_dry_run_prints_the_resolved_config_and_runs_nothing(tiny):
     (["--datasets", "synth-cocoa"], "error: unknown dataset 'synth-cocoa' (did you mean 'synth-coco'?)"),
     (["--datasets", "coco"], "error: dataset(s) coco need a pretrained CLIP folder: give --backbone PATH"),
     (["--shard", "2/2"], "error: --shard 2/2: I must be in 0..N-1"),
+    (["--backbone", "/nonexistent/clip"], "error: backbone folder /nonexistent/clip has no config.json"),
     (["--config", "nope"], "error: unknown config 'nope'; packaged configs: default, paper"),
     (["--bits", "16,x"], "argument --bits: expected comma-separated integers"),
     (["--protocol", "best"], "argument --protocol: invalid choice"),
 ])
 def test_bad_flags_exit_non_zero_with_one_clear_line(tiny, args, message):
     config, results, env = tiny
-    result = cli("run", "--config", config, "--results", results, "--dry-run", *args, env=env)
+    dry_run = [] if "--backbone" in args else ["--dry-run"]  # the backbone folder is checked before training
+    result = cli("run", "--config", config, "--results", results, *dry_run, *args, env=env)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert message in result.stderr
 
