@@ -176,7 +176,6 @@ def _word_lists(rng: np.random.Generator, class_names) -> tuple[list[list[str]],
 
 
 def _captions(rng: np.random.Generator, in_caption: np.ndarray, class_words, distractors) -> list[list[str]]:
-    n_classes = in_caption.shape[1]
     captions = []
     for row in in_caption:
         words = [rng.choice(class_words[j]) for j in np.flatnonzero(row)]
