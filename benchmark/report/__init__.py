@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .figures import ablation_figure, pr_and_precision_figures, training_figures
 from .records import coverage, failures, load_records, tidy
-from .tables import ABLATION_LOSSES, ablation_deltas, cell_statistics, to_markdown, formatted, write_table
+from .tables import ABLATION_LOSSES, ablation_deltas, cell_statistics, write_table
 
 FORMATS = ("latex", "markdown", "csv")
 
@@ -39,9 +39,9 @@ def ablation_report(records: list[dict], out: Path, formats, metric: str = "map"
     stats = cell_statistics(df, metric, losses=present)
     slug = f"ablation_variance_{metric_slug(metric)}"
     caption = _caption(metric, records, "Ablation of the DCGH variance constraint (Δ: difference to dcgh)")
-    tables = write_table(stats, out / "tables", slug, formats, caption, ablation_deltas(stats))
+    tables, markdown = write_table(stats, out / "tables", slug, formats, caption, ablation_deltas(stats))
     return {"tables": list(tables.values()), "figures": ablation_figure(stats, out / "figures", slug, metric),
-            "markdown": [to_markdown(formatted(stats, "markdown", ablation_deltas(stats)), caption)]}
+            "markdown": [markdown]}
 
 
 def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map") -> dict[str, list[Path]]:
@@ -60,12 +60,12 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map")
     slug = metric_slug(metric)
     caption = _caption(metric, records, "Cross-modal retrieval")
     stats = cell_statistics(df, metric)
-    main = write_table(stats, out / "tables", f"main_{slug}", formats, caption)
+    main, main_markdown = write_table(stats, out / "tables", f"main_{slug}", formats, caption)
     ablation = ablation_report(records, out, formats, metric)
     figures = {"pr": pr_and_precision_figures(records, out / "figures"),
                "training": training_figures(records, out / "figures")}
     index = write_index(out, records, failures(results), results, metric,
-                        main_markdown=to_markdown(formatted(stats, "markdown"), caption), main_files=list(main.values()),
+                        main_markdown=main_markdown, main_files=list(main.values()),
                         ablation=ablation, figures=figures)
     return {"tables": list(main.values()) + ablation.get("tables", []),
             "figures": figures["pr"] + figures["training"] + ablation.get("figures", []), "index": [index]}

@@ -123,20 +123,22 @@ def to_csv(stats: pd.DataFrame, deltas: pd.DataFrame | None = None) -> str:
 
 
 def write_table(stats: pd.DataFrame, out: Path, stem: str, formats: list[str], caption: str,
-                deltas: pd.DataFrame | None = None) -> dict[str, Path]:
-    """Write ``<out>/<stem>.tex|.md|.csv``; returns the paths by format."""
+                deltas: pd.DataFrame | None = None) -> tuple[dict[str, Path], str]:
+    """Write ``<out>/<stem>.tex|.md|.csv``; returns the paths by format, and the Markdown table (which the
+    report index inlines whether or not a ``.md`` file was asked for)."""
     out.mkdir(parents=True, exist_ok=True)
+    markdown = to_markdown(formatted(stats, "markdown", deltas), caption)
     written = {}
     if "latex" in formats:
         written["latex"] = out / f"{stem}.tex"
         written["latex"].write_text(to_latex(formatted(stats, "latex", deltas), caption, f"tab:{stem}"))
     if "markdown" in formats:
         written["markdown"] = out / f"{stem}.md"
-        written["markdown"].write_text(to_markdown(formatted(stats, "markdown", deltas), caption))
+        written["markdown"].write_text(markdown)
     if "csv" in formats:
         written["csv"] = out / f"{stem}.csv"
         written["csv"].write_text(to_csv(stats, deltas))
-    return written
+    return written, markdown
 
 
 def ablation_deltas(stats: pd.DataFrame, reference: str = "dcgh") -> pd.DataFrame | None:
