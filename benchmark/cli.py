@@ -1,14 +1,17 @@
-"""The ``python -m benchmark`` command line. User errors print one line and exit non-zero; only bugs
-show a traceback."""
+"""The ``python -m benchmark`` command line. A ``UserError`` prints as one line and exits 2; anything else is
+a bug and keeps its traceback."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-import losses
+import yaml
 
 from . import data
+from .config import RunSettings, choices
+from .errors import ConfigError, UserError
+from .paths import DEFAULT_RESULTS, cache_dir
 
 EPILOG_LIST = """examples:
   python -m benchmark list losses
@@ -18,6 +21,7 @@ EPILOG_LIST = """examples:
 EPILOG_RUN = """examples:
   python -m benchmark run --losses all                       # the default grid on the synthetic sets
   python -m benchmark run --losses dcgh,dcgh-novar --bits 64 --seeds 0,1,2
+  python -m benchmark run --set run.optimizer.head_lr=3e-4 --set loss_params.dcgh.gamma=0.5
   python -m benchmark run --losses mypkg.losses:MyLoss,dcgh --datasets synth-coco
   python -m benchmark run --config paper --backbone ~/clip-vit-base-patch32 --data-root /datasets
   python -m benchmark run --losses all --dry-run             # the resolved config and each run's status
@@ -48,6 +52,8 @@ EPILOG_PREPARE = """examples:
 
 
 def _list_losses(args: argparse.Namespace) -> str:
+    import losses
+
     entries = losses.entries()
     width = max(len(e.name) for e in entries) + 2
     lines = ["Loss families:"]
@@ -62,9 +68,10 @@ def _list_losses(args: argparse.Namespace) -> str:
 
 
 def _list_datasets(args: argparse.Namespace) -> str:
-    rows = data.describe(args.data_root)
+    rows = data.describe(args.data_root, cache_dir(args.results))
     width = max(len(r["name"]) for r in rows) + 2
-    lines = [f"Datasets (real ones under {args.data_root or data.data_root()}/NAME, synthetic ones in {data.cache_dir()}):"]
+    lines = [f"Datasets (real ones under {args.data_root or data.data_root()}/NAME, synthetic ones in "
+             f"{cache_dir(args.results)}):"]
     for r in rows:
         lines.append(f"  {r['name']:<{width}}{r['classes']:>3} classes  {r['status']}")
         lines.append(f"  {'':<{width}}    {r['location']}  ({r['files']})")
@@ -108,33 +115,59 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def _name_list(text: str) -> list[str] | str:
-    return "all" if text == "all" else [part.strip() for part in text.split(",") if part.strip()]
+def _name_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _grid_from_args(args: argparse.Namespace, losses: list[str] | None = None):
+#: The configuration key each run flag overrides.
+FLAG_KEYS = {"losses": "losses", "datasets": "datasets", "bits": "bits", "seeds": "seeds", "epochs": "run.epochs",
+             "protocol": "run.protocol", "mode": "run.mode", "backbone": "run.backbone",
+             "data_root": "execution.data_root", "image_root": "execution.image_root", "device": "execution.device",
+             "workers": "execution.workers"}
+
+
+def _set_nested(tree: dict, key: str, value) -> None:
+    *parents, leaf = key.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[leaf] = value
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    """The configuration overrides of the flags, then of each ``--set key=value`` (a YAML value)."""
+    overrides: dict = {}
+    for attr, key in FLAG_KEYS.items():
+        if getattr(args, attr, None) is not None:
+            _set_nested(overrides, key, getattr(args, attr))
+    for item in args.set or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set takes KEY=VALUE (e.g. run.optimizer.head_lr=3e-4), got {item!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item}: the value is not valid YAML") from None
+        _set_nested(overrides, key.strip(), value)
+    return overrides
+
+
+def _grid_from_args(args: argparse.Namespace):
     import transformers
 
-    from .config import build_grid, load_config
+    from .config import load_config
+    from .grid import build_grid
     from .runner import RunContext
 
     transformers.utils.logging.disable_progress_bar()  # our own bars show the progress of each step
-    overrides = {"losses": losses or args.losses, "datasets": args.datasets, "bits": args.bits, "seeds": args.seeds,
-                 "epochs": args.epochs, "protocol": args.protocol, "mode": args.mode, "backbone": args.backbone,
-                 "data_root": args.data_root, "image_root": args.image_root, "device": args.device,
-                 "workers": args.workers}
-    config = load_config(args.config, overrides)
-    context = RunContext(results=args.results, data_root=config["data_root"], image_root=config["image_root"],
-                         device=config["device"], progress=not args.quiet)
-    return build_grid(config), context, config
+    grid = build_grid(load_config(args.config, _overrides(args)))
+    return grid, RunContext(results=args.results, execution=grid.config.execution, progress=not args.quiet)
 
 
-def _run(args: argparse.Namespace, specs, context, config) -> int:
+def _run(args: argparse.Namespace, grid, context) -> int:
     from .runner import parse_shard, run_grid, slurm_array_shard
 
     shard = parse_shard(args.shard) if args.shard else slurm_array_shard()
-    return run_grid(specs, context, config, force=args.force, shard=shard, dry_run=args.dry_run,
-                    executor=args.executor)
+    return run_grid(grid, context, force=args.force, shard=shard, dry_run=args.dry_run, executor=args.executor)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -142,19 +175,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_ablate(args: argparse.Namespace) -> int:
+    from .config import load_ablation
     from .report import FORMATS, ablation_report
-    from .report.records import load_records
-    from .report.tables import ABLATION_LOSSES
+    from .store import RunStore
 
-    specs, context, config = _grid_from_args(args, losses=list(ABLATION_LOSSES))
-    status = _run(args, specs, context, config)
+    ablation = load_ablation(args.what)
+    args.losses = list(ablation.losses)
+    grid, context = _grid_from_args(args)
+    status = _run(args, grid, context)
     if args.dry_run or args.executor == "slurm":
         return status
-    ids = {spec.run_id for spec in specs}
-    records = [r for r in load_records(args.results) if r["run_id"] in ids]
-    written = ablation_report(records, args.out, FORMATS)
+    ids = {spec.run_id for spec in grid.specs}
+    records = [r for r in RunStore(args.results).contents().records if r.run_id in ids]
+    written = ablation_report(records, args.out, FORMATS, ablation, args.what)
     if not written:
-        print("no ablation table: the dcgh runs and at least one other ablation loss need records", file=sys.stderr)
+        print(f"no ablation table: the {ablation.reference} runs and at least one other ablation loss need records",
+              file=sys.stderr)
         return 1
     for path in written["tables"] + written["figures"]:
         print(f"wrote {path}")
@@ -165,9 +201,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    written = build_report(args.results, args.out, formats, args.metric)
-    print(f"wrote {len(written['tables'])} table files and {len(written['figures'])} figure files under {args.out}")
-    print(f"index: {written['index'][0]}")
+    report = build_report(args.results, args.out, formats, args.metric)
+    for reason in report.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    print(f"wrote {len(report.tables)} table files and {len(report.figures)} figure files under {args.out}")
+    print(f"index: {report.index}")
     return 0
 
 
@@ -179,13 +217,15 @@ def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> 
     parser.add_argument("--datasets", type=_name_list, help="comma list of datasets (list datasets)")
     parser.add_argument("--bits", type=_int_list, help="comma list of code lengths, e.g. 16,32,64")
     parser.add_argument("--seeds", type=_int_list, help="comma list of seeds, e.g. 0,1,2")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--protocol", choices=["honest", "paper"])
-    parser.add_argument("--mode", choices=["frozen", "finetune"])
+    parser.add_argument("--epochs", type=int, help="training epochs of every run")
+    parser.add_argument("--protocol", choices=choices(RunSettings, "protocol"),
+                        help="honest: epoch chosen on validation; paper: best query epoch per direction (optimistic)")
+    parser.add_argument("--mode", choices=choices(RunSettings, "mode"),
+                        help="frozen: heads on cached CLIP features; finetune: backbone and heads end to end")
     parser.add_argument("--backbone", help="a CLIP folder written by save_pretrained, or 'synthetic'")
     parser.add_argument("--data-root", help="folder holding one folder per real dataset")
     parser.add_argument("--image-root", help="re-root image paths of real datasets that no longer exist")
-    parser.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results/)")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default: results/)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--workers", type=int, help="runs in parallel on this machine")
     parser.add_argument("--shard", help="I/N: run only shard I of N (default under a Slurm array: the array task)")
@@ -194,6 +234,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> 
     parser.add_argument("--force", action="store_true", help="redo finished runs")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and each run's status")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override any config key (docs/configuration.md), e.g. --set run.optimizer.head_lr=3e-4 "
+                             "--set loss_params.dcgh.gamma=0.5; repeatable")
 
 
 def _subcommand(sub, name: str, func, *, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
@@ -219,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_list.add_argument("what", choices=sorted(LISTINGS), help="what to list")
     p_list.add_argument("--data-root", type=Path, default=None,
                         help="folder holding one folder per real dataset (default $BENCHMARK_DATA_ROOT or ./data)")
+    p_list.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
+                        help="results folder whose cache holds the synthetic sets (default: results/)")
 
     p_run = _subcommand(
         sub, "run", _cmd_run,
@@ -236,19 +281,22 @@ def build_parser() -> argparse.ArgumentParser:
                     "CSV), PR / precision@N / training figures (PNG, PDF) and README.md indexing them.",
         epilog=EPILOG_REPORT,
     )
-    p_report.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results/)")
+    p_report.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default: results/)")
     p_report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     p_report.add_argument("--format", default="latex,markdown,csv", help="comma list of latex, markdown, csv")
     p_report.add_argument("--metric", default="map", help="map (default), map_tie_aware, map_best, map_worst, map@K")
 
+    from .config import ablation_names, load_ablation
+
     p_ablate = _subcommand(
         sub, "ablate", _cmd_ablate,
         help="run an ablation grid and write its table and figure",
-        description="Run the ablation grid through the same runner as `run` (resumable, same --results), then "
-                    "write its table and figure. variance: dcgh, dcgh-novar, dcgh-labelvar, dcgh-nopair, proxy.",
+        description="Run an ablation grid (benchmark/configs/ablations/NAME.yaml) through the same runner as `run` "
+                    "(resumable, same --results), then write its table and figure. "
+                    + " ".join(f"{name}: {', '.join(load_ablation(name).losses)}." for name in ablation_names()),
         epilog=EPILOG_ABLATE,
     )
-    p_ablate.add_argument("what", choices=["variance"], help="which ablation")
+    p_ablate.add_argument("what", choices=ablation_names(), help="which ablation")
     _add_run_arguments(p_ablate, losses=False)
     p_ablate.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     p_ablate.set_defaults(losses=None)
@@ -270,9 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as exc:  # errors a user can cause carry a message that says what to do
+    except UserError as exc:  # errors a user can cause carry a message that says what to do
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("interrupted: finished runs are kept; run the same command again to do the rest", file=sys.stderr)
         return 130

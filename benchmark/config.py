@@ -1,29 +1,286 @@
-"""Run configurations: a YAML file of ``benchmark/configs/`` (or the user's) over ``default.yaml``, command-line
-overrides over both, and the grid of runs the result defines.
+"""The run configuration: one schema of nested frozen dataclasses, read straight from YAML and overridden by
+command-line flags, and the ``RunSpec`` of one run.
 
-``default.yaml`` lists every valid key; a key it does not have is an error naming the nearest valid one.
+A configuration has three layers, each checked on its own so that an error names where it came from: the
+schema's defaults (below), a YAML file (``benchmark/configs/NAME.yaml`` or the user's), and the command line.
+An unknown key is an error naming the nearest valid key; a value of the wrong type or out of range is an
+error naming the key, the value and what is allowed. Every key is documented in docs/configuration.md.
+
+This module imports neither torch nor the loss registry, so that records (which hold a ``RunSpec``) can be read
+anywhere; checking loss names and parameters against the registry is ``benchmark.grid``'s job.
 """
 from __future__ import annotations
 
 import difflib
 import hashlib
 import json
+import math
 import re
-from dataclasses import asdict, dataclass
+import types
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
+from typing import Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-import losses
-
-from . import data
+from .errors import ConfigError, check_int
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-FREE_FORM = {"loss_params", "slurm"}  # dict-valued keys whose contents are not checked against default.yaml
+ABLATION_DIR = CONFIG_DIR / "ablations"
 
 
-class ConfigError(ValueError):
-    """A configuration or command-line value that cannot be used; the message says which and why."""
+def _bounds(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+            high_open: bool = False) -> dict:
+    """Field metadata: the range a number (or each number of a tuple) must lie in."""
+    return {"bounds": (low, high, low_open, high_open)}
+
+
+# ------------------------------------------------------------------------------------------------ schema
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """AdamW over the hash heads (and the backbone when fine-tuning), with warmup then cosine decay."""
+
+    head_lr: float = field(default=1e-3, metadata=_bounds(0, low_open=True))
+    backbone_lr: float = field(default=1e-5, metadata=_bounds(0))
+    weight_decay: float = field(default=0.2, metadata=_bounds(0))
+    betas: tuple[float, float] = field(default=(0.9, 0.98), metadata=_bounds(0, 1, high_open=True))
+    eps: float = field(default=1e-6, metadata=_bounds(0, low_open=True))
+    warmup: float = field(default=0.1, metadata=_bounds(0, 1))
+    grad_clip: float = field(default=1.0, metadata=_bounds(0, low_open=True))
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How a dataset is split (docs/protocol.md): sizes, the permutation seed and the validation carve-out."""
+
+    query_size: int | None = field(default=None, metadata=_bounds(1))
+    train_size: int | None = field(default=None, metadata=_bounds(2))
+    split_seed: int = field(default=1818, metadata=_bounds(0))
+    val_fraction: float = field(default=0.1, metadata=_bounds(0, 1, low_open=True, high_open=True))
+    val_max: int = field(default=1000, metadata=_bounds(1))
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything besides the grid coordinates that shapes a run's result (all of it is in ``run_id``)."""
+
+    protocol: Literal["honest", "paper"] = "honest"
+    mode: Literal["frozen", "finetune"] = "frozen"
+    epochs: int = field(default=30, metadata=_bounds(1))
+    batch_size: int = field(default=128, metadata=_bounds(1))
+    backbone: str | None = "synthetic"
+    dropout: float = field(default=0.2, metadata=_bounds(0, 1, high_open=True))
+    max_text_len: int = field(default=32, metadata=_bounds(2))
+    topk: tuple[int, ...] = field(default=(1000, 5000), metadata=_bounds(1))
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """The synthetic stand-ins: their size, generation seed and the budget of their backbone's pretraining."""
+
+    size: int | None = field(default=None, metadata=_bounds(50))
+    seed: int = field(default=0, metadata=_bounds(0))
+    pretrain_steps: int = field(default=300, metadata=_bounds(1))
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """Where and how runs execute; none of it changes a result, so none of it is in ``run_id``."""
+
+    data_root: str | None = None
+    image_root: str | None = None
+    device: str | None = field(default=None, metadata={"pattern": r"cpu|cuda(:\d+)?|mps"})
+    workers: int = field(default=1, metadata=_bounds(1))
+    slurm: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A grid of runs: losses x datasets x bits x seeds, the settings they share, and where they execute."""
+
+    losses: tuple[str, ...] = ("all",)
+    loss_params: dict[str, dict] = field(default_factory=dict)
+    datasets: tuple[str, ...] = ("synth-mirflickr25k", "synth-nuswide", "synth-coco")
+    bits: tuple[int, ...] = field(default=(16, 32, 64), metadata=_bounds(1))
+    seeds: tuple[int, ...] = field(default=(0,), metadata=_bounds(0))
+    run: RunSettings = field(default_factory=RunSettings)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: its grid coordinates and every setting that shapes its result; ``run_id`` is their hash.
+
+    ``loss_params`` are this loss's parameters only and ``synthetic`` is None for a real dataset, so a
+    setting that cannot change a run's result never changes its id.
+    """
+
+    loss: str
+    dataset: str
+    bits: int = field(metadata=_bounds(1))
+    seed: int = field(metadata=_bounds(0))
+    loss_params: dict
+    settings: RunSettings
+    synthetic: SyntheticConfig | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, content: Mapping, where: str) -> "RunSpec":
+        return from_mapping(cls, content, where)
+
+    @property
+    def run_id(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        loss = re.sub(r"[^A-Za-z0-9-]+", "_", self.loss)
+        return f"{self.dataset}-{self.bits}b-{loss}-s{self.seed}-{digest[:10]}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.loss} {self.dataset} {self.bits} bits seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """An ablation experiment (``benchmark/configs/ablations/NAME.yaml``): losses compared to a reference."""
+
+    description: str
+    reference: str
+    losses: tuple[str, ...]
+
+
+# ------------------------------------------------------------------------------------ typed loading
+
+
+def choices(cls: type, key: str) -> tuple[str, ...]:
+    """The values a ``Literal`` key of the dataclass ``cls`` accepts (for command-line flags)."""
+    return get_args(get_type_hints(cls)[key])
+
+
+def schema_keys(cls: type = Config, prefix: str = "") -> list[str]:
+    """Every key of the schema as a dotted path (``run.optimizer.head_lr``), nested sections included."""
+    keys = []
+    for f in fields(cls):
+        keys.append(prefix + f.name)
+        hint = get_type_hints(cls)[f.name]
+        if is_dataclass(hint):
+            keys += schema_keys(hint, f"{prefix}{f.name}.")
+    return keys
+
+
+def _nearest_key(key: str, here: list[str]) -> str | None:
+    """The valid key a misspelled ``key`` most likely meant: at the same level, else anywhere in the schema
+    by its last part (``epochs`` at the top means ``run.epochs``)."""
+    match = difflib.get_close_matches(key, here, n=1)
+    if match:
+        return match[0]
+    leaf = key.rsplit(".", 1)[-1]
+    by_leaf = {k.rsplit(".", 1)[-1]: k for k in schema_keys()}
+    match = difflib.get_close_matches(leaf, list(by_leaf), n=1, cutoff=0.8)
+    return by_leaf[match[0]] if match else None
+
+
+def _check_bounds(key: str, value, where: str, metadata: Mapping) -> None:
+    if "bounds" in metadata and value is not None:
+        low, high, low_open, high_open = metadata["bounds"]
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            lower = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+            upper = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+            raise ConfigError(f"'{key}' in {where} must be {' and '.join(p for p in (lower, upper) if p)}, "
+                              f"got {value!r}")
+    if "pattern" in metadata and value is not None and not re.fullmatch(metadata["pattern"], value):
+        raise ConfigError(f"'{key}' in {where} must match {metadata['pattern']} (e.g. cpu, cuda, cuda:1), "
+                          f"got {value!r}")
+
+
+def _convert(hint, value, key: str, where: str, metadata: Mapping):
+    """``value`` as the type ``hint`` says, or a ConfigError naming ``key``, the value and what is allowed."""
+    origin, args = get_origin(hint), get_args(hint)
+    if is_dataclass(hint):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"'{key}' in {where} must be a mapping of {', '.join(f.name for f in fields(hint))}, "
+                              f"got {value!r}")
+        return from_mapping(hint, value, where, f"{key}.")
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, key, where, metadata)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"'{key}' in {where} must be one of {', '.join(args)}, got {value!r}")
+        return value
+    if origin is tuple:
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        inner = [args[0]] * len(values) if args[1:] == (Ellipsis,) else list(args)
+        if not values or len(values) != len(inner):
+            size = "a non-empty list" if args[1:] == (Ellipsis,) else f"a list of {len(inner)}"
+            raise ConfigError(f"'{key}' in {where} must be {size}, got {value!r}")
+        return tuple(_convert(t, v, key, where, metadata) for t, v in zip(inner, values))
+    if hint is dict or origin is dict:
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"'{key}' in {where} must be a mapping of names to values, got {value!r}")
+        if args and args[1] is dict and not all(isinstance(v, Mapping) for v in value.values()):
+            raise ConfigError(f"'{key}' in {where} must map each name to a mapping, e.g. {{dcgh: {{gamma: 0.5}}}}, "
+                              f"got {value!r}")
+        return json.loads(json.dumps(value))  # a deep, plain copy: the config never shares the caller's dicts
+    if hint is int:  # every integer key has a lower bound
+        check_int(f"'{key}' in {where}", value, minimum=metadata["bounds"][0])
+    elif hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"'{key}' in {where} must be a number, got {value!r}")
+        value = float(value)
+    elif hint is str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"'{key}' in {where} must be a non-empty string, got {value!r}")
+    elif hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"'{key}' in {where} must be true or false, got {value!r}")
+    _check_bounds(key, value, where, metadata)
+    return value
+
+
+def from_mapping(cls: type, values: Mapping, where: str, prefix: str = ""):
+    """An instance of the dataclass ``cls`` from a (YAML) mapping: keys checked, values converted and checked;
+    keys left out take the schema's defaults."""
+    known = {f.name: f for f in fields(cls)}
+    for key in values:
+        if key not in known:
+            hint = _nearest_key(f"{prefix}{key}", [prefix + k for k in known])
+            raise ConfigError(f"unknown key '{prefix}{key}' in {where}" + (f"; did you mean '{hint}'?" if hint else "")
+                              + f" (valid keys here: {', '.join(prefix + k for k in known)})")
+    hints = get_type_hints(cls)
+    return cls(**{name: _convert(hints[name], values[name], prefix + name, where, f.metadata)
+                  for name, f in known.items() if name in values})
+
+
+def _merge(base: Mapping, update: Mapping) -> dict:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            value = _merge(merged[key], value)
+        merged[key] = value
+    return merged
+
+
+# ------------------------------------------------------------------------------------------ files
 
 
 def config_names() -> list[str]:
@@ -32,11 +289,12 @@ def config_names() -> list[str]:
 
 def describe_configs() -> list[tuple[str, str]]:
     """(name, first comment line) of every packaged config."""
-    rows = []
-    for name in config_names():
-        first = (CONFIG_DIR / f"{name}.yaml").read_text().splitlines()[0]
-        rows.append((name, first.lstrip("# ").strip()))
-    return rows
+    return [(name, _first_comment(CONFIG_DIR / f"{name}.yaml")) for name in config_names()]
+
+
+def _first_comment(path: Path) -> str:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    return first.lstrip("# ").strip()
 
 
 def read_yaml(path: Path) -> dict:
@@ -68,137 +326,27 @@ def config_path(name_or_path: str) -> Path:
                       "or give the path of a .yaml file")
 
 
-def _merge(base: dict, update: dict, where: str, prefix: str = "") -> dict:
-    merged = dict(base)
-    for key, value in update.items():
-        if key not in base:
-            hint = difflib.get_close_matches(str(key), list(base), n=1)
-            raise ConfigError(f"unknown key '{prefix}{key}' in {where}"
-                              + (f"; did you mean '{prefix}{hint[0]}'?" if hint else "")
-                              + f" (valid keys: {', '.join(prefix + k for k in base)})")
-        if isinstance(base[key], dict) and key not in FREE_FORM:
-            if not isinstance(value, dict):
-                raise ConfigError(f"'{prefix}{key}' in {where} must be a mapping of {', '.join(base[key])}")
-            value = _merge(base[key], value, where, f"{prefix}{key}.")
-        merged[key] = value
-    return merged
+def load_config(name_or_path: str = "default", overrides: Mapping | None = None) -> Config:
+    """The schema's defaults, then the config file, then ``overrides`` (nested, from the command line).
 
-
-def load_config(name_or_path: str = "default", overrides: dict | None = None) -> dict:
-    """``default.yaml``, then the chosen config, then ``overrides`` (command-line values); validated."""
-    config = read_yaml(CONFIG_DIR / "default.yaml")
+    Each layer is checked alone first, so an error names the file or the command line it came from.
+    """
     path = config_path(name_or_path)
-    if path.resolve() != (CONFIG_DIR / "default.yaml").resolve():
-        config = _merge(config, read_yaml(path), f"config {path}")
-    config = _merge(config, {k: v for k, v in (overrides or {}).items() if v is not None}, "the command line")
-    return validate(config)
+    layers = [(f"config {path}", read_yaml(path)), ("the command line", dict(overrides or {}))]
+    merged: dict = {}
+    for where, layer in layers:
+        from_mapping(Config, layer, where)
+        merged = _merge(merged, layer)
+    return from_mapping(Config, merged, "the configuration")
 
 
-def _positive_ints(name: str, value, minimum: int = 1) -> list[int]:
-    values = value if isinstance(value, list) else [value]
-    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in values):
-        raise ConfigError(f"'{name}' must be a list of integers >= {minimum}, got {value!r}")
-    return values
+def ablation_names() -> list[str]:
+    return sorted(p.stem for p in ABLATION_DIR.glob("*.yaml"))
 
 
-def _names(name: str, value) -> list[str]:
-    values = value if isinstance(value, list) else [value]
-    if not values or not all(isinstance(v, str) and v for v in values):
-        raise ConfigError(f"'{name}' must be a list of names, got {value!r}")
-    return values
-
-
-def validate(config: dict) -> dict:
-    """Check every value and normalise lists; ``losses: all`` becomes the five families."""
-    config = dict(config)
-    names = losses.available(variants=False) if config["losses"] == "all" else _names("losses", config["losses"])
-    for name in names:
-        try:
-            losses.parameters(name)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
-    config["losses"] = names
-    config["datasets"] = _names("datasets", config["datasets"])
-    for name in config["datasets"]:
-        if name not in data.dataset_names():
-            hint = difflib.get_close_matches(name, data.dataset_names(), n=1)
-            raise ConfigError(f"unknown dataset {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                              + f"; available: {', '.join(data.dataset_names())}")
-    config["bits"] = _positive_ints("bits", config["bits"])
-    config["seeds"] = _positive_ints("seeds", config["seeds"], minimum=0)
-    config["topk"] = _positive_ints("topk", config["topk"])
-    for key in ("epochs", "batch_size", "max_text_len", "workers"):
-        _positive_ints(key, config[key])
-    for key, choices in (("protocol", ("honest", "paper")), ("mode", ("frozen", "finetune"))):
-        if config[key] not in choices:
-            raise ConfigError(f"'{key}' must be one of {', '.join(choices)}, got {config[key]!r}")
-    real = [d for d in config["datasets"] if not d.startswith("synth-")]
-    if real and config["backbone"] in (None, "synthetic"):
-        raise ConfigError(f"dataset(s) {', '.join(real)} need a pretrained CLIP folder: give --backbone PATH "
-                          "(e.g. a saved openai/clip-vit-base-patch32)")
-    if config["backbone"] is None:
-        raise ConfigError("'backbone' is not set: use 'synthetic' for the synthetic sets or give --backbone PATH")
-    if not isinstance(config["loss_params"], dict):
-        raise ConfigError("'loss_params' must map loss names to their parameters, e.g. {dcgh: {gamma: 0.5}}")
-    for name, params in config["loss_params"].items():
-        if name not in names:
-            raise ConfigError(f"loss_params names loss {name!r}, which is not in this grid's losses "
-                              f"({', '.join(names)})")
-        if not isinstance(params, dict):
-            raise ConfigError(f"loss_params.{name} must map parameter names to values")
-        try:
-            losses.build(name, 2, 8, **params)  # refuses unknown parameters and bad values, naming them
-        except ValueError as exc:
-            raise ConfigError(f"loss_params.{name}: {exc}") from exc
-    return config
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything that defines one run's result; ``run_id`` is derived from it."""
-
-    loss: str
-    dataset: str
-    bits: int
-    seed: int
-    loss_params: dict
-    protocol: str
-    mode: str
-    epochs: int
-    batch_size: int
-    backbone: str
-    optimizer: dict
-    split: dict
-    synthetic: dict
-    topk: tuple
-    max_text_len: int
-
-    @property
-    def run_id(self) -> str:
-        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=list).encode()).hexdigest()
-        loss = re.sub(r"[^A-Za-z0-9-]+", "_", self.loss)
-        return f"{self.dataset}-{self.bits}b-{loss}-s{self.seed}-{digest[:10]}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.loss} {self.dataset} {self.bits} bits seed {self.seed}"
-
-
-def build_grid(config: dict) -> list[RunSpec]:
-    """The runs of a validated config, ordered dataset, bits, loss, seed (so caches are built once per dataset)."""
-    specs = []
-    for dataset in config["datasets"]:
-        synthetic = dict(config["synthetic"]) if dataset.startswith("synth-") else {}
-        backbone = config["backbone"]
-        if backbone != "synthetic":
-            backbone = str(Path(backbone).expanduser().resolve())
-        for bits in config["bits"]:
-            for loss in config["losses"]:
-                for seed in config["seeds"]:
-                    specs.append(RunSpec(
-                        loss=loss, dataset=dataset, bits=bits, seed=seed,
-                        loss_params=dict(config["loss_params"].get(loss, {})), protocol=config["protocol"],
-                        mode=config["mode"], epochs=config["epochs"], batch_size=config["batch_size"],
-                        backbone=backbone, optimizer=dict(config["optimizer"]), split=dict(config["split"]),
-                        synthetic=synthetic, topk=tuple(config["topk"]), max_text_len=config["max_text_len"]))
-    return specs
+def load_ablation(name: str) -> Ablation:
+    """The ablation experiment ``benchmark/configs/ablations/<name>.yaml``."""
+    path = ABLATION_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown ablation {name!r}; defined: {', '.join(ablation_names())}")
+    return from_mapping(Ablation, read_yaml(path), f"ablation {path}")

@@ -4,7 +4,7 @@ For each query the pass produces a histogram of (Hamming distance, relevant) cou
 its relevant items under the deterministic order "distance, then retrieval index". Ranks come from a
 counting sort on the distance (rank = items in nearer buckets + the item's prefix count inside its own
 bucket), which numpy runs as a radix sort of the small integer keys: O(n) per query, no comparison
-sort. Every metric of PROTOCOL.md follows from those per-query numbers:
+sort. Every metric of docs/protocol.md follows from those per-query numbers:
 
 * ``map``: mean average precision over the whole retrieval set, ties broken by retrieval index;
 * ``map_tie_aware``: its expectation over uniformly random orders inside each tie (He et al., "Hashing
@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.special import digamma
+
+from .errors import check_int
 
 #: The N of precision@N / recall@N (values above the retrieval-set size are left out).
 PRECISION_AT_N = (1, 10, 50, 100, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000)
@@ -284,10 +286,7 @@ def metrics_from_stats(stats: QueryStats, *, n_retrieval: int, topk, grid, radiu
 
 
 def _check_positive_ints(name: str, values) -> tuple[int, ...]:
-    values = tuple(values)
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in values):
-        raise ValueError(f"{name} must be positive integers, got {values!r}")
-    return tuple(int(v) for v in values)
+    return tuple(check_int(f"each of {name}", v, minimum=1, error=ValueError) for v in values)
 
 
 def evaluate(
@@ -328,8 +327,8 @@ def evaluate(
     qb, rb, ql, rl = _check_inputs(q_codes, r_codes, q_labels, r_labels)
     topk = _check_positive_ints("topk", topk)
     grid = tuple(n for n in _check_positive_ints("precision_at", precision_at) if n <= rb.shape[0])
-    if chunk is not None and (not isinstance(chunk, int) or chunk < 1):
-        raise ValueError(f"chunk must be a positive integer (queries per chunk), got {chunk!r}")
+    if chunk is not None:
+        check_int("chunk (queries per chunk)", chunk, minimum=1, error=ValueError)
     stats = query_stats(qb, rb, ql, rl, topk=topk, grid=grid, device=device, chunk=chunk)
     return metrics_from_stats(stats, n_retrieval=rb.shape[0], topk=topk, grid=grid, radius=radius)
 

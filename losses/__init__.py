@@ -1,4 +1,4 @@
-"""The registry of cross-modal hashing losses.
+"""The registry of cross-modal hashing losses; docs/losses.md defines each one.
 
 >>> import losses
 >>> loss = losses.build("dcgh", n_classes=24, n_bits=64)
@@ -7,7 +7,7 @@
 Families: ``pairwise``, ``triplet``, ``center``, ``proxy``, ``dcgh``; variants ``dcgh-novar``,
 ``dcgh-nopair``, ``dcgh-labelvar``, ``dcgh-proxyonly``; a user's loss as ``package.module:ClassName``.
 """
-from .base import HashingLoss, LossOutput, OptimizerSettings
+from .base import HashingLoss, LossConfigError, LossOutput, OptimizerSettings
 from .registry import LossEntry, available, build, entries, parameters, register, register_variant, unregister
 
 # Importing the family modules registers them.
@@ -15,6 +15,7 @@ from . import pairwise, triplet, center, proxy, dcgh  # noqa: E402,F401  isort: 
 
 __all__ = [
     "HashingLoss",
+    "LossConfigError",
     "LossEntry",
     "LossOutput",
     "OptimizerSettings",

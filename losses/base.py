@@ -8,6 +8,10 @@ import torch
 from torch import nn
 
 
+class LossConfigError(ValueError):
+    """A loss name, parameter or value that cannot be used; the message names it and the valid choices."""
+
+
 @dataclass
 class LossOutput:
     """What a loss returns.
@@ -70,7 +74,7 @@ class HashingLoss(nn.Module):
         super().__init__()
         for name, value in (("n_classes", n_classes), ("n_bits", n_bits)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise LossConfigError(f"{name} must be a positive integer, got {value!r}")
         self.n_classes = n_classes
         self.n_bits = n_bits
 
@@ -112,17 +116,17 @@ def check_number(name: str, value: float, *, minimum: float | None = None) -> fl
     ok = not isinstance(value, bool) and isinstance(value, (int, float)) and value == value
     if not ok or (minimum is not None and value < minimum):
         bound = f" >= {minimum:g}" if minimum is not None else ""
-        raise ValueError(f"parameter {name} must be a number{bound}, got {value!r}")
+        raise LossConfigError(f"parameter {name} must be a number{bound}, got {value!r}")
     return float(value)
 
 
 def check_seed(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"parameter seed must be an integer, got {value!r}")
+        raise LossConfigError(f"parameter seed must be an integer, got {value!r}")
     return value
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise ValueError(f"parameter {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise LossConfigError(f"parameter {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value

@@ -1,4 +1,5 @@
-"""Hash centers (CSQ): each class owns a fixed +-1 center and codes are pulled toward their target."""
+"""Hash centers (CSQ): each class owns a fixed +-1 center and codes are pulled toward their target
+(docs/losses.md, `center`)."""
 from __future__ import annotations
 
 import torch

@@ -1,10 +1,10 @@
 """DCGH, Deep Class-guided Hashing: class proxies + pairwise structure + a variance constraint,
-and the named variants of its ablation."""
+and the named variants of its ablation (docs/losses.md, `dcgh`)."""
 from __future__ import annotations
 
 import torch
 
-from .base import LossOutput, check_choice, check_number
+from .base import LossConfigError, LossOutput, check_choice, check_number
 from .functional import cosine_matrix, masked_mean, soft_similarity
 from .proxy import ProxyLoss
 from .registry import register, register_variant
@@ -32,7 +32,7 @@ def proxy_distance_variance(distance: torch.Tensor, labels: torch.Tensor, defini
 class DCGHLoss(ProxyLoss):
     """DCGH: proxy loss + inter-class (neg) and intra-class (pos) pair terms + the variance constraint.
 
-    ``L = L_proxy + alpha L_neg + beta L_pos + gamma L_var`` (LOSSES.md gives each term):
+    ``L = L_proxy + alpha L_neg + beta L_pos + gamma L_var`` (docs/losses.md gives each term):
     ``L_neg`` pushes apart multi-label samples sharing no label (0 when there are none),
     ``L_pos`` pulls pairs toward their soft label similarity, ``L_var`` asks each code to be equally
     distant from the proxies of its labels.
@@ -65,7 +65,7 @@ class DCGHLoss(ProxyLoss):
         self.gamma = check_number("gamma", gamma, minimum=0)
         self.variance = check_choice("variance", variance, VARIANCES)
         if variance == "all-classes" and n_classes < 2:
-            raise ValueError("dcgh with variance='all-classes' needs n_classes >= 2 (its divisor is c - 1)")
+            raise LossConfigError("dcgh with variance='all-classes' needs n_classes >= 2 (its divisor is c - 1)")
 
     def forward(self, img: torch.Tensor, txt: torch.Tensor, labels: torch.Tensor) -> LossOutput:
         self.check_inputs(img, txt, labels)

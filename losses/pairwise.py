@@ -1,4 +1,4 @@
-"""Pairwise negative log-likelihood of label similarity (the DCMH family)."""
+"""Pairwise negative log-likelihood of label similarity (the DCMH family; docs/losses.md, `pairwise`)."""
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
-"""Learnable class proxies (the HyP^2 proxy term used by DSPH and DCGH)."""
+"""Learnable class proxies (the HyP^2 proxy term used by DSPH and DCGH;
+docs/losses.md, `proxy`)."""
 from __future__ import annotations
 
 import torch

@@ -7,7 +7,7 @@ import importlib
 import inspect
 from dataclasses import dataclass, field
 
-from .base import HashingLoss
+from .base import HashingLoss, LossConfigError
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def _first_doc_line(cls: type) -> str:
 
 def _add(entry: LossEntry) -> None:
     if entry.name in _REGISTRY:
-        raise ValueError(
+        raise LossConfigError(
             f"a loss named {entry.name!r} is already registered "
             f"({_REGISTRY[entry.name].cls.__module__}.{_REGISTRY[entry.name].cls.__qualname__}); pick another name"
         )
@@ -57,7 +57,7 @@ def register(name: str, *, description: str | None = None):
 def register_variant(name: str, base: str, description: str, **fixed) -> None:
     """Register ``name`` as ``base`` with the parameters ``fixed`` (an ablation, e.g. ``gamma=0``)."""
     if base not in _REGISTRY or _REGISTRY[base].is_variant:
-        raise ValueError(f"variant {name!r}: base {base!r} is not a registered loss family")
+        raise LossConfigError(f"variant {name!r}: base {base!r} is not a registered loss family")
     cls = _REGISTRY[base].cls
     _check_params(base, cls, fixed)
     _add(LossEntry(name=name, cls=cls, description=description, base=base, fixed=dict(fixed)))
@@ -92,7 +92,7 @@ def parameters(spec: str) -> list[str]:
     if ":" in spec:
         return _accepted_params(_load_user_class(spec))[0]
     if spec not in _REGISTRY:
-        raise ValueError(f"unknown loss {spec!r}; available: {', '.join(available())}")
+        raise LossConfigError(f"unknown loss {spec!r}; available: {', '.join(available())}")
     entry = _REGISTRY[spec]
     return [name for name in _accepted_params(entry.cls)[0] if name not in entry.fixed]
 
@@ -104,7 +104,7 @@ def _check_params(label: str, cls: type, params: dict) -> None:
     for key in params:
         if key not in names:
             hint = difflib.get_close_matches(key, names, n=1)
-            raise ValueError(
+            raise LossConfigError(
                 f"unknown parameter {key!r} for loss {label!r}"
                 + (f" (did you mean {hint[0]!r}?)" if hint else "")
                 + f"; valid parameters: {', '.join(names) or '(none)'}"
@@ -114,19 +114,19 @@ def _check_params(label: str, cls: type, params: dict) -> None:
 def _load_user_class(spec: str) -> type[HashingLoss]:
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:
-        raise ValueError(f"loss {spec!r}: a user's loss is written 'package.module:ClassName'")
+        raise LossConfigError(f"loss {spec!r}: a user's loss is written 'package.module:ClassName'")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(
+    except (ImportError, SyntaxError) as exc:
+        raise LossConfigError(
             f"loss {spec!r}: cannot import module {module_name!r} ({exc}); "
             "make sure it is on PYTHONPATH or installed"
         ) from exc
     cls = getattr(module, class_name, None)
     if cls is None:
-        raise ValueError(f"loss {spec!r}: module {module_name!r} has no attribute {class_name!r}")
+        raise LossConfigError(f"loss {spec!r}: module {module_name!r} has no attribute {class_name!r}")
     if not (isinstance(cls, type) and issubclass(cls, HashingLoss)):
-        raise ValueError(f"loss {spec!r}: {class_name} is not a subclass of losses.HashingLoss")
+        raise LossConfigError(f"loss {spec!r}: {class_name} is not a subclass of losses.HashingLoss")
     return cls
 
 
@@ -138,13 +138,14 @@ def build(spec: str, n_classes: int, n_bits: int, **params) -> HashingLoss:
             variant (``dcgh-novar``, ...) or ``package.module:ClassName`` for a user's own loss.
         n_classes: number of label classes ``c``.
         n_bits: code length ``k``.
-        **params: overrides of the loss's named parameters (see LOSSES.md for the defaults).
+        **params: overrides of the loss's named parameters (docs/losses.md gives each and its default).
 
     Raises:
-        ValueError: unknown name, unknown parameter or invalid value, naming the valid choices.
+        LossConfigError (a ValueError): unknown name, unknown parameter or invalid value, naming the valid
+            choices.
     """
     if not isinstance(spec, str) or not spec:
-        raise ValueError(f"loss spec must be a non-empty string, got {spec!r}")
+        raise LossConfigError(f"loss spec must be a non-empty string, got {spec!r}")
     if ":" in spec:
         cls, fixed = _load_user_class(spec), {}
     elif spec in _REGISTRY:
@@ -152,12 +153,12 @@ def build(spec: str, n_classes: int, n_bits: int, **params) -> HashingLoss:
         cls, fixed = entry.cls, entry.fixed
         for key, value in params.items():
             if key in fixed and fixed[key] != value:
-                raise ValueError(
+                raise LossConfigError(
                     f"loss {spec!r} fixes {key}={fixed[key]!r}; build {entry.base!r} with {key}={value!r} instead"
                 )
     else:
         hint = difflib.get_close_matches(spec, list(_REGISTRY), n=1)
-        raise ValueError(
+        raise LossConfigError(
             f"unknown loss {spec!r}"
             + (f" (did you mean {hint[0]!r}?)" if hint else "")
             + f"; available: {', '.join(available())}; or give a user's loss as 'package.module:ClassName'"
@@ -166,4 +167,4 @@ def build(spec: str, n_classes: int, n_bits: int, **params) -> HashingLoss:
     try:
         return cls(n_classes=n_classes, n_bits=n_bits, **{**params, **fixed})
     except TypeError as exc:  # e.g. a required parameter of a user's loss left out
-        raise ValueError(f"loss {spec!r}: {exc}") from exc
+        raise LossConfigError(f"loss {spec!r}: {exc}") from exc

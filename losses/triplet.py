@@ -1,4 +1,5 @@
-"""Cross-modal margin triplet loss on cosine similarity, with all-triplet or hardest mining."""
+"""Cross-modal margin triplet loss on cosine similarity, with all-triplet or hardest mining
+(docs/losses.md, `triplet`)."""
 from __future__ import annotations
 
 import torch

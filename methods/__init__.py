@@ -1,16 +1,16 @@
 """The shared model every loss is trained on: a dual encoder over ``transformers.CLIPModel`` with one
-hash head per modality, its tokenizer and image transform, and the frozen-feature cache.
+hash head per modality, its tokenizer and image transform, batch encoding and synthetic pretraining.
 
-Never imports ``benchmark``; the losses never import this package. Names are imported on first use, so
-that ``methods.files`` (used by the data code) does not load transformers.
+Never imports ``benchmark``, and the losses never import this package; where files are cached is the
+benchmark's business. Names are imported on first use, so importing the package loads nothing heavy.
 """
 import importlib
 
 _EXPORTS = {
     "TINY_CONFIGS": "backbone", "Backbone": "backbone", "folder_hash": "backbone", "load_backbone": "backbone",
     "save_backbone": "backbone", "tiny_clip": "backbone",
-    "DualEncoder": "encoder", "HashHead": "encoder",
-    "cached_features": "features", "encode_features": "features",
+    "DualEncoder": "encoder", "HashHead": "encoder", "SeededDropout": "encoder",
+    "encode_features": "features",
     "warmup_cosine": "optim",
     "DEFAULT_MAX_TEXT_LEN": "preprocess", "ImageTransform": "preprocess", "tokenize": "preprocess",
     "pretrain_tiny_clip": "pretrain",

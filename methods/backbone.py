@@ -11,8 +11,6 @@ import torch
 import transformers
 from transformers import AutoTokenizer, CLIPConfig, CLIPModel, PreTrainedTokenizerFast
 
-from .files import atomic_folder
-
 #: Named small configurations for synthetic data (images of 32x32, word-level captions).
 TINY_CONFIGS = {
     "tiny": {
@@ -69,17 +67,12 @@ def folder_hash(path: Path) -> str:
 
 
 def load_backbone(path: Path) -> Backbone:
-    """Load ``CLIPModel``, its tokenizer and its image processor from a local folder (no download)."""
+    """Load ``CLIPModel``, its tokenizer and its image processor from a local folder (no download); errors
+    are transformers' own (``benchmark.backbones.open_backbone`` turns them into one line for users)."""
     path = Path(path)
-    if not (path / "config.json").is_file():
-        raise ValueError(f"backbone folder {path} has no config.json; give a folder written by save_pretrained, "
-                         "e.g. a downloaded openai/clip-vit-base-patch32")
-    try:
-        model = CLIPModel.from_pretrained(path, local_files_only=True)
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        processor = _image_processor_class().from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot load the CLIP backbone in {path}: {exc}") from exc
+    model = CLIPModel.from_pretrained(path, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    processor = _image_processor_class().from_pretrained(path, local_files_only=True)
     return Backbone(model=model, tokenizer=tokenizer, processor=processor, path=path, hash=folder_hash(path))
 
 
@@ -110,16 +103,16 @@ def tiny_clip(name: str, vocabulary: list[str], image_size: int, max_length: int
         vision_config=dict(image_size=image_size, **spec["vision"]),
         projection_dim=spec["projection_dim"],
     )
-    torch.manual_seed(seed)
-    model = CLIPModel(config)
+    with torch.random.fork_rng(devices=[]):  # transformers initialises from the global state: keep it untouched
+        torch.manual_seed(seed)
+        model = CLIPModel(config)
     processor = _image_processor_class()(size={"shortest_edge": image_size},
                                    crop_size={"height": image_size, "width": image_size})
     return model, tokenizer, processor
 
 
 def save_backbone(folder: Path, model, tokenizer, processor) -> Path:
-    """``save_pretrained`` all three into ``folder``, written atomically."""
-    with atomic_folder(folder, marker="config.json") as tmp:
-        for part in (model, tokenizer, processor):
-            part.save_pretrained(tmp)
+    """``save_pretrained`` all three into ``folder``."""
+    for part in (model, tokenizer, processor):
+        part.save_pretrained(folder)
     return Path(folder)

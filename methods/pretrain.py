@@ -15,7 +15,7 @@ from .preprocess import ImageTransform, tokenize
 
 def pretrain_tiny_clip(folder: Path, images: np.ndarray, texts: list[str], vocabulary: list[str], *,
                        config: str = "tiny", steps: int = 300, batch_size: int = 128, lr: float = 2e-3,
-                       max_length: int = 32, seed: int = 0, progress: bool = True) -> Path:
+                       max_length: int = 32, seed: int = 0, progress: bool = True, desc: str | None = None) -> Path:
     """Train ``TINY_CONFIGS[config]`` with CLIP's symmetric contrastive loss for ``steps`` steps on the
     pairs (``images`` uint8 ``(n, s, s, 3)``, ``texts``), then ``save_pretrained`` model, tokenizer and
     image processor into ``folder``. Deterministic for a seed on the CPU."""
@@ -27,7 +27,7 @@ def pretrain_tiny_clip(folder: Path, images: np.ndarray, texts: list[str], vocab
     rng = np.random.default_rng(seed)
     order, position = rng.permutation(len(texts)), 0
     model.train()
-    for _ in tqdm(range(steps), desc=f"pretraining {Path(folder).name}", disable=not progress, unit="step"):
+    for _ in tqdm(range(steps), desc=desc or f"pretraining {Path(folder).name}", disable=not progress, unit="step"):
         if position + batch_size > len(order):
             order, position = rng.permutation(len(texts)), 0
         batch = torch.from_numpy(order[position:position + batch_size])

@@ -1,4 +1,4 @@
-"""Direct loop transcriptions of the formulas in shared/LOSSES.md, in plain Python floats.
+"""Direct loop transcriptions of the formulas in docs/losses.md, in plain Python floats.
 
 Slow and obvious on purpose: every sum is a loop over samples, pairs or triplets, so they serve as
 independent oracles for the matrix implementations in ``losses/``. Each returns the weighted terms by
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-COS_EPS = 1e-8  # the norm floor of LOSSES.md's "cos with a small eps in the norm"
+COS_EPS = 1e-8  # the norm floor of the cosine in docs/losses.md
 
 
 def dot(a, b):

@@ -9,8 +9,9 @@ import pytest
 import losses
 from benchmark import data
 from benchmark.backbones import synthetic_backbone
-from benchmark.training import Trainer, TrainSettings, train_and_evaluate
-from methods import ImageTransform, encode_features, load_backbone, DualEncoder
+from benchmark.config import RunSpec
+from benchmark.training import make_trainer, train_and_evaluate
+from methods import ImageTransform, encode_features, load_backbone
 
 pytestmark = pytest.mark.benchmark
 
@@ -23,11 +24,15 @@ def coco(tmp_path_factory):
     return ds, split, synthetic_backbone(ds, split, cache, progress=False), cache
 
 
+def spec(loss: str, epochs: int) -> RunSpec:
+    return RunSpec.from_dict({"loss": loss, "dataset": "synth-coco", "bits": 64, "seed": 0, "loss_params": {},
+                              "settings": {"epochs": epochs, "batch_size": 128}, "synthetic": {}}, "the benchmark")
+
+
 @pytest.mark.parametrize("name", losses.available())
 def test_frozen_training_throughput(benchmark, coco, name):
     ds, split, backbone, cache = coco
-    settings = TrainSettings(loss=name, n_bits=64, batch_size=128, epochs=1)
-    trainer = Trainer(settings, ds, split, backbone, cache, progress=False)
+    trainer = make_trainer(spec(name, 1), ds, split, backbone, cache_dir=cache, progress=False)
     optimizers = trainer._optimizers(100)
     order = np.random.default_rng(0).permutation(split.val_database)
     benchmark.pedantic(trainer.train_epoch, args=(1, order, optimizers), rounds=5, warmup_rounds=1)
@@ -39,10 +44,9 @@ def test_frozen_training_throughput(benchmark, coco, name):
 def test_encode_throughput(benchmark, coco):
     ds, _, backbone_path, _ = coco
     backbone = load_backbone(backbone_path)
-    encoder, transform = DualEncoder(backbone.model, 64), ImageTransform(backbone.processor)
-    texts = [c[0] for c in ds.captions[:2048]]
-    benchmark.pedantic(encode_features, args=(encoder, backbone.tokenizer, transform, ds.images[:2048], texts),
-                       rounds=3, warmup_rounds=1)
+    transform = ImageTransform(backbone.processor)
+    benchmark.pedantic(encode_features, args=(backbone.model, backbone.tokenizer, transform, ds.images[:2048],
+                                              ds.texts[:2048]), rounds=3, warmup_rounds=1)
     items_per_second = 2048 / benchmark.stats.stats.median
     benchmark.extra_info["items_per_second"] = items_per_second
     print(f"\nencode: {items_per_second:,.0f} image-text pairs/s (tiny synthetic CLIP)")
@@ -50,8 +54,7 @@ def test_encode_throughput(benchmark, coco):
 
 def test_whole_frozen_run(benchmark, coco):
     ds, split, backbone, cache = coco
-    settings = TrainSettings(loss="dcgh", n_bits=64, epochs=30)
-    record = benchmark.pedantic(train_and_evaluate, args=(settings, ds, split, backbone),
+    record = benchmark.pedantic(train_and_evaluate, args=(spec("dcgh", 30), ds, split, backbone),
                                 kwargs={"cache_dir": cache, "progress": False}, rounds=2, warmup_rounds=1)
     print(f"\nwhole frozen run (synth-coco, dcgh, 64 bits, 30 epochs): {benchmark.stats.stats.median:.1f} s, "
-          f"i2t mAP {record['metrics']['i2t']['map']:.4f}")
+          f"i2t mAP {record.metrics['i2t']['map']:.4f}")

@@ -5,7 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 import losses
+from benchmark import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,3 +61,16 @@ def test_list_datasets_shows_each_dataset_with_its_location_and_status(tmp_path)
     coco = next(line for line in lines if line.split()[:1] == ["coco"])
     assert "80 classes  found" in coco
     assert str(tmp_path / "nuswide") in result.stdout and "missing index.mat, label.mat, caption.txt" in result.stdout
+
+
+def test_a_user_error_is_one_line_and_exit_2_and_a_bug_keeps_its_traceback(monkeypatch, capsys, tmp_path):
+    assert cli.main(["report", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no run records in") and err.count("\n") == 1
+
+    def broken(args):
+        return str(np.zeros(2) + np.zeros(3))  # a numpy ValueError: a bug, not a user's mistake
+
+    monkeypatch.setitem(cli.LISTINGS, "configs", broken)
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        cli.main(["list", "configs"])

@@ -1,4 +1,4 @@
-"""Every loss family against the loop transcription of its LOSSES.md formula, plus gradient checks."""
+"""Every loss family against the loop transcription of its docs/losses.md formula, plus gradient checks."""
 from __future__ import annotations
 
 import itertools

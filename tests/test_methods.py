@@ -7,6 +7,8 @@ import torch
 from PIL import Image
 
 import methods
+from benchmark.backbones import open_backbone
+from benchmark.errors import BackboneError
 from methods import DualEncoder, ImageTransform, encode_features, load_backbone, save_backbone, tokenize
 
 VOCAB = ["[PAD]", "[UNK]", "[BOS]", "[EOS]", "a", "dog", "cat", "sky", "on", "the"]
@@ -32,13 +34,13 @@ def test_a_saved_clip_loads_through_the_pretrained_path_and_encodes(tiny_folder,
         Image.fromarray(np.full((*size, 3), 60 * i, np.uint8)).save(files[-1])
     texts = ["a dog on the sky", "cat", "an unknown word"]
     for images in (arrays, files):
-        image, text = encode_features(encoder, backbone.tokenizer, transform, images, texts, batch_size=2)
+        image, text = encode_features(backbone.model, backbone.tokenizer, transform, images, texts, batch_size=2)
         assert image.shape == (3, 64) and text.shape == (3, 64)
         assert torch.isfinite(image).all() and torch.isfinite(text).all()
         codes = encoder.image_head(image)
         assert codes.shape == (3, 16) and codes.abs().max() < 1
-    again, _ = encode_features(encoder, backbone.tokenizer, transform, arrays, texts)
-    first, _ = encode_features(encoder, backbone.tokenizer, transform, arrays, texts)
+    again, _ = encode_features(backbone.model, backbone.tokenizer, transform, arrays, texts)
+    first, _ = encode_features(backbone.model, backbone.tokenizer, transform, arrays, texts)
     assert torch.equal(first, again)  # evaluation mode: no dropout, deterministic
 
 
@@ -73,11 +75,32 @@ def test_changed_files_change_the_backbone_hash(tiny_folder, tmp_path):
 
 
 def test_missing_or_broken_backbone_folder(tmp_path):
-    with pytest.raises(ValueError, match="has no config.json; give a folder written by save_pretrained"):
-        load_backbone(tmp_path)
+    with pytest.raises(BackboneError, match="has no config.json; give --backbone a CLIP folder written by save_pretrained"):
+        open_backbone(tmp_path)
     (tmp_path / "config.json").write_text("{not json")
-    with pytest.raises(ValueError, match="cannot load the CLIP backbone"):
-        load_backbone(tmp_path)
+    with pytest.raises(BackboneError, match=f"cannot load the CLIP backbone in {tmp_path}"):
+        open_backbone(tmp_path)
+
+
+def test_heads_draw_from_their_generator_as_torch_layers_draw_from_the_global_state(tiny_folder):
+    """Seeded heads and dropout equal nn.Linear / nn.Dropout run from a global state seeded the same way,
+    and leave the global state alone."""
+    clip = load_backbone(tiny_folder).model
+    state = torch.get_rng_state()
+    encoder = DualEncoder(clip, n_bits=16, dropout=0.2, generator=torch.Generator().manual_seed(7))
+    features = torch.randn(5, 64, generator=torch.Generator().manual_seed(1))
+    encoder.train()
+    codes = encoder.image_head(features), encoder.text_head(features)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(7)
+    layers = [torch.nn.Linear(64, 16), torch.nn.Linear(64, 16)]
+    dropout = torch.nn.Dropout(0.2)
+    expected = [torch.tanh(dropout(layer(features))) for layer in layers]
+    assert torch.equal(encoder.image_head.linear.weight, layers[0].weight)
+    assert torch.equal(encoder.text_head.linear.bias, layers[1].bias)
+    assert all(torch.equal(a, b) for a, b in zip(codes, expected))
+    encoder.eval()
+    assert torch.equal(encoder.image_head(features), torch.tanh(layers[0](features)))  # no dropout in evaluation
 
 
 def test_pretraining_is_deterministic(tmp_path):

@@ -207,9 +207,9 @@ def test_bad_inputs_raise_clear_errors(args, message):
 
 
 def test_bad_options_raise():
-    with pytest.raises(ValueError, match="topk must be positive integers"):
+    with pytest.raises(ValueError, match=r"each of topk must be an integer >= 1, got 0"):
         evaluate(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL, topk=(0,))
-    with pytest.raises(ValueError, match="chunk must be a positive integer"):
+    with pytest.raises(ValueError, match=r"chunk \(queries per chunk\) must be an integer >= 1, got 0"):
         evaluate(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL, chunk=0)
     with pytest.raises(ValueError, match="ties must be 'index' or 'aware'"):
         mean_average_precision(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL, ties="random")

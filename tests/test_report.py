@@ -9,43 +9,20 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmark.config import build_grid, load_config
+from benchmark.config import load_config
+from benchmark.grid import build_grid
+from benchmark.record import RunFailure
 from benchmark.report import build_report
-from benchmark.runner import RunStore
+from benchmark.store import RunStore
+from tests.records import write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 DIRECTIONS = ("i2t", "t2i", "i2i", "t2t")
-
-
-def write_record(results: Path, config: dict, loss: str, dataset: str, bits: int, seed: int, i2t: float,
-                 t2i: float | None = None, synthetic: bool = True) -> dict:
-    """A record shaped like the runner's, for the run (loss, dataset, bits, seed) of ``config``'s grid."""
-    spec = next(s for s in build_grid(config) if (s.loss, s.dataset, s.bits, s.seed) == (loss, dataset, bits, seed))
-    t2i = i2t - 0.01 if t2i is None else t2i
-    values = {"i2t": i2t, "t2i": t2i, "i2i": i2t + 0.02, "t2t": t2i + 0.02}
-    radius = list(range(bits + 1))
-    record = {
-        "run_id": spec.run_id, "status": "done", "spec": asdict(spec), "config": config, "synthetic": synthetic,
-        "metrics": {d: {"map": v, "map_tie_aware": v - 0.001, "map_best": v + 0.01, "map_worst": v - 0.01,
-                        "map@50": v + 0.05} for d, v in values.items()},
-        "curves": {d: {"pr_radius": {"radius": radius, "precision": list(np.linspace(v + 0.3, v, bits + 1)),
-                                     "recall": list(np.linspace(0.01, 1, bits + 1))},
-                       "precision@N": {"n": [1, 10, 50], "value": [v + 0.3, v + 0.2, v]},
-                       "recall@N": {"n": [1, 10, 50], "value": [0.01, 0.1, 0.3]}} for d, v in values.items()},
-        "history": [{"epoch": e, "loss": {"total": 1 / e, "term_a": 0.6 / e, "term_b": 0.4 / e},
-                     "val_map_i2t": v * e / 3, "val_map_t2i": v * e / 3 - 0.01, "val_map": v * e / 3}
-                    for e, v in ((1, i2t), (2, i2t), (3, i2t))],
-        "environment": {"torch": "2.13.0+cpu", "transformers": "5.23.0", "numpy": "2.4.6",
-                        "device_name": "x86_64", "git_commit": "abc123"},
-    }
-    RunStore(results).write_json(spec.run_id, "record.json", record)
-    return record
 
 
 @pytest.fixture
@@ -117,7 +94,7 @@ def test_ablation_table_gives_the_difference_to_dcgh(tmp_path, grid_config):
     assert list(rows) == ["dcgh", "dcgh-novar", "proxy"]  # only the ablation losses present, dcgh first
     assert rows["dcgh"][0] == "<u>0.5000</u>"
     assert rows["dcgh-novar"][0] == "0.4500 (Δ -0.0500)" and rows["proxy"][0] == "**0.5200** (Δ +0.0200)"
-    assert (tmp_path / "out" / "figures" / "ablation_variance_map.png") in written["figures"]
+    assert (tmp_path / "out" / "figures" / "ablation_variance_map.png") in written.figures
     table = list(csv.DictReader(io.StringIO((tmp_path / "out" / "tables" / "ablation_variance_map.csv").read_text())))
     assert float(next(r for r in table if r["loss"] == "dcgh-novar")["delta_to_dcgh"]) == pytest.approx(-0.05)
 
@@ -153,7 +130,10 @@ def test_figures_and_an_index_linking_only_existing_files(tmp_path, grid_config)
     results = tmp_path / "results"
     for loss in ("pairwise", "dcgh", "proxy"):
         write_record(results, grid_config, loss, "synth-coco", 16, 0, 0.5 + 0.01 * len(loss))
-    RunStore(results).write_json("broken-run", "failed.json", {"run_id": "broken-run", "error": "it broke"})
+    broken = next(s for s in build_grid(grid_config).specs if s.loss == "triplet" and s.seed == 1)
+    RunStore(results).write_failure(RunFailure(run_id=broken.run_id, spec=broken, grid_id=build_grid(grid_config).id,
+                                               error="it broke", error_type="RuntimeError", traceback="",
+                                               failed_at="2026-11-25T12:00:00+00:00"))
     written = build_report(results, tmp_path / "out", formats=["markdown", "csv"])
     figures = tmp_path / "out" / "figures"
     for stem in ("pr_synth-coco_16", "precision_at_n_synth-coco_16", "training_synth-coco_16", "ablation_variance_map"):
@@ -168,7 +148,7 @@ def test_figures_and_an_index_linking_only_existing_files(tmp_path, grid_config)
     assert "| pairwise |" in index  # the main table is inlined
     assert "3 of 60 runs of the grid have records" in index and "it broke" in index
     assert "Missing (not run yet):" in index and "- triplet synth-coco 16 bits seed 0" in index
-    assert written["index"] == [tmp_path / "out" / "README.md"]
+    assert written.index == tmp_path / "out" / "README.md"
 
 
 def test_latex_tables_compile(tmp_path, grid_config):
@@ -193,13 +173,13 @@ def test_latex_tables_compile(tmp_path, grid_config):
 def test_report_cli_errors_and_metric_choice(tmp_path, grid_config):
     empty = subprocess.run([sys.executable, "-m", "benchmark", "report", "--results", str(tmp_path / "none"),
                             "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert empty.returncode == 1 and empty.stderr.startswith("error: no run records in")
+    assert empty.returncode == 2 and empty.stderr.startswith("error: no run records in")
     results = tmp_path / "results"
     write_record(results, grid_config, "dcgh", "synth-coco", 16, 0, 0.5)
     bad = subprocess.run([sys.executable, "-m", "benchmark", "report", "--results", str(results), "--out",
                           str(tmp_path / "out"), "--metric", "map@77"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
-    assert bad.returncode == 1 and "metric 'map@77' is not in the records; available: map, map@50" in bad.stderr
+    assert bad.returncode == 2 and "metric 'map@77' is not in the records; available: map, map@50" in bad.stderr
     good = subprocess.run([sys.executable, "-m", "benchmark", "report", "--results", str(results), "--out",
                            str(tmp_path / "out"), "--metric", "map@50", "--format", "csv"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)

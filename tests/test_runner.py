@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.config import ConfigError, build_grid, load_config
+from benchmark.config import load_config
+from benchmark.errors import ConfigError
+from benchmark.grid import build_grid
 from benchmark.runner import shard_of, slurm_array_shard
 from losses import HashingLoss
 
@@ -22,10 +24,8 @@ TINY = """
 losses: [pairwise, proxy]
 datasets: [synth-nuswide]
 bits: [16]
-epochs: 2
-batch_size: 64
+run: {epochs: 2, batch_size: 64, topk: [50]}
 synthetic: {size: 300, pretrain_steps: 10}
-topk: [50]
 """
 
 
@@ -64,9 +64,9 @@ def test_grid_completes_then_resumes_then_force_redoes(tiny):
     found = records(results)
     assert len(found) == 2
     for run_id, record in found.items():
-        assert record["run_id"] == run_id and record["status"] == "done"
+        assert record["run_id"] == run_id and record["grid_id"]
         assert set(record["metrics"]) == {"i2t", "t2i", "i2i", "t2t"}
-        assert record["spec"]["dataset"] == "synth-nuswide" and record["config"]["epochs"] == 2
+        assert record["spec"]["dataset"] == "synth-nuswide" and record["spec"]["settings"]["epochs"] == 2
         assert (results / "runs" / run_id / "log.txt").is_file()
     stamps = {run_id: r["finished_at"] for run_id, r in found.items()}
     mtimes = {p: p.stat().st_mtime_ns for p in (results / "runs").glob("*/record.json")}
@@ -139,12 +139,14 @@ def test_dry_run_prints_the_resolved_config_and_runs_nothing(tiny):
     config, results, env = tiny
     result = cli("run", "--config", config, "--results", results, "--dry-run", "--bits", "16,32", env=env)
     assert result.returncode == 0
-    assert '"bits": [\n    16,\n    32\n  ]' in result.stdout and "0 done, 4 to run" in result.stdout
+    assert "bits:\n- 16\n- 32\n" in result.stdout and "0 done, 4 to run" in result.stdout
     assert result.stdout.count("pending ") == 4 and not (results / "runs").exists()
 
 
 @pytest.mark.parametrize("args,message", [
     (["--losses", "dcgg"], "error: unknown loss 'dcgg'"),
+    (["--epochs", "0"], "error: 'run.epochs' in the command line must be an integer >= 1, got 0"),
+    (["--device", "cuda:7"], "error: device 'cuda:7'"),
     (["--datasets", "synth-cocoa"], "error: unknown dataset 'synth-cocoa' (did you mean 'synth-coco'?)"),
     (["--datasets", "coco"], "error: dataset(s) coco need a pretrained CLIP folder: give --backbone PATH"),
     (["--shard", "2/2"], "error: --shard 2/2: I must be in 0..N-1"),
@@ -157,14 +159,14 @@ def test_bad_flags_exit_non_zero_with_one_clear_line(tiny, args, message):
     config, results, env = tiny
     dry_run = [] if "--backbone" in args else ["--dry-run"]  # the backbone folder is checked before training
     result = cli("run", "--config", config, "--results", results, *dry_run, *args, env=env)
-    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert message in result.stderr
 
 
 @pytest.mark.parametrize("content,message", [
     ("losses: [pairwise\nbits: 16", "is not valid YAML: line 2, column 5"),
-    ("epoch: 3", "unknown key 'epoch' in config"),
-    ("optimizer: {head_rate: 0.1}", "unknown key 'optimizer.head_rate' in config .*did you mean 'optimizer.head_lr'"),
+    ("epoch: 3", "unknown key 'epoch' in config .*did you mean 'run.epochs'"),
+    ("run: {optimizer: {head_rate: 0.1}}", "unknown key 'run.optimizer.head_rate' in config .*did you mean 'run.optimizer.head_lr'"),
     ("loss_params: {dcgh: {gama: 1}}", "loss_params.dcgh: unknown parameter 'gama'"),
     ("- just\n- a list", "must be a mapping"),
 ])
@@ -172,22 +174,13 @@ def test_bad_config_files(tmp_path, content, message):
     path = tmp_path / "bad.yaml"
     path.write_text(content)
     with pytest.raises(ConfigError, match=message):
-        load_config(str(path))
+        build_grid(load_config(str(path)))
     result = cli("run", "--config", path, "--dry-run")
-    assert result.returncode == 1 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
-
-
-def test_changed_settings_give_new_run_ids():
-    base = {s.run_id for s in build_grid(load_config("default"))}
-    assert len(base) == 45
-    other = {s.run_id for s in build_grid(load_config("default", {"epochs": 31}))}
-    assert not base & other
-    device = {s.run_id for s in build_grid(load_config("default", {"device": "cpu", "workers": 2}))}
-    assert device == base  # where a run executes is not part of what it is
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
 
 
 def test_shards_partition_the_whole_grid():
-    specs = build_grid(load_config("default"))
+    specs = build_grid(load_config("default")).specs
     parts = [shard_of(specs, i, 4) for i in range(4)]
     ids = [{s.run_id for s in part} for part in parts]
     assert sum(map(len, ids)) == 45 and set().union(*ids) == {s.run_id for s in specs}
@@ -206,4 +199,4 @@ def test_slurm_executor_without_submitit_says_what_to_install(tiny):
         pytest.skip("submitit is installed here: there is no missing package to report")
     config, results, env = tiny
     result = cli("run", "--config", config, "--results", results, "--executor", "slurm", env=env)
-    assert result.returncode == 1 and "--executor slurm needs submitit: pip install" in result.stderr
+    assert result.returncode == 2 and "--executor slurm needs submitit: pip install" in result.stderr

@@ -1,5 +1,6 @@
-"""The training loop on a tiny synthetic set: every loss in both modes, determinism, the feature cache,
-protocol discipline and divergence."""
+"""The training loop on a tiny synthetic set: every loss in both modes, determinism and isolation of runs,
+the feature cache, divergence, and the protocols proven: what trains, when the query set is looked at, and
+that the reported metrics come from the state the record says was selected."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,9 +9,14 @@ import torch
 
 import losses
 import methods
-from benchmark import data, training
+from benchmark import data
+from benchmark.config import RunSpec
+from benchmark.record import DIRECTIONS
+from benchmark.training import TrainingDiverged, make_trainer, train_and_evaluate
+from benchmark.training.features import BackboneFeatures, FrozenFeatures
+from benchmark.training.state import codes_sha256, indices_sha256, state_sha256
+from benchmark.training.trainer import Trainer
 from benchmark.metrics import evaluate
-from benchmark.training import TrainingDiverged, TrainSettings, train_and_evaluate
 from losses import HashingLoss, LossOutput
 
 
@@ -20,16 +26,28 @@ def setup(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     ds = data.load("synth-nuswide", root=cache, size=300)
     split = data.load_or_create_split(ds, data.SplitSettings(query_size=30, train_size=160), cache)
-    texts = [ds.captions[i][0] for i in split.train]
-    backbone = methods.pretrain_tiny_clip(cache / "backbone", ds.images[split.train], texts, ds.vocabulary,
-                                          steps=120, batch_size=64, progress=False)
+    backbone = methods.pretrain_tiny_clip(cache / "backbone", ds.images[split.train],
+                                          [ds.texts[i] for i in split.train], ds.vocabulary, steps=120,
+                                          batch_size=64, progress=False)
     return ds, split, backbone, cache
 
 
-def run(setup, **settings):
+def make_spec(loss: str = "dcgh", bits: int = 16, seed: int = 0, loss_params: dict | None = None,
+              optimizer: dict | None = None, **settings) -> RunSpec:
+    return RunSpec.from_dict({
+        "loss": loss, "dataset": "synth-nuswide", "bits": bits, "seed": seed, "loss_params": loss_params or {},
+        "settings": {"epochs": 4, "batch_size": 32, **settings, "optimizer": optimizer or {}},
+        "synthetic": {"size": 300}}, "the test")
+
+
+def run(setup, cache_dir=None, **options):
     ds, split, backbone, cache = setup
-    options = {"n_bits": 16, "epochs": 4, "batch_size": 32, **settings}
-    return train_and_evaluate(TrainSettings(**options), ds, split, backbone, cache_dir=cache, progress=False)
+    return train_and_evaluate(make_spec(**options), ds, split, backbone, cache_dir=cache_dir or cache, progress=False)
+
+
+def trainer_of(setup, **options) -> Trainer:
+    ds, split, backbone, cache = setup
+    return make_trainer(make_spec(**options), ds, split, backbone, cache_dir=cache, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -46,85 +64,193 @@ def random_val_map(setup):
 
 @pytest.mark.parametrize("name", losses.available())
 def test_frozen_run_of_every_loss_beats_random_codes(setup, random_val_map, name):
-    record = run(setup, loss=name, epochs=6, head_lr=5e-3)
-    assert set(record["metrics"]) == {"i2t", "t2i", "i2i", "t2t"}
-    assert record["selection"]["val_map"] > random_val_map + 0.05
-    assert record["metrics"]["i2t"]["map"] > 0 and "pr_radius" in record["curves"]["i2t"]
-    assert [h["epoch"] for h in record["history"]] == list(range(1, 7))
-    assert set(record["history"][0]["loss"]) == {"total", *losses.build(name, 21, 16).forward(
+    record = run(setup, loss=name, epochs=6, optimizer={"head_lr": 5e-3})
+    assert set(record.metrics) == set(DIRECTIONS)
+    assert record.selection.score > random_val_map + 0.05
+    assert record.metrics["i2t"]["map"] > 0 and "pr_radius" in record.curves["i2t"]
+    assert [h["epoch"] for h in record.history] == list(range(1, 7))
+    assert set(record.history[0]["loss"]) == {"total", *losses.build(name, 21, 16).forward(
         torch.zeros(2, 16), torch.zeros(2, 16), torch.ones(2, 21)).terms}
+    assert record.selection.used_selected_state, "the final evaluation did not use the selected state"
 
 
 @pytest.mark.parametrize("name", losses.available())
 def test_finetune_run_of_every_loss_beats_random_codes(setup, random_val_map, name):
-    record = run(setup, loss=name, mode="finetune", epochs=3, head_lr=5e-3, backbone_lr=1e-4)
-    assert record["selection"]["val_map"] > random_val_map + 0.02
-    assert record["data"]["feature_cache"] is None
+    record = run(setup, loss=name, mode="finetune", epochs=3, optimizer={"head_lr": 5e-3, "backbone_lr": 1e-4})
+    assert record.selection.score > random_val_map + 0.02
+    assert record.data["feature_cache"] is None
+    assert record.selection.used_selected_state
 
 
 def test_same_seed_gives_identical_codes_and_metrics(setup):
     a, b = run(setup, loss="dcgh"), run(setup, loss="dcgh")
     c = run(setup, loss="dcgh", seed=1)
-    assert a["codes_sha256"] == b["codes_sha256"] and a["metrics"] == b["metrics"]
-    assert a["history"][-1]["loss"] == b["history"][-1]["loss"]
-    assert a["codes_sha256"] != c["codes_sha256"]
+    assert a.codes_sha256 == b.codes_sha256 and a.metrics == b.metrics
+    assert a.history[-1]["loss"] == b.history[-1]["loss"]
+    assert a.codes_sha256 != c.codes_sha256
 
 
 def test_finetune_is_reproducible_too(setup):
     a = run(setup, loss="proxy", mode="finetune", epochs=1)
     b = run(setup, loss="proxy", mode="finetune", epochs=1)
-    assert a["codes_sha256"] == b["codes_sha256"] and a["metrics"] == b["metrics"]
+    assert a.codes_sha256 == b.codes_sha256 and a.metrics == b.metrics
+
+
+def test_runs_draw_nothing_from_the_global_random_state(setup):
+    """Batch order, head initialisation, dropout, proxies and centers all come from generators seeded by the
+    run: the global states are untouched, and disturbing them between two runs changes nothing."""
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    first = run(setup, loss="proxy", mode="finetune", epochs=1)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state))
+    torch.rand(1000), np.random.rand(1000), torch.manual_seed(12345)
+    run(setup, loss="center", epochs=1)  # another run in between shares nothing with the next one
+    second = run(setup, loss="proxy", mode="finetune", epochs=1)
+    assert first.codes_sha256 == second.codes_sha256 and first.metrics == second.metrics
 
 
 def test_feature_cache_is_reused_and_keyed_by_backbone_and_data(setup, tmp_path, monkeypatch):
     ds, split, backbone, _ = setup
-    first = train_and_evaluate(TrainSettings(loss="pairwise", n_bits=16, epochs=1), ds, split, backbone,
-                               cache_dir=tmp_path, progress=False)
-    assert first["data"]["feature_cache"]["reused"] is False
+    first = run(setup, cache_dir=tmp_path, loss="pairwise", epochs=1)
+    assert first.data["feature_cache"]["reused"] is False
 
     def no_encoding(*args, **kwargs):
         raise AssertionError("features were recomputed")
 
-    monkeypatch.setattr(methods.features, "encode_features", no_encoding)
-    monkeypatch.setattr(training, "encode_features", no_encoding)
-    second = train_and_evaluate(TrainSettings(loss="triplet", n_bits=32, epochs=1), ds, split, backbone,
-                                cache_dir=tmp_path, progress=False)
-    assert second["data"]["feature_cache"] == {**first["data"]["feature_cache"], "reused": True}
+    monkeypatch.setattr("benchmark.training.features.encode_features", no_encoding)
+    second = run(setup, cache_dir=tmp_path, loss="triplet", bits=32, epochs=1)
+    assert second.data["feature_cache"] == {**first.data["feature_cache"], "reused": True}
     monkeypatch.undo()
 
-    other_backbone = methods.pretrain_tiny_clip(tmp_path / "other", ds.images[:64], [c[0] for c in ds.captions[:64]],
-                                                ds.vocabulary, steps=2, batch_size=32, progress=False)
+    other_backbone = methods.pretrain_tiny_clip(tmp_path / "other", ds.images[:64], ds.texts[:64], ds.vocabulary,
+                                                steps=2, batch_size=32, progress=False)
     other_data = data.load("synth-nuswide", root=tmp_path, size=300, seed=5)
     other_split = data.load_or_create_split(other_data, split.settings, tmp_path)
-    paths = {first["data"]["feature_cache"]["path"]}
+    paths = {first.data["feature_cache"]["path"]}
     for dataset, s, bb in ((ds, split, other_backbone), (other_data, other_split, backbone)):
-        record = train_and_evaluate(TrainSettings(loss="pairwise", n_bits=16, epochs=1), dataset, s, bb,
-                                    cache_dir=tmp_path, progress=False)
-        assert record["data"]["feature_cache"]["reused"] is False
-        paths.add(record["data"]["feature_cache"]["path"])
+        record = train_and_evaluate(make_spec(loss="pairwise", epochs=1), dataset, s, bb, cache_dir=tmp_path,
+                                    progress=False)
+        assert record.data["feature_cache"]["reused"] is False
+        paths.add(record.data["feature_cache"]["path"])
     assert len(paths) == 3
 
 
-def test_honest_protocol_looks_at_the_query_set_once_after_training(setup):
+# ------------------------------------------------------------------------------------ the protocols proven
+
+
+@pytest.fixture
+def trained_batches(monkeypatch):
+    """Every index that reaches a training batch, in either mode."""
+    seen: list[np.ndarray] = []
+    for source in (FrozenFeatures, BackboneFeatures):
+        original = source.batch
+
+        def spy(self, model, indices, original=original):
+            seen.append(np.array(indices))
+            return original(self, model, indices)
+
+        monkeypatch.setattr(source, "batch", spy)
+    return seen
+
+
+@pytest.mark.parametrize("mode", ["frozen", "finetune"])
+def test_honest_training_never_sees_a_validation_or_query_item(setup, trained_batches, mode):
+    ds, split, _, _ = setup
+    record = run(setup, loss="proxy", mode=mode, epochs=2)
+    trained = np.unique(np.concatenate(trained_batches))
+    assert not set(trained) & set(split.val_query) and not set(trained) & set(split.query)
+    assert set(trained) == set(split.val_database)
+    # the record says the same, in the words of the code that trained
+    assert record.training.part == "val_database" and record.training.n_indices == len(split.val_database)
+    assert record.training.indices_sha256 == indices_sha256(split.val_database)
+    assert record.training.steps == 2 * -(-len(split.val_database) // 32)
+
+
+def test_paper_protocol_trains_on_the_whole_train_set(setup, trained_batches):
+    ds, split, _, _ = setup
+    record = run(setup, loss="proxy", protocol="paper", epochs=2)
+    assert set(np.concatenate(trained_batches)) == set(split.train)
+    assert record.training.n_indices == len(split.train) == 160
+    assert record.training.indices_sha256 == indices_sha256(split.train)
+
+
+def test_honest_protocol_looks_at_the_query_set_once_after_selection(setup):
     record = run(setup, loss="proxy", epochs=5)
-    log = record["evaluations"]
+    log = record.evaluations
     query = [i for i, e in enumerate(log) if e["set"] == "query"]
     validation = [i for i, e in enumerate(log) if e["set"] == "validation"]
-    assert record["query_set_evaluations"] == 4 and len(query) == 4
-    assert len(validation) == 10 and max(validation) < min(query)
-    assert all(log[i]["stage"] == "final" for i in query)
-    best = max(record["history"], key=lambda h: h["val_map"])
-    assert record["selection"] == {"protocol": "honest", "criterion": "validation mAP, mean of i2t and t2i",
-                                   "epoch": best["epoch"], "val_map": best["val_map"]}
+    assert sorted(log[i]["direction"] for i in query) == sorted(DIRECTIONS)  # each direction exactly once
+    assert all(log[i]["stage"] == "final" for i in query) and max(validation) < min(query)
+    assert len(validation) == 10  # I->T and T->I after each of 5 epochs
+    best = max(record.history, key=lambda h: h["val_map"])
+    selection = record.selection
+    assert (selection.protocol, selection.source) == ("honest", "validation")
+    assert selection.epochs == {d: best["epoch"] for d in DIRECTIONS} and selection.score == best["val_map"]
 
 
-def test_paper_protocol_keeps_the_best_query_epoch_per_direction(setup):
-    record = run(setup, loss="proxy", protocol="paper", epochs=3)
-    assert record["query_set_evaluations"] == 12
-    assert record["data"]["n_fit"] == 160  # the whole train set: nothing is held out for validation
-    for direction, epoch in record["selection"]["epochs"].items():
-        maps = [h["query_map"][direction] for h in record["history"]]
-        assert record["metrics"][direction]["map"] == max(maps) and maps[epoch - 1] == max(maps)
+def script_validation(trainer: Trainer, monkeypatch, scores: list[float]) -> dict[int, dict]:
+    """Make validation mAP follow ``scores`` (one per epoch) and keep a snapshot of the state at each epoch."""
+    snapshots: dict[int, dict] = {}
+    original = trainer.evaluate
+
+    def scripted(stage, set_name, *args, **kwargs):
+        evaluation = original(stage, set_name, *args, **kwargs)
+        if set_name == "validation":
+            epoch = int(stage.split()[1])
+            snapshots[epoch] = trainer.snapshot()
+            for result in evaluation.results.values():
+                result["map"] = scores[epoch - 1]
+        return evaluation
+
+    monkeypatch.setattr(trainer, "evaluate", scripted)
+    return snapshots
+
+
+@pytest.mark.parametrize("mode", ["frozen", "finetune"])
+def test_final_metrics_are_those_of_the_selected_state(setup, monkeypatch, mode):
+    """Validation scores are scripted so that epoch 2 of 4 is selected; re-scoring the epoch-2 state must give
+    exactly the reported metrics, and the record's state fingerprints must say that state was used."""
+    ds, split, _, _ = setup
+    trainer = trainer_of(setup, loss="dcgh", mode=mode, epochs=4, optimizer={"head_lr": 5e-3, "backbone_lr": 1e-4})
+    snapshots = script_validation(trainer, monkeypatch, [0.1, 0.9, 0.2, 0.3])
+    history, outcome = trainer.fit()
+    assert outcome.selection.epochs == {d: 2 for d in DIRECTIONS}
+    assert state_sha256(snapshots[2]) != state_sha256(snapshots[4]), "the state must change after epoch 2"
+    assert outcome.selection.selected_state_sha256 == {d: state_sha256(snapshots[2]) for d in DIRECTIONS}
+    assert outcome.selection.used_selected_state
+    trainer.restore(snapshots[2])
+    again = trainer.evaluate("re-score", "query", split.query, split.retrieval, DIRECTIONS, full=True)
+    assert again.results == outcome.results
+    assert outcome.codes_sha256 == {name: codes_sha256(codes) for name, codes in again.codes.items()}
+
+
+def test_paper_selection_per_direction_is_what_the_record_says(setup, monkeypatch):
+    ds, split, _, _ = setup
+    trainer = trainer_of(setup, loss="proxy", protocol="paper", epochs=4, optimizer={"head_lr": 5e-3})
+    snapshots: dict[int, dict] = {}
+    original = trainer.evaluate
+
+    def keep_states(stage, set_name, *args, **kwargs):
+        if stage.startswith("epoch "):
+            snapshots[int(stage.split()[1])] = trainer.snapshot()
+        return original(stage, set_name, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "evaluate", keep_states)
+    history, outcome = trainer.fit()
+    assert len(trainer.evaluations) == 4 * len(DIRECTIONS)  # the query set after every epoch
+    selection = outcome.selection
+    assert (selection.protocol, selection.source, selection.score) == ("paper", "query", None)
+    for direction, epoch in selection.epochs.items():
+        maps = [h["query_map"][direction] for h in history]
+        assert outcome.results[direction]["map"] == max(maps) and maps[epoch - 1] == max(maps)
+        assert maps.index(max(maps)) == epoch - 1  # the first epoch reaching the best, as the record says
+        assert selection.selected_state_sha256[direction] == state_sha256(snapshots[epoch])
+        trainer.restore(snapshots[epoch])
+        again = trainer.evaluate("re-score", "query", split.query, split.retrieval, (direction,), full=True)
+        assert again.results[direction] == outcome.results[direction]
+
+
+# ------------------------------------------------------------------------------------------- failures
 
 
 class NaNAtThirdStep(HashingLoss):
@@ -145,18 +271,11 @@ def test_a_nan_loss_stops_the_run_naming_epoch_step_and_term(setup):
         run(setup, loss=f"{__name__}:NaNAtThirdStep")
 
 
-@pytest.mark.parametrize("settings,message", [({"mode": "partial"}, "mode must be one of frozen, finetune"),
-                                              ({"protocol": "best"}, "protocol must be one of honest, paper"),
-                                              ({"epochs": 0}, "epochs must be a positive integer")])
-def test_bad_settings(settings, message):
-    with pytest.raises(ValueError, match=message):
-        TrainSettings(loss="dcgh", n_bits=16, **settings)
-
-
 def test_record_reports_timings_environment_and_data(setup):
     record = run(setup, loss="center", epochs=1)
-    assert set(record["timings"]) == {"encode_s", "train_s", "eval_s", "total_s"}
-    assert record["environment"]["torch"] == torch.__version__ and record["environment"]["device"] == "cpu"
+    assert set(record.timings) == {"encode_s", "train_s", "eval_s", "total_s"}
+    assert record.environment["torch"] == torch.__version__ and record.environment["device"] == "cpu"
     ds, split, _, _ = setup
-    assert record["data"]["split_hash"] == split.hash and record["data"]["dataset_hash"] == ds.content_hash
-    assert record["settings"]["loss"] == "center" and record["settings"]["n_bits"] == 16
+    assert record.data["split_hash"] == split.hash and record.data["dataset_hash"] == ds.content_hash
+    assert record.spec.loss == "center" and record.spec.bits == 16
+    assert record.run_id == record.spec.run_id

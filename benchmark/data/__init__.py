@@ -7,32 +7,28 @@
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from .dataset import DataError, PairedDataset
+from ..errors import DataError
+from ..paths import cache_dir, data_root
+from .dataset import PairedDataset
 from .real import REAL_DATASETS, load_real, missing_files
 from .splits import Split, SplitSettings, load_or_create_split
 from .synthetic import SYNTHETIC_DATASETS, cache_folder, load_synthetic
 
 __all__ = [
     "DataError", "PairedDataset", "Split", "SplitSettings", "cache_dir", "data_root", "dataset_names",
-    "default_split_settings", "describe", "load", "load_or_create_split",
+    "default_split_settings", "describe", "is_synthetic", "load", "load_or_create_split",
 ]
-
-
-def data_root() -> Path:
-    """Where real datasets are looked for by default: ``$BENCHMARK_DATA_ROOT`` or ``./data``."""
-    return Path(os.environ.get("BENCHMARK_DATA_ROOT", "data"))
-
-
-def cache_dir() -> Path:
-    """Shared caches (synthetic sets, splits, ...): ``$BENCHMARK_CACHE`` or ``./results/cache``."""
-    return Path(os.environ.get("BENCHMARK_CACHE", Path("results") / "cache"))
 
 
 def dataset_names() -> list[str]:
     return list(REAL_DATASETS) + list(SYNTHETIC_DATASETS)
+
+
+def is_synthetic(name: str) -> bool:
+    """Whether ``name`` is a synthetic stand-in (generated here; needs no download and no pretrained CLIP)."""
+    return name in SYNTHETIC_DATASETS
 
 
 def load(name: str, root=None, **options) -> PairedDataset:
@@ -48,7 +44,7 @@ def load(name: str, root=None, **options) -> PairedDataset:
     """
     if name in REAL_DATASETS:
         allowed = {"image_root"}
-    elif name in SYNTHETIC_DATASETS:
+    elif is_synthetic(name):
         allowed = {"seed", "size"}
     else:
         raise DataError(f"unknown dataset {name!r}; available: {', '.join(dataset_names())}")
@@ -63,14 +59,15 @@ def load(name: str, root=None, **options) -> PairedDataset:
 
 
 def default_split_settings(dataset: PairedDataset, **overrides) -> SplitSettings:
-    """The protocol's split sizes for ``dataset`` (synthetic sets scale them to their size)."""
-    if dataset.name in REAL_DATASETS:
-        spec = REAL_DATASETS[dataset.name]
-        sizes = {"query_size": spec.query_size, "train_size": spec.train_size}
-    else:
+    """The protocol's split of ``dataset`` (synthetic sets scale its sizes to their size), with ``overrides``
+    of any setting; an override of None keeps the protocol's value."""
+    if is_synthetic(dataset.name):
         query, train = SYNTHETIC_DATASETS[dataset.name].split_sizes(len(dataset))
         sizes = {"query_size": query, "train_size": train}
-    return SplitSettings(**{**sizes, **overrides})
+    else:
+        spec = REAL_DATASETS[dataset.name]
+        sizes = {"query_size": spec.query_size, "train_size": spec.train_size}
+    return SplitSettings(**{**sizes, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def describe(root: Path | None = None, cache: Path | None = None) -> list[dict]:

@@ -1,4 +1,4 @@
-"""The paired image-text dataset every loader returns, and the error type for bad data on disk."""
+"""The paired image-text dataset every loader returns."""
 from __future__ import annotations
 
 import hashlib
@@ -9,9 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class DataError(ValueError):
-    """Data a user brought cannot be used; the message names the file or key and what to do."""
+from ..errors import DataError
 
 
 @dataclass
@@ -48,9 +46,16 @@ class PairedDataset:
     def __len__(self) -> int:
         return self.labels.shape[0]
 
-    @property
-    def synthetic(self) -> bool:
-        return isinstance(self.images, np.ndarray)
+    @cached_property
+    def texts(self) -> list[str]:
+        """The text each item is trained and evaluated with: its first caption."""
+        return [captions[0] for captions in self.captions]
+
+    def images_at(self, indices: np.ndarray):
+        """The images of ``indices``: an array slice (pixels) or a list of paths."""
+        if isinstance(self.images, np.ndarray):
+            return self.images[indices]
+        return [self.images[i] for i in indices]
 
     @cached_property
     def content_hash(self) -> str:
@@ -58,7 +63,7 @@ class PairedDataset:
         digest = hashlib.sha256()
         digest.update(np.ascontiguousarray(self.labels, np.uint8).tobytes())
         digest.update(json.dumps(self.captions).encode())
-        if self.synthetic:
+        if isinstance(self.images, np.ndarray):  # pixels given as an array are hashed themselves
             digest.update(np.ascontiguousarray(self.images).tobytes())
         else:
             digest.update(json.dumps(list(self.images)).encode())

@@ -7,13 +7,13 @@ text: one string per item, a list of strings per item, 1xN or Nx1 cell arrays, s
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 
-from .dataset import DataError
+from ..errors import DataError
+from ..files import atomic_path, write_text
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -167,9 +167,8 @@ def _cell(strings) -> np.ndarray:
 
 
 def _atomic_savemat(path: Path, key: str, value) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    scipy.io.savemat(tmp, {key: value}, do_compression=True)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        scipy.io.savemat(tmp, {key: value}, do_compression=True)
 
 
 def write_dataset_files(out: Path, paths: list[str], labels: np.ndarray, captions: list[list[str]],
@@ -186,10 +185,7 @@ def write_dataset_files(out: Path, paths: list[str], labels: np.ndarray, caption
     if caption_format == "txt":
         if any(len(c) != 1 or "\n" in c[0] for c in captions):
             raise ValueError("caption.txt holds exactly one single-line caption per item")
-        target = out / "caption.txt"
-        tmp = target.with_name("caption.txt.tmp")
-        tmp.write_text("".join(c[0] + "\n" for c in captions), encoding="utf-8")
-        os.replace(tmp, target)
+        target = write_text(out / "caption.txt", "".join(c[0] + "\n" for c in captions))
     else:
         target = out / "caption.mat"
         _atomic_savemat(target, "caption", _cell([c[0] if len(c) == 1 else _cell(c).T for c in captions]))

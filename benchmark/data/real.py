@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from . import classes
-from .dataset import DataError, PairedDataset, label_summary
+from .dataset import PairedDataset, label_summary
 from .matfiles import as_captions, as_label_matrix, as_paths, read_mat
 
 INDEX_KEYS = ("index",)
@@ -18,7 +19,7 @@ CAPTION_KEYS = ("caption", "tags", "YAll")
 
 @dataclass(frozen=True)
 class RealDatasetSpec:
-    """Where a real dataset's files are and how the protocol splits it (PROTOCOL.md)."""
+    """Where a real dataset's files are and how the protocol splits it (docs/protocol.md)."""
 
     name: str
     class_names: tuple[str, ...]

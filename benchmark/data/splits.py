@@ -1,4 +1,4 @@
-"""Query / retrieval / train splits (PROTOCOL.md § Splits), written once per (dataset, settings) and
+"""Query / retrieval / train splits (docs/protocol.md, Splits), written once per (dataset, settings) and
 checked by hash on every reuse.
 
 One seeded permutation: query = its first Q items, train = the next T, retrieval = everything but the
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataError, PairedDataset
+from ..errors import DataError
+from ..files import atomic_path
+from .dataset import PairedDataset
 
 SPLIT_PARTS = ("query", "retrieval", "train", "val_query", "val_database")
 
@@ -98,9 +98,6 @@ def load_or_create_split(dataset: PairedDataset, settings: SplitSettings, cache_
         parts = make_split(len(dataset), settings, dataset.name)
         meta = {"dataset": dataset.name, "dataset_hash": dataset.content_hash, "settings": asdict(settings),
                 "hash": _content_hash(parts)}
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=folder)
-        os.close(fd)
-        np.savez(tmp, meta=json.dumps(meta), **parts)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, meta=json.dumps(meta), **parts)
     return Split(**parts, settings=settings, dataset_hash=dataset.content_hash, hash=meta["hash"], path=path)

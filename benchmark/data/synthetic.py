@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from methods.files import atomic_folder
-
+from ..errors import DataError, check_int
+from ..files import atomic_folder
 from . import classes
-from .dataset import DataError, PairedDataset, label_summary
+from .dataset import PairedDataset, label_summary
 
 #: Bump when the generator changes: cached sets of another version are not reused.
 GENERATOR_VERSION = 1
@@ -243,8 +243,7 @@ def load_synthetic(name: str, cache_dir: Path, seed: int = 0, size: int | None =
     spec = SYNTHETIC_DATASETS[name]
     size = spec.size if size is None else size
     for option, value, minimum in (("size", size, 50), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise DataError(f"{name}: option {option} must be an integer >= {minimum}, got {value!r}")
+        check_int(f"{name}: option {option}", value, minimum, error=DataError)
     folder = cache_folder(cache_dir, name, size, seed)
     if not (folder / "vocab.json").is_file():
         _write(folder, generate(spec, size, seed))

@@ -1,14 +1,25 @@
 """``python -m benchmark report``: every run record into paper-ready tables and figures, indexed by a
-``README.md`` that states the protocol, data and versions, inlines every table and embeds every figure."""
+``README.md`` that states the protocol, data and versions, inlines every table and embeds every figure.
+
+The report reads the results store only (``benchmark.store``): it imports neither torch nor transformers, so it
+can be built on a machine that has nothing but the records.
+"""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..config import Ablation, ablation_names, load_ablation
+from ..data import is_synthetic
+from ..errors import ReportError
+from ..files import write_text
+from ..record import RunRecord
+from ..store import RunStore
 from .figures import ablation_figure, pr_and_precision_figures, training_figures
-from .records import coverage, failures, load_records, tidy
-from .tables import ABLATION_LOSSES, ablation_deltas, cell_statistics, write_table
+from .records import coverage, tidy
+from .tables import ablation_deltas, cell_statistics, write_table
 
 FORMATS = ("latex", "markdown", "csv")
 
@@ -17,11 +28,10 @@ def metric_slug(metric: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", metric.replace("@", "_at_")).strip("_")
 
 
-def _caption(metric: str, records: list[dict], what: str) -> str:
-    protocols = sorted({r["spec"]["protocol"] for r in records})
-    synthetic = any(r.get("synthetic") for r in records)
-    seeds = max(len({r["spec"]["seed"] for r in records if r["spec"]["loss"] == loss})
-                for loss in {r["spec"]["loss"] for r in records})
+def _caption(metric: str, records: list[RunRecord], what: str) -> str:
+    protocols = sorted({r.spec.settings.protocol for r in records})
+    synthetic = any(is_synthetic(r.spec.dataset) for r in records)
+    seeds = max(len({r.spec.seed for r in records if r.spec.loss == loss}) for loss in {r.spec.loss for r in records})
     parts = [f"{what}: {metric} of Hamming ranking",
              f"{'/'.join(protocols)} protocol" + (" (paper: best query epoch, optimistic)" if "paper" in protocols else ""),
              "SYNTHETIC stand-in data" if synthetic else "real datasets",
@@ -30,45 +40,65 @@ def _caption(metric: str, records: list[dict], what: str) -> str:
     return "; ".join(parts) + "."
 
 
-def ablation_report(records: list[dict], out: Path, formats, metric: str = "map") -> dict[str, list[Path]]:
-    """The variance-constraint ablation table (with each cell's difference to dcgh) and its figure."""
+def ablation_report(records: list[RunRecord], out: Path, formats, ablation: Ablation, name: str = "variance",
+                    metric: str = "map") -> dict[str, list]:
+    """An ablation's table (each cell with its difference to the reference loss) and its figure; empty when
+    the reference or every other loss of the ablation has no record."""
     df = tidy(records)
-    present = [loss for loss in ABLATION_LOSSES if loss in set(df.loss)]
-    if "dcgh" not in present or len(present) < 2:
+    present = [loss for loss in ablation.losses if loss in set(df.loss)]
+    if ablation.reference not in present or len(present) < 2:
         return {}
     stats = cell_statistics(df, metric, losses=present)
-    slug = f"ablation_variance_{metric_slug(metric)}"
-    caption = _caption(metric, records, "Ablation of the DCGH variance constraint (Δ: difference to dcgh)")
-    tables, markdown = write_table(stats, out / "tables", slug, formats, caption, ablation_deltas(stats))
+    slug = f"ablation_{name}_{metric_slug(metric)}"
+    caption = _caption(metric, records, f"{ablation.description} (Δ: difference to {ablation.reference})")
+    tables, markdown = write_table(stats, out / "tables", slug, formats, caption,
+                                   ablation_deltas(stats, ablation.reference))
     return {"tables": list(tables.values()), "figures": ablation_figure(stats, out / "figures", slug, metric),
             "markdown": [markdown]}
 
 
-def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map") -> dict[str, list[Path]]:
-    """Write tables, figures and ``<out>/README.md`` from the records in ``results``; returns the files."""
+@dataclass
+class Report:
+    """The files a report wrote, and the record files it could not read (each reason names the file)."""
+
+    tables: list[Path] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+    index: Path | None = None
+    skipped: list[str] = field(default_factory=list)
+
+
+def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map") -> Report:
+    """Write tables, figures and ``<out>/README.md`` from the records in ``results``."""
     results, out = Path(results), Path(out)
     unknown = sorted(set(formats) - set(FORMATS))
-    if unknown:
-        raise ValueError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
-    records = load_records(results)
+    if unknown or not formats:
+        raise ReportError(f"unknown format(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(FORMATS)}")
+    store = RunStore(results)
+    contents = store.contents()
+    records = contents.records
     if not records:
-        raise ValueError(f"no run records in {results / 'runs'}; run python -m benchmark run first "
-                         "(or point --results at the folder holding runs/)")
+        skipped = "".join(f"\n  skipped: {reason}" for reason in contents.unreadable)
+        raise ReportError(f"no run records in {store.root}; run python -m benchmark run first "
+                          f"(or point --results at the folder holding runs/){skipped}")
     df = tidy(records)
     if metric not in set(df.metric):
-        raise ValueError(f"metric {metric!r} is not in the records; available: {', '.join(sorted(set(df.metric)))}")
+        raise ReportError(f"metric {metric!r} is not in the records; available: {', '.join(sorted(set(df.metric)))}")
     slug = metric_slug(metric)
     caption = _caption(metric, records, "Cross-modal retrieval")
     stats = cell_statistics(df, metric)
     main, main_markdown = write_table(stats, out / "tables", f"main_{slug}", formats, caption)
-    ablation = ablation_report(records, out, formats, metric)
+    ablations = {name: (load_ablation(name),) for name in ablation_names()}
+    ablations = {name: (definition, ablation_report(records, out, formats, definition, name, metric))
+                 for name, (definition,) in ablations.items()}
     figures = {"pr": pr_and_precision_figures(records, out / "figures"),
                "training": training_figures(records, out / "figures")}
-    index = write_index(out, records, failures(results), results, metric,
-                        main_markdown=main_markdown, main_files=list(main.values()),
-                        ablation=ablation, figures=figures)
-    return {"tables": list(main.values()) + ablation.get("tables", []),
-            "figures": figures["pr"] + figures["training"] + ablation.get("figures", []), "index": [index]}
+    index = write_index(out, records, coverage(store, records, contents.failures), contents.unreadable, results,
+                        metric, main_markdown=main_markdown, main_files=list(main.values()), ablations=ablations,
+                        figures=figures)
+    return Report(tables=list(main.values()) + [p for _, a in ablations.values() for p in a.get("tables", [])],
+                  figures=figures["pr"] + figures["training"] + [p for _, a in ablations.values()
+                                                                 for p in a.get("figures", [])],
+                  index=index, skipped=contents.unreadable)
 
 
 def _links(paths: list[Path], out: Path) -> str:
@@ -87,17 +117,16 @@ def _embed(paths: list[Path], out: Path) -> list[str]:
     return lines
 
 
-def write_index(out: Path, records: list[dict], failed: list[dict], results: Path, metric: str, *,
-                main_markdown: str, main_files: list[Path], ablation: dict, figures: dict) -> Path:
-    datasets = sorted({r["spec"]["dataset"] for r in records})
-    synthetic = sorted({r["spec"]["dataset"] for r in records if r.get("synthetic")})
-    protocols = sorted({r["spec"]["protocol"] for r in records})
-    modes = sorted({r["spec"]["mode"] for r in records})
-    epochs = sorted({r["spec"]["epochs"] for r in records})
-    envs = [r.get("environment", {}) for r in records]
-    versions = {key: sorted({str(e.get(key)) for e in envs if e.get(key)}) for key in
+def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[str], results: Path, metric: str, *,
+                main_markdown: str, main_files: list[Path], ablations: dict[str, tuple[Ablation, dict]],
+                figures: dict) -> Path:
+    datasets = sorted({r.spec.dataset for r in records})
+    synthetic = [d for d in datasets if is_synthetic(d)]
+    protocols = sorted({r.spec.settings.protocol for r in records})
+    modes = sorted({r.spec.settings.mode for r in records})
+    epochs = sorted({r.spec.settings.epochs for r in records})
+    versions = {key: sorted({str(r.environment.get(key)) for r in records if r.environment.get(key)}) for key in
                 ("torch", "transformers", "numpy", "device_name", "git_commit")}
-    grid = coverage(records, failed)
     lines = [
         "# Report",
         "",
@@ -131,18 +160,18 @@ def write_index(out: Path, records: list[dict], failed: list[dict], results: Pat
         lines += [f"- {label} (`{run_id}`): {error}" for run_id, label, error in grid["failed"]]
     if grid["missing"]:
         lines += ["", "Missing (not run yet):"] + [f"- {label}" for label in grid["missing"]]
+    if skipped:
+        lines += ["", "Record files skipped (not readable by this version):"] + [f"- {reason}" for reason in skipped]
     lines += ["", f"## Main table ({metric})", "", main_markdown, "Files: " + _links(main_files, out), ""]
-    lines += ["## Ablation of the variance constraint", ""]
-    if ablation:
-        lines += [ablation["markdown"][0], "Files: " + _links(ablation["tables"], out), ""]
-        lines += _embed(ablation["figures"], out)
-    else:
-        lines += ["Not in these records: run `python -m benchmark ablate variance` (dcgh, dcgh-novar, "
-                  "dcgh-labelvar, dcgh-nopair, proxy).", ""]
+    for name, (definition, ablation) in ablations.items():
+        lines += [f"## {definition.description}", ""]
+        if ablation:
+            lines += [ablation["markdown"][0], "Files: " + _links(ablation["tables"], out), ""]
+            lines += _embed(ablation["figures"], out)
+        else:
+            lines += [f"Not in these records: run `python -m benchmark ablate {name}` "
+                      f"({', '.join(definition.losses)}).", ""]
     lines += ["## Figures", "", "### PR curves (Hamming radius) and precision@N", ""]
     lines += _embed(figures["pr"], out)
     lines += ["### Training curves", ""] + _embed(figures["training"], out)
-    index = out / "README.md"
-    out.mkdir(parents=True, exist_ok=True)
-    index.write_text("\n".join(lines).rstrip() + "\n")
-    return index
+    return write_text(out / "README.md", "\n".join(lines).rstrip() + "\n")

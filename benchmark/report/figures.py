@@ -14,35 +14,37 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from ..files import atomic_path  # noqa: E402
+from ..record import RunRecord  # noqa: E402
 from .records import DIRECTION_LABELS, loss_order  # noqa: E402
 
 DIRECTIONS = ("i2t", "t2i")
 
 
 def _save(fig, out: Path, stem: str) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
-    fig.savefig(paths[0], dpi=110, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    for path, options in zip(paths, ({"dpi": 110}, {})):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, bbox_inches="tight", **options)
     plt.close(fig)
     return paths
 
 
-def _by_setting(records: list[dict]) -> dict[tuple[str, int], dict[str, list[dict]]]:
+def _by_setting(records: list[RunRecord]) -> dict[tuple[str, int], dict[str, list[RunRecord]]]:
     """records grouped by (dataset, bits), then by loss."""
     groups: dict = defaultdict(lambda: defaultdict(list))
     for record in records:
-        groups[(record["spec"]["dataset"], record["spec"]["bits"])][record["spec"]["loss"]].append(record)
+        groups[(record.spec.dataset, record.spec.bits)][record.spec.loss].append(record)
     return groups
 
 
-def _mean_curve(records: list[dict], direction: str, curve: str, x: str, y: str):
-    xs = np.mean([r["curves"][direction][curve][x] for r in records], axis=0)
-    ys = np.mean([r["curves"][direction][curve][y] for r in records], axis=0)
+def _mean_curve(records: list[RunRecord], direction: str, curve: str, x: str, y: str):
+    xs = np.mean([r.curves[direction][curve][x] for r in records], axis=0)
+    ys = np.mean([r.curves[direction][curve][y] for r in records], axis=0)
     return xs, ys
 
 
-def _curve_figure(by_loss: dict[str, list[dict]], title: str, curve: str, x: str, y: str, xlabel: str,
+def _curve_figure(by_loss: dict[str, list[RunRecord]], title: str, curve: str, x: str, y: str, xlabel: str,
                   ylabel: str, log_x: bool = False):
     sns.set_theme(style="whitegrid", context="paper")
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
@@ -62,7 +64,7 @@ def _curve_figure(by_loss: dict[str, list[dict]], title: str, curve: str, x: str
     return fig
 
 
-def pr_and_precision_figures(records: list[dict], out: Path) -> list[Path]:
+def pr_and_precision_figures(records: list[RunRecord], out: Path) -> list[Path]:
     paths = []
     for (dataset, bits), by_loss in sorted(_by_setting(records).items()):
         title = f"{dataset}, {bits} bits"
@@ -74,7 +76,7 @@ def pr_and_precision_figures(records: list[dict], out: Path) -> list[Path]:
     return paths
 
 
-def training_figures(records: list[dict], out: Path) -> list[Path]:
+def training_figures(records: list[RunRecord], out: Path) -> list[Path]:
     """Per dataset x bits, one column per run (seed 0 of each loss): loss terms, then validation mAP."""
     paths = []
     for (dataset, bits), by_loss in sorted(_by_setting(records).items()):
@@ -82,12 +84,12 @@ def training_figures(records: list[dict], out: Path) -> list[Path]:
         sns.set_theme(style="whitegrid", context="paper")
         fig, axes = plt.subplots(2, len(losses), figsize=(2.6 * len(losses), 4.6), squeeze=False, sharex=True)
         for column, loss in enumerate(losses):
-            record = min(by_loss[loss], key=lambda r: r["spec"]["seed"])
-            history = record["history"]
+            record = min(by_loss[loss], key=lambda r: r.spec.seed)
+            history = record.history
             epochs = [h["epoch"] for h in history]
             for term in history[0]["loss"]:
                 axes[0, column].plot(epochs, [h["loss"][term] for h in history], linewidth=1.1, label=term)
-            axes[0, column].set_title(f"{loss} (seed {record['spec']['seed']})", fontsize=8)
+            axes[0, column].set_title(f"{loss} (seed {record.spec.seed})", fontsize=8)
             axes[0, column].legend(fontsize=5)
             for key, label in (("val_map_i2t", "I→T"), ("val_map_t2i", "T→I")):
                 if key in history[0]:

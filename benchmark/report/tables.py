@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..files import write_text
 from .records import DIRECTION_LABELS, loss_order
 
-ABLATION_LOSSES = ("dcgh", "dcgh-novar", "dcgh-labelvar", "dcgh-nopair", "proxy")
 DECIMALS = 4
 MISSING = "–"
 
@@ -126,22 +126,19 @@ def write_table(stats: pd.DataFrame, out: Path, stem: str, formats: list[str], c
                 deltas: pd.DataFrame | None = None) -> tuple[dict[str, Path], str]:
     """Write ``<out>/<stem>.tex|.md|.csv``; returns the paths by format, and the Markdown table (which the
     report index inlines whether or not a ``.md`` file was asked for)."""
-    out.mkdir(parents=True, exist_ok=True)
     markdown = to_markdown(formatted(stats, "markdown", deltas), caption)
     written = {}
     if "latex" in formats:
-        written["latex"] = out / f"{stem}.tex"
-        written["latex"].write_text(to_latex(formatted(stats, "latex", deltas), caption, f"tab:{stem}"))
+        written["latex"] = write_text(out / f"{stem}.tex", to_latex(formatted(stats, "latex", deltas), caption,
+                                                                   f"tab:{stem}"))
     if "markdown" in formats:
-        written["markdown"] = out / f"{stem}.md"
-        written["markdown"].write_text(markdown)
+        written["markdown"] = write_text(out / f"{stem}.md", markdown)
     if "csv" in formats:
-        written["csv"] = out / f"{stem}.csv"
-        written["csv"].write_text(to_csv(stats, deltas))
+        written["csv"] = write_text(out / f"{stem}.csv", to_csv(stats, deltas))
     return written, markdown
 
 
-def ablation_deltas(stats: pd.DataFrame, reference: str = "dcgh") -> pd.DataFrame | None:
+def ablation_deltas(stats: pd.DataFrame, reference: str) -> pd.DataFrame | None:
     """Each cell's mean minus the reference loss's mean in the same column (rows ordered reference first)."""
     if stats.empty or reference not in stats.index:
         return None

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import DataError
 from ..classes import COCO
-from ..dataset import DataError
 from .common import Items, check_folders, locate, progress
 
 SPLITS = ("train2017", "val2017")

@@ -2,7 +2,6 @@
 reading line lists, keeping or dropping items, and writing the output files with their summary last."""
 from __future__ import annotations
 
-import json
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -11,7 +10,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..dataset import DataError, label_summary
+from ...errors import DataError
+from ...files import write_json
+from ..dataset import label_summary
 from ..matfiles import write_dataset_files
 
 NO_LABEL = "no label"
@@ -163,9 +164,7 @@ class Items:
                 **label_summary(labels),
                 "files": [path.name for path in written],
             }
-            tmp = out / (SUMMARY_FILE + ".tmp")
-            tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-            os.replace(tmp, out / SUMMARY_FILE)
+            write_json(out / SUMMARY_FILE, summary)
         except OSError as exc:
             raise DataError(f"cannot write the {self.dataset} files into {out}: {exc}") from exc
         return summary

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import DataError
 from ..classes import MIRFLICKR25K
-from ..dataset import DataError
 from .common import Items, check_folders, locate, progress, read_lines
 
 ANNOTATIONS = "mirflickr25k_annotations_v080"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import DataError
 from ..classes import NUSWIDE
-from ..dataset import DataError
 from .common import Items, check_folders, locate, progress, read_lines
 
 HINT = ("--raw must hold the NUS-WIDE download: ImageList/Imagelist.txt, NUS_WID_Tags/All_Tags.txt, "

@@ -1,0 +1,65 @@
+"""Writing files and folders so that a reader never sees them half-written, even with several writers.
+
+Every file the suite writes (records, caches, dataset files, reports) goes through :func:`atomic_path`: the
+content goes to a temporary name unique to the writer, beside the target, and is renamed onto the target
+only once complete. A writer killed half-way leaves at most a stray temporary file, never a damaged target.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block succeeds.
+
+    The temporary name keeps ``path``'s suffix (``np.savez`` and ``scipy.io.savemat`` append theirs
+    otherwise) and is unique to this writer, so concurrent writers never share it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: Path, content) -> Path:
+    return write_text(path, json.dumps(content, indent=1) + "\n")
+
+
+@contextmanager
+def atomic_folder(folder: Path, marker: str) -> Iterator[Path]:
+    """A temporary folder beside ``folder`` to fill; renamed into place when the block succeeds.
+
+    If another writer completed ``folder`` first (its ``marker`` file exists), that copy is kept and ours
+    dropped: both were built from the same inputs.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            if not (folder / marker).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,169 @@
+"""The run record: what one run trained on, how its evaluated state was chosen, and what it measured.
+
+A record is versioned (``schema_version``); it is written and read only through ``benchmark.store``. Each value
+is stored once: the settings in ``spec``, what training actually used in ``training`` (reported by the code
+that trained), the choice of the evaluated state in ``selection``. docs/architecture.md describes every field.
+This module imports neither torch nor the loss registry.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .config import RunSpec
+from .errors import ConfigError, RecordError
+
+#: Version 1 was the first round's layout (no ``schema_version`` key); 2 is this one.
+SCHEMA_VERSION = 2
+DIRECTIONS = ("i2t", "t2i", "i2i", "t2t")
+
+
+@dataclass(frozen=True)
+class TrainingUse:
+    """What the training loop iterated, as it reports it.
+
+    Attributes:
+        part: the part of the split the protocol trains on (``val_database``: the train set minus the
+            validation queries; ``train``: the whole train set).
+        n_indices: distinct dataset items that reached a training batch.
+        indices_sha256: SHA-256 of those items' indices, sorted, as little-endian int64.
+        epochs, steps: epochs run and optimizer steps taken.
+    """
+
+    part: str
+    n_indices: int
+    indices_sha256: str
+    epochs: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which trained state each direction's metrics come from, and the evidence that it was used.
+
+    Attributes:
+        protocol: ``honest`` or ``paper``.
+        source: the set whose mAP chose the state: ``validation`` (honest) or ``query`` (paper, optimistic).
+        criterion: the rule, in words.
+        epochs: per direction, the epoch of the state its metrics were computed with (honest: one epoch).
+        score: honest: the validation mAP (mean of I->T and T->I) of the selected epoch; paper: None.
+        selected_state_sha256: per direction, the hash of the trainable state when it was selected.
+        evaluated_state_sha256: per direction, the hash of the trainable state the reported metrics were
+            computed with; equal to the selected one when the final evaluation used the selected state.
+    """
+
+    protocol: str
+    source: str
+    criterion: str
+    epochs: dict[str, int]
+    score: float | None
+    selected_state_sha256: dict[str, str]
+    evaluated_state_sha256: dict[str, str]
+
+    @property
+    def used_selected_state(self) -> bool:
+        return self.selected_state_sha256 == self.evaluated_state_sha256
+
+
+class _VersionedRecord:
+    """A record stored as one JSON object carrying ``schema_version``."""
+
+    WHAT = "record"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str):
+        """Read a record; RecordError naming ``where`` when it is damaged or of another schema version."""
+        content = _load(text, where, cls)
+        try:
+            return cls(**cls._typed(content, where))
+        except (KeyError, TypeError, ConfigError) as exc:
+            raise RecordError(f"{cls.WHAT} {where} is damaged ({_problem(exc)}); delete its folder and run its "
+                              "grid again") from exc
+
+    @classmethod
+    def _typed(cls, content: dict, where: str) -> dict:
+        """``content`` with its nested parts as their dataclasses."""
+        return {**content, "spec": RunSpec.from_dict(content["spec"], where)}
+
+
+@dataclass(frozen=True)
+class RunRecord(_VersionedRecord):
+    """One finished run (``<results>/runs/<run_id>/record.json``).
+
+    ``metrics[direction]`` holds the scalar metrics (``map``, ``map_tie_aware``, ``map@K``, ...) and
+    ``curves[direction]`` the PR-by-radius and precision/recall@N curves of the four directions ``i2t``,
+    ``t2i``, ``i2i``, ``t2t``; ``history`` one entry per epoch (loss terms, validation or query mAP);
+    ``evaluations`` every evaluation made, in order (stage, set, direction).
+    """
+
+    WHAT = "run record"
+
+    run_id: str
+    spec: RunSpec
+    grid_id: str | None
+    metrics: dict[str, dict[str, float]]
+    curves: dict[str, dict[str, Any]]
+    selection: Selection
+    training: TrainingUse
+    history: list[dict]
+    evaluations: list[dict]
+    codes_sha256: dict
+    data: dict
+    timings: dict[str, float]
+    environment: dict
+    finished_at: str
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def _typed(cls, content: dict, where: str) -> dict:
+        return {**super()._typed(content, where), "selection": Selection(**content["selection"]),
+                "training": TrainingUse(**content["training"])}
+
+
+@dataclass(frozen=True)
+class RunFailure(_VersionedRecord):
+    """A run that raised (``failed.json``): the error and its traceback. The next invocation retries it."""
+
+    WHAT = "failure record"
+
+    run_id: str
+    spec: RunSpec
+    grid_id: str | None
+    error: str
+    error_type: str
+    traceback: str
+    failed_at: str
+    schema_version: int = SCHEMA_VERSION
+
+
+def _problem(exc: Exception) -> str:
+    return f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+
+
+def _load(text: str, where: str, cls: type) -> dict:
+    """The JSON object of a record file of ``cls``'s current schema; RecordError naming ``where`` otherwise."""
+    what = cls.WHAT
+    try:
+        content = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"{what} {where} is not valid JSON ({exc}); delete its folder and run its grid "
+                          "again") from exc
+    if not isinstance(content, dict):
+        raise RecordError(f"{what} {where} is not a JSON object; delete its folder and run its grid again")
+    version = content.get("schema_version")
+    if version != SCHEMA_VERSION:
+        made_by = ("the first version of the suite (it has no schema_version)" if version is None
+                   else f"schema version {version}; this suite reads version {SCHEMA_VERSION}")
+        raise RecordError(f"{what} {where} was written by {made_by}. Regenerate it with this version: run its "
+                          "grid again with python -m benchmark run (same --config and flags; the runs get new "
+                          "folders) and delete the old folder")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(content) - known)
+    if unknown:
+        raise RecordError(f"{what} {where} has unknown keys {', '.join(unknown)}; it was not written by this "
+                          "version of the suite")
+    return content

@@ -1,0 +1,101 @@
+"""The two protocols: which items train, which set chooses the state whose metrics are reported, and when the
+query set is looked at (docs/protocol.md). ``PROTOCOLS`` is the one place that tells them apart.
+
+A protocol sees the trainer through three calls: ``evaluate`` (codes and metrics of one set, logged),
+``snapshot`` / ``restore`` (the trainable state).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data import Split
+from ..record import DIRECTIONS, Selection
+from .state import codes_sha256, state_sha256
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a protocol reports after training: metrics per direction, how they were chosen, the codes' hashes."""
+
+    results: dict[str, dict]
+    selection: Selection
+    codes_sha256: dict
+
+
+def _codes_hashes(codes: dict[str, np.ndarray]) -> dict[str, str]:
+    return {name: codes_sha256(value) for name, value in codes.items()}
+
+
+class HonestProtocol:
+    """Train on the train set minus the validation queries. After each epoch, score I->T and T->I on the
+    validation split (validation queries against the rest of the train set) and keep the state of the best
+    mean. After training, restore that state and evaluate the query set once, in every direction."""
+
+    name = "honest"
+    training_part = "val_database"
+
+    def __init__(self, split: Split):
+        self.split = split
+        self.best: tuple[int, float, dict, str] | None = None  # epoch, score, state, state hash
+
+    def training_indices(self) -> np.ndarray:
+        return self.split.val_database
+
+    def after_epoch(self, trainer, epoch: int) -> dict:
+        split = self.split
+        results = trainer.evaluate(f"epoch {epoch}", "validation", split.val_query, split.val_database,
+                                   ("i2t", "t2i"), full=False).results
+        entry = {"val_map_i2t": results["i2t"]["map"], "val_map_t2i": results["t2i"]["map"]}
+        entry["val_map"] = (entry["val_map_i2t"] + entry["val_map_t2i"]) / 2
+        if self.best is None or entry["val_map"] > self.best[1]:
+            state = trainer.snapshot()
+            self.best = (epoch, entry["val_map"], state, state_sha256(state))
+        return entry
+
+    def finish(self, trainer) -> Outcome:
+        epoch, score, state, selected = self.best
+        trainer.restore(state)
+        final = trainer.evaluate("final", "query", self.split.query, self.split.retrieval, DIRECTIONS, full=True)
+        selection = Selection(protocol=self.name, source="validation", criterion="validation mAP, mean of I->T and T->I",
+                              epochs={d: epoch for d in DIRECTIONS}, score=score,
+                              selected_state_sha256={d: selected for d in DIRECTIONS},
+                              evaluated_state_sha256={d: final.state_sha256 for d in DIRECTIONS})
+        return Outcome(final.results, selection, _codes_hashes(final.codes))
+
+
+class PaperProtocol:
+    """What published code does: train on the whole train set, evaluate the query set after every epoch, and
+    report each direction's best epoch. Optimistic: the query set chooses the epoch it is scored at."""
+
+    name = "paper"
+    training_part = "train"
+
+    def __init__(self, split: Split):
+        self.split = split
+        self.best: dict[str, tuple[int, dict, dict, str]] = {}  # direction -> epoch, result, codes hashes, state
+
+    def training_indices(self) -> np.ndarray:
+        return self.split.train
+
+    def after_epoch(self, trainer, epoch: int) -> dict:
+        evaluation = trainer.evaluate(f"epoch {epoch}", "query", self.split.query, self.split.retrieval, DIRECTIONS,
+                                      full=True)
+        for direction, result in evaluation.results.items():
+            if direction not in self.best or result["map"] > self.best[direction][1]["map"]:
+                self.best[direction] = (epoch, result, _codes_hashes(evaluation.codes), evaluation.state_sha256)
+        return {"query_map": {d: r["map"] for d, r in evaluation.results.items()}}
+
+    def finish(self, trainer) -> Outcome:
+        states = {d: best[3] for d, best in self.best.items()}
+        selection = Selection(protocol=self.name, source="query",
+                              criterion="best query-set mAP per direction (optimistic, as published code does)",
+                              epochs={d: best[0] for d, best in self.best.items()}, score=None,
+                              selected_state_sha256=states, evaluated_state_sha256=states)
+        return Outcome({d: best[1] for d, best in self.best.items()}, selection,
+                       {d: best[2] for d, best in self.best.items()})
+
+
+#: The one mapping from a run's ``protocol`` to its behaviour.
+PROTOCOLS = {"honest": HonestProtocol, "paper": PaperProtocol}

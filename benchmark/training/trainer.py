@@ -1,0 +1,179 @@
+"""The one training loop every run uses: only the loss changes between two runs of a grid.
+
+The trainer owns the model (a dual encoder with a hash head per modality), the loss, their optimizers and the
+log of every evaluation. How features are obtained (frozen cache or fine-tuned backbone) is its feature
+source's business and which items train and which state is reported is its protocol's. Every random draw
+comes from generators seeded with the run's seed: the batch order from a numpy generator, the heads'
+initialisation and dropout masks from a torch generator, proxies and centers from the loss's own.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import losses
+from methods import Backbone, DualEncoder, warmup_cosine
+
+from ..config import RunSpec
+from ..data import PairedDataset, Split
+from ..device import Precision
+from ..metrics import evaluate
+from .features import BackboneFeatures, FrozenFeatures
+from .protocols import PROTOCOLS, Outcome
+from .state import snapshot, state_sha256
+
+DIRECTION_MODALITIES = {"i2t": ("image", "text"), "t2i": ("text", "image"), "i2i": ("image", "image"),
+                        "t2t": ("text", "text")}
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss term became NaN or infinite; the run stops and is recorded as failed."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of a query set against a database: metrics per direction, the +-1 codes they came from,
+    and the fingerprint of the trainable state that produced those codes (for full evaluations)."""
+
+    results: dict[str, dict]
+    codes: dict[str, np.ndarray]
+    state_sha256: str | None
+
+
+def build_loss(spec: RunSpec, n_classes: int) -> losses.HashingLoss:
+    """The run's loss; a loss that takes a ``seed`` and is not given one draws from the run's seed."""
+    params = dict(spec.loss_params)
+    if "seed" in losses.parameters(spec.loss) and "seed" not in params:
+        params["seed"] = spec.seed
+    return losses.build(spec.loss, n_classes, spec.bits, **params)
+
+
+class Trainer:
+    """One run: the model and the loss, trained on the items its protocol gives and scored as it asks."""
+
+    def __init__(self, spec: RunSpec, dataset: PairedDataset, split: Split, backbone: Backbone,
+                 features: FrozenFeatures | BackboneFeatures, device: torch.device, precision: Precision,
+                 progress: bool = True):
+        self.spec, self.settings, self.dataset, self.backbone = spec, spec.settings, dataset, backbone
+        self.features, self.device, self.precision, self.progress = features, device, precision, progress
+        self.generator = torch.Generator().manual_seed(spec.seed)  # the heads' initialisation, then dropout
+        self.model = DualEncoder(backbone.model, spec.bits, self.settings.dropout, self.generator).to(device)
+        self.loss = build_loss(spec, len(dataset.class_names)).to(device)
+        self.protocol = PROTOCOLS[self.settings.protocol](split)
+        self.labels = torch.from_numpy(dataset.labels).float()
+        self.trained = np.zeros(len(dataset), dtype=bool)  # items that reached a training batch
+        self.steps = 0
+        self.evaluations: list[dict] = []
+        self.timings = {"encode_s": 0.0, "train_s": 0.0, "eval_s": 0.0}
+
+    # -------------------------------------------------------------------------------------- the algorithm
+
+    def fit(self) -> tuple[list[dict], Outcome]:
+        """Train for the configured epochs on the protocol's items, in an order drawn from the run's seed,
+        letting the protocol observe each epoch; then the protocol picks and evaluates the reported state.
+        Returns the per-epoch history and the protocol's outcome."""
+        settings = self.settings
+        items = self.protocol.training_indices()
+        order = np.random.default_rng(self.spec.seed)
+        optimizers = self._optimizers(settings.epochs * -(-len(items) // settings.batch_size))
+        self.features.train_mode(self.model)
+        history = []
+        epochs = tqdm(range(1, settings.epochs + 1), desc=self.spec.label, disable=not self.progress, unit="epoch",
+                      leave=False)
+        for epoch in epochs:
+            start = time.perf_counter()
+            entry = {"epoch": epoch, "loss": self.train_epoch(epoch, order.permutation(items), optimizers)}
+            self.timings["train_s"] += time.perf_counter() - start
+            entry.update(self.protocol.after_epoch(self, epoch))
+            entry["seconds"] = time.perf_counter() - start
+            history.append(entry)
+            epochs.set_postfix(loss=f"{entry['loss']['total']:.4f}")
+        return history, self.protocol.finish(self)
+
+    def train_epoch(self, epoch: int, order: np.ndarray, optimizers) -> dict[str, float]:
+        """One pass over ``order`` in batches; returns the mean of each loss term (and ``total``)."""
+        optimizer, schedule, loss_optimizer = optimizers
+        batch_size = self.settings.batch_size
+        sums: dict[str, float] = {}
+        steps = -(-len(order) // batch_size)
+        for step in range(steps):
+            batch = order[step * batch_size:(step + 1) * batch_size]
+            self.trained[batch] = True
+            image, text = self.features.batch(self.model, batch)
+            with self.precision.autocast():
+                image_codes, text_codes = self.model.image_head(image).float(), self.model.text_head(text).float()
+            out = self.loss(image_codes, text_codes, self.labels[batch].to(self.device))
+            self._check_finite(out, epoch, step + 1)
+            optimizer.zero_grad(set_to_none=True)
+            if loss_optimizer is not None:
+                loss_optimizer.zero_grad(set_to_none=True)
+            out.total.backward()
+            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
+                                           self.settings.optimizer.grad_clip)
+            optimizer.step()
+            schedule.step()
+            if loss_optimizer is not None:
+                loss_optimizer.step()
+            self.steps += 1
+            for name, value in [("total", out.total), *out.terms.items()]:
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+        return {name: total / steps for name, total in sums.items()}
+
+    # ------------------------------------------------------------------------------ state and evaluation
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return snapshot(self.features.trainable(self.model))
+
+    def restore(self, state: dict[str, torch.Tensor]) -> None:
+        self.features.trainable(self.model).load_state_dict(state)
+
+    @torch.no_grad()
+    def codes(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """+-1 int8 codes of both modalities for ``indices``, in evaluation mode."""
+        start = time.perf_counter()
+        self.model.eval()
+        image, text = self.features.features(self.model, indices)
+        with self.precision.autocast():
+            out = {"image": self.model.image_head(image), "text": self.model.text_head(text)}
+        self.features.train_mode(self.model)
+        self.timings["encode_s"] += time.perf_counter() - start
+        return {k: np.where(v.float().cpu().numpy() >= 0, 1, -1).astype(np.int8) for k, v in out.items()}
+
+    def evaluate(self, stage: str, set_name: str, query: np.ndarray, database: np.ndarray, directions,
+                 full: bool) -> Evaluation:
+        """Codes of ``query`` and ``database`` items and the metrics of ``directions``; logged. A full
+        evaluation computes every metric and fingerprints the state it used; otherwise mAP only."""
+        state = state_sha256(self.snapshot()) if full else None
+        query_codes, database_codes = self.codes(query), self.codes(database)
+        start = time.perf_counter()
+        options = {"topk": self.settings.topk} if full else {"topk": (), "radius": False, "precision_at": ()}
+        results = {}
+        for direction in directions:
+            source, target = DIRECTION_MODALITIES[direction]
+            results[direction] = evaluate(query_codes[source], database_codes[target], self.dataset.labels[query],
+                                          self.dataset.labels[database],
+                                          device=self.device if self.device.type != "cpu" else None, **options)
+            self.evaluations.append({"stage": stage, "set": set_name, "direction": direction})
+        self.timings["eval_s"] += time.perf_counter() - start
+        codes = {f"{part}_{modality}": value for part, codes in (("query", query_codes), ("retrieval", database_codes))
+                 for modality, value in codes.items()}
+        return Evaluation(results, codes, state)
+
+    # -------------------------------------------------------------------------------------------- helpers
+
+    def _optimizers(self, total_steps: int):
+        o = self.settings.optimizer
+        optimizer = torch.optim.AdamW(self.features.param_groups(self.model, self.settings),
+                                      weight_decay=o.weight_decay, betas=o.betas, eps=o.eps)
+        schedule = warmup_cosine(optimizer, total_steps, round(o.warmup * total_steps))
+        return optimizer, schedule, self.loss.make_optimizer()
+
+    def _check_finite(self, out: losses.LossOutput, epoch: int, step: int) -> None:
+        for name, value in [*out.terms.items(), ("total", out.total)]:
+            if not torch.isfinite(value.detach()).all():
+                raise TrainingDiverged(f"loss {self.spec.loss!r} diverged at epoch {epoch}, step {step}: "
+                                       f"term '{name}' is {float(value.detach())}")
