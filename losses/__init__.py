@@ -4,16 +4,35 @@
 >>> loss = losses.build("dcgh", n_classes=24, n_bits=64)
 >>> out = loss(img_codes, txt_codes, labels)   # LossOutput: .total, .terms
 
-Families: ``pairwise``, ``triplet``, ``center``, ``proxy``, ``dcgh``; variants ``dcgh-novar``,
-``dcgh-nopair``, ``dcgh-labelvar``, ``dcgh-proxyonly``; a user's loss as ``package.module:ClassName``.
+Families (``losses.families()``), each with its representative first:
+``pairwise`` (``pairwise``, ``hashnet``, ``dch``, ``dchmt``), ``triplet`` (``triplet``, ``dtsh``),
+``center`` (``center``, ``dpn``, ``orthohash``), ``proxy`` (``proxy``, ``hyp2``, ``dsph``, ``proxy-anchor``),
+``dcgh`` (``dcgh``); variants ``dcgh-novar``, ``dcgh-nopair``, ``dcgh-labelvar``, ``dcgh-proxyonly``; a user's
+loss as ``package.module:ClassName``.
 """
 from .base import HashingLoss, LossConfigError, LossOutput, OptimizerSettings
-from .registry import LossEntry, available, build, entries, parameters, register, register_variant, unregister
+from .registry import (
+    FAMILIES,
+    LossEntry,
+    available,
+    build,
+    defaults,
+    entries,
+    families,
+    family_members,
+    parameters,
+    register,
+    register_variant,
+    representatives,
+    unregister,
+)
 
-# Importing the family modules registers them.
+# Importing the modules registers their losses.
 from . import pairwise, triplet, center, proxy, dcgh  # noqa: E402,F401  isort: skip
+from . import hashnet, dch, dchmt, dtsh, dpn, orthohash, hyp2, dsph, proxy_anchor  # noqa: E402,F401  isort: skip
 
 __all__ = [
+    "FAMILIES",
     "HashingLoss",
     "LossConfigError",
     "LossEntry",
@@ -21,9 +40,13 @@ __all__ = [
     "OptimizerSettings",
     "available",
     "build",
+    "defaults",
     "entries",
+    "families",
+    "family_members",
     "parameters",
     "register",
     "register_variant",
+    "representatives",
     "unregister",
 ]

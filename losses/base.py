@@ -120,6 +120,13 @@ def check_number(name: str, value: float, *, minimum: float | None = None) -> fl
     return float(value)
 
 
+def proxy_optimizer(name: str, lr: float, weight_decay: float, momentum: float = 0.0) -> OptimizerSettings:
+    """The checked settings of a loss's optimizer for its proxies, from its ``proxy_*`` parameters."""
+    return OptimizerSettings(name=name, lr=check_number("proxy_lr", lr, minimum=0),
+                             momentum=check_number("proxy_momentum", momentum, minimum=0),
+                             weight_decay=check_number("proxy_weight_decay", weight_decay, minimum=0))
+
+
 def check_seed(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise LossConfigError(f"parameter seed must be an integer, got {value!r}")

@@ -56,7 +56,7 @@ def hash_centers(n_classes: int, n_bits: int, generator: torch.Generator) -> tor
     return best
 
 
-@register("center")
+@register("center", family="center", source="CSQ — Yuan et al., CVPR 2020", representative=True)
 class CenterLoss(HashingLoss):
     """CSQ hash centers: BCE of each modality's codes to the label-voted center, plus quantization.
 

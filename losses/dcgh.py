@@ -28,7 +28,12 @@ def proxy_distance_variance(distance: torch.Tensor, labels: torch.Tensor, defini
     return ((labels * (distance - mean.unsqueeze(1)) ** 2).sum(dim=1) / count).mean()
 
 
-@register("dcgh")
+@register(
+    "dcgh",
+    family="dcgh",
+    source="DCGH — Deep Class-Guided Hashing, Applied Sciences 2025 (arXiv 2410.15387, 2024)",
+    representative=True,
+)
 class DCGHLoss(ProxyLoss):
     """DCGH: proxy loss + inter-class (neg) and intra-class (pos) pair terms + the variance constraint.
 

@@ -28,3 +28,9 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``values`` where ``mask`` is true; 0 (still a graph node) when the mask is empty."""
     mask = mask.to(values.dtype)
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def irrelevant_pairs(labels: torch.Tensor) -> torch.Tensor:
+    """``(n, n)`` bool: both samples carry at least two labels and they share none (HyP²'s irrelevant pairs)."""
+    multi = labels.sum(dim=1) > 1
+    return multi.unsqueeze(1) & multi.unsqueeze(0) & (labels @ labels.T == 0)

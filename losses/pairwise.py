@@ -15,7 +15,7 @@ def pairwise_nll(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor) -> torch.Ten
     return (F.softplus(theta) - s * theta).mean()
 
 
-@register("pairwise")
+@register("pairwise", family="pairwise", source="DCMH — Jiang & Li, CVPR 2017", representative=True)
 class PairwiseLoss(HashingLoss):
     """DCMH-style likelihood of pairwise similarity, cross- and intra-modal, plus quantization.
 

@@ -5,20 +5,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import HashingLoss, LossOutput, OptimizerSettings, check_number, check_seed
+from .base import HashingLoss, LossOutput, check_number, check_seed, proxy_optimizer
 from .functional import cosine_matrix
 from .registry import register
 
 
-def init_proxies(n_classes: int, n_bits: int, seed: int) -> torch.Tensor:
-    """``randn``, then ``kaiming_normal_(mode="fan_out")``, then ``tanh``, all from one seeded generator."""
+def init_kaiming_proxies(n_classes: int, n_bits: int, seed: int) -> torch.Tensor:
+    """``randn``, then ``kaiming_normal_(mode="fan_out")``, from one seeded generator: the initialisation of the
+    HyP², DSPH and Proxy Anchor code (which seed the global generator instead)."""
     generator = torch.Generator().manual_seed(seed)
     proxies = torch.randn(n_classes, n_bits, generator=generator)
     nn.init.kaiming_normal_(proxies, mode="fan_out", generator=generator)
-    return torch.tanh(proxies)
+    return proxies
 
 
-@register("proxy")
+def init_proxies(n_classes: int, n_bits: int, seed: int) -> torch.Tensor:
+    """``randn``, then ``kaiming_normal_(mode="fan_out")``, then ``tanh``, all from one seeded generator."""
+    return torch.tanh(init_kaiming_proxies(n_classes, n_bits, seed))
+
+
+@register("proxy", family="proxy", source="HyP² proxy term — Xu et al., ACM MM 2022", representative=True)
 class ProxyLoss(HashingLoss):
     """Class proxies: pull codes toward their labels' proxies, push them from the others (HyP^2/DSPH).
 
@@ -49,12 +55,7 @@ class ProxyLoss(HashingLoss):
         super().__init__(n_classes, n_bits)
         self.zeta = check_number("zeta", zeta)
         self.proxies = nn.Parameter(init_proxies(n_classes, n_bits, check_seed(seed)))
-        self.optimizer_settings = OptimizerSettings(
-            name="sgd",
-            lr=check_number("proxy_lr", proxy_lr, minimum=0),
-            momentum=check_number("proxy_momentum", proxy_momentum, minimum=0),
-            weight_decay=check_number("proxy_weight_decay", proxy_weight_decay, minimum=0),
-        )
+        self.optimizer_settings = proxy_optimizer("sgd", proxy_lr, proxy_weight_decay, proxy_momentum)
 
     def proxy_terms(
         self, img: torch.Tensor, txt: torch.Tensor, labels: torch.Tensor

@@ -1,5 +1,6 @@
-"""The registry of hashing losses: families registered with ``@register``, named variants with
-``register_variant``, and ``build`` which also loads a user's ``package.module:ClassName``."""
+"""The registry of hashing losses: losses registered with ``@register`` (each with its family and published
+source), named variants with ``register_variant``, and ``build`` which also loads a user's
+``package.module:ClassName``."""
 from __future__ import annotations
 
 import difflib
@@ -9,16 +10,29 @@ from dataclasses import dataclass, field
 
 from .base import HashingLoss, LossConfigError
 
+#: The loss families, in the order lists and reports show them.
+FAMILIES = ("pairwise", "triplet", "center", "proxy", "dcgh")
+
 
 @dataclass(frozen=True)
 class LossEntry:
-    """One registered name: a loss family (``base`` is None) or a variant fixing some parameters."""
+    """One registered name: a loss (``base`` is None) or a variant fixing some parameters of one.
+
+    Attributes:
+        family: one of ``FAMILIES``, or None for a user's loss registered without one; a variant has its
+            base's family.
+        source: the published method it implements, e.g. ``"HashNet — Cao et al., ICCV 2017"``.
+        representative: True for the one loss that stands for its family (``--losses all``).
+    """
 
     name: str
     cls: type[HashingLoss]
     description: str
     base: str | None = None
     fixed: dict = field(default_factory=dict)
+    family: str | None = None
+    source: str | None = None
+    representative: bool = False
 
     @property
     def is_variant(self) -> bool:
@@ -26,6 +40,11 @@ class LossEntry:
 
 
 _REGISTRY: dict[str, LossEntry] = {}
+
+
+def _check_family(family: str | None) -> None:
+    if family is not None and family not in FAMILIES:
+        raise LossConfigError(f"unknown loss family {family!r}; families: {', '.join(FAMILIES)}")
 
 
 def _first_doc_line(cls: type) -> str:
@@ -42,25 +61,49 @@ def _add(entry: LossEntry) -> None:
     _REGISTRY[entry.name] = entry
 
 
-def register(name: str, *, description: str | None = None):
-    """Class decorator registering a loss family under ``name``; registering a name twice raises."""
+def register(
+    name: str,
+    *,
+    family: str | None = None,
+    source: str | None = None,
+    representative: bool = False,
+    description: str | None = None,
+):
+    """Class decorator registering a loss under ``name``; registering a name twice raises.
+
+    Args:
+        family: one of ``FAMILIES`` (None for a loss outside them, e.g. a user's own).
+        source: the published method, ``"Method — Authors, Venue Year"``.
+        representative: the loss stands for its family; at most one per family, and it needs a family.
+        description: one line for ``list losses``; defaults to the first line of the class docstring.
+    """
+    _check_family(family)
+    if representative:
+        if family is None:
+            raise LossConfigError(f"loss {name!r}: a representative loss needs a family")
+        taken = [e.name for e in _REGISTRY.values() if e.representative and e.family == family]
+        if taken:
+            raise LossConfigError(f"loss {name!r}: family {family!r} already has its representative {taken[0]!r}")
 
     def decorator(cls: type[HashingLoss]) -> type[HashingLoss]:
         if not (isinstance(cls, type) and issubclass(cls, HashingLoss)):
             raise TypeError(f"@register({name!r}) decorates HashingLoss subclasses, got {cls!r}")
-        _add(LossEntry(name=name, cls=cls, description=description or _first_doc_line(cls)))
+        _add(LossEntry(name=name, cls=cls, description=description or _first_doc_line(cls), family=family,
+                       source=source, representative=bool(representative)))
         return cls
 
     return decorator
 
 
 def register_variant(name: str, base: str, description: str, **fixed) -> None:
-    """Register ``name`` as ``base`` with the parameters ``fixed`` (an ablation, e.g. ``gamma=0``)."""
+    """Register ``name`` as ``base`` with the parameters ``fixed`` (an ablation, e.g. ``gamma=0``); the variant
+    has its base's family and source and is never a representative."""
     if base not in _REGISTRY or _REGISTRY[base].is_variant:
         raise LossConfigError(f"variant {name!r}: base {base!r} is not a registered loss family")
-    cls = _REGISTRY[base].cls
-    _check_params(base, cls, fixed)
-    _add(LossEntry(name=name, cls=cls, description=description, base=base, fixed=dict(fixed)))
+    entry = _REGISTRY[base]
+    _check_params(base, entry.cls, fixed)
+    _add(LossEntry(name=name, cls=entry.cls, description=description, base=base, fixed=dict(fixed),
+                   family=entry.family, source=entry.source))
 
 
 def unregister(name: str) -> None:
@@ -69,8 +112,25 @@ def unregister(name: str) -> None:
 
 
 def available(variants: bool = True) -> list[str]:
-    """Registered names, sorted; ``variants=False`` keeps only the loss families."""
+    """Registered names, sorted; ``variants=False`` keeps only the losses themselves (no variants)."""
     return sorted(n for n, e in _REGISTRY.items() if variants or not e.is_variant)
+
+
+def representatives() -> list[str]:
+    """The loss standing for each family (``--losses all``), sorted."""
+    return sorted(n for n, e in _REGISTRY.items() if e.representative)
+
+
+def families() -> list[str]:
+    """The loss families, in their display order: pairwise, triplet, center, proxy, dcgh."""
+    return list(FAMILIES)
+
+
+def family_members(family: str) -> list[str]:
+    """The registered losses of ``family`` (no variants), sorted; an unknown family raises naming them."""
+    if family not in FAMILIES:
+        raise LossConfigError(f"unknown loss family {family!r}; families: {', '.join(FAMILIES)}")
+    return sorted(n for n, e in _REGISTRY.items() if e.family == family and not e.is_variant)
 
 
 def entries() -> list[LossEntry]:
@@ -95,6 +155,13 @@ def parameters(spec: str) -> list[str]:
         raise LossConfigError(f"unknown loss {spec!r}; available: {', '.join(available())}")
     entry = _REGISTRY[spec]
     return [name for name in _accepted_params(entry.cls)[0] if name not in entry.fixed]
+
+
+def defaults(spec: str) -> dict[str, object]:
+    """Each parameter of :func:`parameters` with its default (``inspect.Parameter.empty`` when required)."""
+    cls = _load_user_class(spec) if ":" in spec else _REGISTRY[spec].cls
+    signature = inspect.signature(cls.__init__).parameters
+    return {name: signature[name].default for name in parameters(spec)}
 
 
 def _check_params(label: str, cls: type, params: dict) -> None:
@@ -134,8 +201,8 @@ def build(spec: str, n_classes: int, n_bits: int, **params) -> HashingLoss:
     """Instantiate a loss.
 
     Args:
-        spec: a registered name (``pairwise``, ``triplet``, ``center``, ``proxy``, ``dcgh``), a named
-            variant (``dcgh-novar``, ...) or ``package.module:ClassName`` for a user's own loss.
+        spec: a registered name (``losses.available()``: ``pairwise``, ``hashnet``, ``dch``, ..., ``dcgh``), a
+            named variant (``dcgh-novar``, ...) or ``package.module:ClassName`` for a user's own loss.
         n_classes: number of label classes ``c``.
         n_bits: code length ``k``.
         **params: overrides of the loss's named parameters (docs/losses.md gives each and its default).

@@ -9,7 +9,13 @@ from .functional import cosine_matrix, hard_similarity
 from .registry import register
 
 
-@register("triplet")
+@register(
+    "triplet",
+    family="triplet",
+    source="Bidirectional triplet ranking — Wang, Li & Lazebnik, CVPR 2016"
+    " (hard mining: VSE++, Faghri et al., BMVC 2018)",
+    representative=True,
+)
 class TripletLoss(HashingLoss):
     """Cross-modal triplet margin loss on cosine similarity, image->text and text->image.
 

@@ -159,3 +159,168 @@ def dcgh(u, v, y, proxies, alpha=0.8, beta=0.05, gamma=1.0, variance="all-classe
     terms = proxy(u, v, y, proxies, zeta)
     terms.update({"neg_pair": alpha * l_neg, "pos_pair": beta * l_pos, "variance": gamma * l_var})
     return terms
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The zoo: one transcription per docs/losses.md section, same conventions (weighted terms by their names).
+
+
+def norm(a):
+    return math.sqrt(dot(a, a))
+
+
+def split_by_similarity(y, values):
+    """``values[i][j]`` of the pairs sharing a label, and of the others."""
+    n = len(y)
+    similar = [values[i][j] for i in range(n) for j in range(n) if shares_label(y[i], y[j])]
+    dissimilar = [values[i][j] for i in range(n) for j in range(n) if not shares_label(y[i], y[j])]
+    return similar, dissimilar
+
+
+def hashnet(u, v, y, scale=10.0):
+    n, k = len(u), len(u[0])
+    alpha = scale / k
+    ell = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(n):
+            theta = alpha * dot(u[i], v[j])
+            ell[i][j] = softplus(theta) - (1.0 if shares_label(y[i], y[j]) else 0.0) * theta
+    similar, dissimilar = split_by_similarity(y, ell)
+    return {"similar_pairs": mean(similar), "dissimilar_pairs": mean(dissimilar)}
+
+
+def cauchy_distance(a, b):
+    k = len(a)
+    c = dot(a, b) / max(norm(a) * norm(b), 1e-4)
+    return (1 - min(c, 0.99)) * k / 2
+
+
+def dch(u, v, y, gamma=20.0, lambda_q=0.1):
+    n, k = len(u), len(u[0])
+    d = [[cauchy_distance(u[i], v[j]) for j in range(n)] for i in range(n)]
+    similar = [math.log(1 + d[i][j] / gamma) for i in range(n) for j in range(n) if shares_label(y[i], y[j])]
+    dissimilar = [math.log(1 + gamma / d[i][j]) for i in range(n) for j in range(n) if not shares_label(y[i], y[j])]
+
+    def q(codes):
+        return mean(math.log(1 + cauchy_distance([abs(x) for x in row], [1.0] * k) / gamma) for row in codes)
+
+    return {"similar_pairs": mean(similar), "dissimilar_pairs": mean(dissimilar),
+            "quantization": lambda_q * (q(u) + q(v)) / 2}
+
+
+def dchmt(u, v, y, vartheta=0.5, gamma=1.0):
+    n, k = len(u), len(u[0])
+    margin = math.sqrt(2 * k * vartheta)
+
+    def pair_terms(a, b):
+        pos = neg = 0.0
+        for i in range(n):
+            for j in range(n):
+                distance = math.sqrt(sum((x - z) ** 2 for x, z in zip(a[i], b[j])))
+                if shares_label(y[i], y[j]):
+                    pos += distance ** 2
+                else:
+                    neg += relu(margin - distance) ** 2
+        return pos / (n * n), neg / (n * n)
+
+    terms = {}
+    for name, a, b in (("img_txt", u, v), ("img_img", u, u), ("txt_txt", v, v)):
+        terms[f"pos_{name}"], terms[f"neg_{name}"] = pair_terms(a, b)
+
+    def q(codes):
+        return mean(0.5 * math.sqrt(sum((sgn(x) - x) ** 2 for x in row)) for row in codes)
+
+    terms["quantization"] = gamma * (q(u) + q(v)) / 2
+    return terms
+
+
+def dtsh(u, v, y, alpha=5.0, lambda_q=1.0):
+    n = len(u)
+
+    def direction(a, b):
+        theta = [[dot(a[i], b[j]) for j in range(n)] for i in range(n)]
+        per_anchor = []
+        for i in range(n):
+            positives = [p for p in range(n) if shares_label(y[i], y[p])]
+            negatives = [q for q in range(n) if not shares_label(y[i], y[q])]
+            if positives and negatives:
+                per_anchor.append(mean(softplus(-min(max(theta[i][p] - theta[i][q] - alpha, -100.0), 50.0))
+                                       for p in positives for q in negatives))
+        return mean(per_anchor)
+
+    q = mean((x - sgn(x)) ** 2 for row in u for x in row) + mean((x - sgn(x)) ** 2 for row in v for x in row)
+    return {"img_to_txt": direction(u, v) / 2, "txt_to_img": direction(v, u) / 2, "quantization": lambda_q * q / 2}
+
+
+def voted_targets(y, centers, tie_breaker):
+    k, c = len(centers[0]), len(centers)
+    targets = []
+    for y_i in y:
+        row = []
+        for b in range(k):
+            vote = sum(y_i[j] * centers[j][b] for j in range(c))
+            row.append(sgn(vote) if vote != 0 else tie_breaker[b])
+        targets.append(row)
+    return targets
+
+
+def dpn(u, v, y, centers, tie_breaker, m=1.0, p=0.5):
+    targets = voted_targets(y, centers, tie_breaker)
+
+    def polarization(codes):
+        return mean(relu(m - x * t) for row, t_row in zip(codes, targets) for x, t in zip(row, t_row))
+
+    return {"polarization_img": polarization(u) / 2, "polarization_txt": polarization(v) / 2}
+
+
+def orthohash(u, v, y, centers, s=8.0, m=0.2, ce=1.0, quan=0.0):
+    c = len(centers)
+
+    def cross_entropy(codes):
+        losses = []
+        for a_i, y_i in zip(codes, y):
+            z = [s * (cos(a_i, centers[j]) - m * y_i[j]) for j in range(c)]
+            top = max(z)
+            log_normaliser = top + math.log(sum(math.exp(z_j - top) for z_j in z))
+            count = max(sum(y_i), 1.0)
+            losses.append(-sum(y_i[j] / count * (z[j] - log_normaliser) for j in range(c)))
+        return mean(losses)
+
+    def quantization(codes):
+        return mean(1 - cos(row, [sgn(x) for x in row]) for row in codes)
+
+    return {"ce_img": ce * cross_entropy(u) / 2, "ce_txt": ce * cross_entropy(v) / 2,
+            "quantization": quan * (quantization(u) + quantization(v)) / 2}
+
+
+def irrelevant_pair_list(y):
+    multi = [i for i in range(len(y)) if sum(y[i]) > 1]
+    return [(i, j) for i in multi for j in multi if dot(y[i], y[j]) == 0]
+
+
+def hyp2(u, v, y, proxies, beta=0.5, zeta=0.0):
+    terms = {name: value / 2 for name, value in proxy(u, v, y, proxies, zeta).items()}
+    terms["irrelevant_pair"] = beta * mean(relu(cos(u[i], v[j]) - zeta) for i, j in irrelevant_pair_list(y))
+    return terms
+
+
+def dsph(u, v, y, proxies, alpha=0.8, zeta=0.0):
+    terms = proxy(u, v, y, proxies, zeta)
+    omega = irrelevant_pair_list(y)
+    for name, a, b in (("img", u, u), ("txt", v, v), ("img_txt", u, v)):
+        terms[f"irrelevant_{name}"] = alpha * mean(relu(cos(a[i], b[j]) - zeta) for i, j in omega)
+    return terms
+
+
+def proxy_anchor(u, v, y, proxies, alpha=32.0, mrg=0.1):
+    n, c = len(y), len(y[0])
+    terms = {}
+    for name, codes in (("img", u), ("txt", v)):
+        with_positives = [j for j in range(c) if any(y[i][j] == 1 for i in range(n))]
+        pos = sum(math.log(1 + sum(math.exp(-alpha * (cos(codes[i], proxies[j]) - mrg))
+                                   for i in range(n) if y[i][j] == 1)) for j in with_positives)
+        neg = sum(math.log(1 + sum(math.exp(alpha * (cos(codes[i], proxies[j]) + mrg))
+                                   for i in range(n) if y[i][j] == 0)) for j in range(c))
+        terms[f"pos_{name}"] = (pos / len(with_positives) if with_positives else 0.0) / 2
+        terms[f"neg_{name}"] = neg / c / 2
+    return terms

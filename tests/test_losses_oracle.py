@@ -23,6 +23,26 @@ CONFIGS = [
     ("dcgh", {}),
     ("dcgh", {"variance": "label-classes"}),
     ("dcgh", {"alpha": 0.3, "beta": 0.7, "gamma": 2.0, "zeta": 0.05}),
+    ("hashnet", {}),
+    ("hashnet", {"scale": 40.0}),
+    ("dch", {}),
+    ("dch", {"gamma": 3.0, "lambda_q": 0.5}),
+    ("dchmt", {}),
+    ("dchmt", {"vartheta": 0.2, "gamma": 0.3}),
+    ("dtsh", {}),
+    ("dtsh", {"alpha": 1.0, "lambda_q": 0.2}),
+    ("dtsh", {"alpha": 100.0}),  # most triplet logits below the source's clamp at -100 (its clamp at 50 moves
+    # values by < 1e-21, which no tolerance sees)
+    ("dpn", {}),
+    ("dpn", {"m": 0.5, "p": 0.25, "seed": 3}),
+    ("orthohash", {}),
+    ("orthohash", {"s": 4.0, "m": 0.5, "ce": 0.7, "quan": 0.3, "seed": 2}),
+    ("hyp2", {}),
+    ("hyp2", {"beta": 1.5, "zeta": 0.1, "seed": 4}),
+    ("dsph", {}),
+    ("dsph", {"alpha": 0.3, "zeta": 0.15, "seed": 4}),
+    ("proxy-anchor", {}),
+    ("proxy-anchor", {"alpha": 8.0, "mrg": 0.3, "seed": 2}),
 ]
 SHAPES = [(16, 21), (32, 24), (64, 80)]  # (bits, classes)
 BATCH_SIZES = [1, 6, 17]
@@ -42,6 +62,14 @@ def oracle_terms(name: str, loss: losses.HashingLoss, u, v, y, params: dict) -> 
         return oracle.proxy(u, v, y, loss.proxies.tolist(), **kwargs)
     if name == "dcgh":
         return oracle.dcgh(u, v, y, loss.proxies.tolist(), **kwargs)
+    if name in ("hashnet", "dch", "dchmt", "dtsh"):
+        return getattr(oracle, name)(u, v, y, **kwargs)
+    if name == "dpn":
+        return oracle.dpn(u, v, y, loss.centers.tolist(), loss.tie_breaker.tolist(), **kwargs)
+    if name == "orthohash":
+        return oracle.orthohash(u, v, y, loss.centers.tolist(), **kwargs)
+    if name in ("hyp2", "dsph", "proxy-anchor"):
+        return getattr(oracle, name.replace("-", "_"))(u, v, y, loss.proxies.tolist(), **kwargs)
     raise AssertionError(name)
 
 
@@ -63,6 +91,43 @@ def test_matrix_form_equals_loop_transcription(name, params, bits, classes):
         for term, value in expected.items():
             assert float(out.terms[term]) == pytest.approx(value, abs=1e-6), (term, n, pattern)
         assert float(out.total) == pytest.approx(sum(expected.values()), abs=1e-6), (n, pattern)
+
+
+def _edge_batches(k: int = 16, c: int = 21) -> dict:
+    """Batches at the edges of every formula: one pair, one shared label set, every class on, identical codes
+    (with an unlabeled pair), codes exactly +-1, codes exactly 0, tiny codes (norms ~1e-3, where DCH's floor on
+    the norm product acts) and one label each."""
+    g = torch.Generator().manual_seed(21)
+    code = random_codes(1, k, g)
+    shared = torch.zeros(7, c, dtype=torch.float64)
+    shared[:, [2, 5]] = 1
+    unlabeled = random_labels(7, c, "mixed", g)
+    unlabeled[3] = 0
+    signs = torch.where(torch.rand(7, k, generator=g) < 0.5, -1.0, 1.0).double()
+    single = random_labels(7, c, "single", g)
+    return {
+        "one pair": (code, -code, single[:1]),
+        "all share labels": (random_codes(7, k, g), random_codes(7, k, g), shared),
+        "every class on": (random_codes(7, k, g), random_codes(7, k, g), torch.ones(7, c, dtype=torch.float64)),
+        "identical codes": (code.repeat(7, 1), code.repeat(7, 1), unlabeled),
+        "codes exactly +-1": (signs, signs.flip(0), unlabeled),
+        "codes exactly 0": (torch.zeros(7, k, dtype=torch.float64), torch.zeros(7, k, dtype=torch.float64), unlabeled),
+        "tiny codes": (1e-3 * random_codes(7, k, g), 1e-3 * random_codes(7, k, g), unlabeled),
+        "one label each": (random_codes(7, k, g), random_codes(7, k, g), single),
+    }
+
+
+@pytest.mark.parametrize("case", list(_edge_batches()))
+@pytest.mark.parametrize("name,params", [(n, p) for n, p in CONFIGS if not p], ids=[n for n, p in CONFIGS if not p])
+def test_matrix_form_equals_loop_transcription_on_edge_batches(name, params, case):
+    u, v, y = _edge_batches()[case]
+    loss = losses.build(name, n_classes=21, n_bits=16).double()
+    with torch.no_grad():
+        out = loss(u, v, y)
+    expected = oracle_terms(name, loss, u, v, y, params)
+    assert set(out.terms) == set(expected)
+    for term, value in expected.items():
+        assert float(out.terms[term]) == pytest.approx(value, abs=1e-6), term
 
 
 @pytest.mark.parametrize("mining", ["all", "hard"])

@@ -23,12 +23,83 @@ class NotALoss:
     pass
 
 
-def test_available_lists_families_and_variants_sorted():
+ZOO = {
+    "pairwise": ["dch", "dchmt", "hashnet", "pairwise"],
+    "triplet": ["dtsh", "triplet"],
+    "center": ["center", "dpn", "orthohash"],
+    "proxy": ["dsph", "hyp2", "proxy", "proxy-anchor"],
+    "dcgh": ["dcgh"],
+}
+
+
+def test_available_lists_losses_and_variants_sorted():
     names = losses.available()
     assert names == sorted(names)
     assert set(names) >= {"pairwise", "triplet", "center", "proxy", "dcgh",
                           "dcgh-novar", "dcgh-nopair", "dcgh-labelvar", "dcgh-proxyonly"}
-    assert losses.available(variants=False) == ["center", "dcgh", "pairwise", "proxy", "triplet"]
+    assert losses.available(variants=False) == sorted(name for members in ZOO.values() for name in members)
+
+
+def test_families_members_and_representatives():
+    assert losses.families() == ["pairwise", "triplet", "center", "proxy", "dcgh"]
+    assert losses.representatives() == ["center", "dcgh", "pairwise", "proxy", "triplet"]
+    for family, members in ZOO.items():
+        assert losses.family_members(family) == members
+    with pytest.raises(ValueError, match="unknown loss family 'pair'; families: pairwise, triplet"):
+        losses.family_members("pair")
+
+
+def test_every_registered_loss_has_its_family_and_source():
+    entries = {e.name: e for e in losses.entries()}
+    for family, members in ZOO.items():
+        for name in members:
+            entry = entries[name]
+            assert entry.family == family and entry.source and " — " in entry.source, name
+            assert entry.representative == (name == family), name
+    assert entries["hashnet"].source == "HashNet — Cao et al., ICCV 2017"
+    assert entries["pairwise"].source == "DCMH — Jiang & Li, CVPR 2017"
+    assert entries["center"].source == "CSQ — Yuan et al., CVPR 2020"
+    for variant in ("dcgh-novar", "dcgh-nopair", "dcgh-labelvar", "dcgh-proxyonly"):
+        entry = entries[variant]
+        assert (entry.family, entry.source, entry.representative) == ("dcgh", entries["dcgh"].source, False)
+
+
+def test_a_plain_user_registration_has_no_family_and_joins_no_group():
+    @losses.register("tmp-plain-user-loss")
+    class Plain(ScaledMeanLoss):
+        pass
+
+    try:
+        entry = next(e for e in losses.entries() if e.name == "tmp-plain-user-loss")
+        assert (entry.family, entry.source, entry.representative) == (None, None, False)
+        assert "tmp-plain-user-loss" in losses.available(variants=False)
+        assert "tmp-plain-user-loss" not in losses.representatives()
+        assert all("tmp-plain-user-loss" not in losses.family_members(f) for f in losses.families())
+        losses.register_variant("tmp-plain-user-loss-x2", "tmp-plain-user-loss", "twice", scale=2.0)
+        assert next(e for e in losses.entries() if e.name == "tmp-plain-user-loss-x2").family is None
+        assert losses.build("tmp-plain-user-loss-x2", 3, 4).scale == 2.0
+    finally:
+        losses.unregister("tmp-plain-user-loss-x2")
+        losses.unregister("tmp-plain-user-loss")
+
+
+def test_a_user_loss_can_join_a_family():
+    losses.register("tmp-family-member", family="proxy", source="Mine — Me, 2026")(ScaledMeanLoss)
+    try:
+        assert "tmp-family-member" in losses.family_members("proxy")
+        assert "tmp-family-member" not in losses.representatives()
+    finally:
+        losses.unregister("tmp-family-member")
+
+
+def test_register_refuses_unknown_families_and_second_representatives():
+    with pytest.raises(ValueError, match="unknown loss family 'metric'; families: pairwise, triplet, center"):
+        losses.register("tmp-bad-family", family="metric")
+    with pytest.raises(ValueError, match="needs a family"):
+        losses.register("tmp-bad-representative", representative=True)
+    with pytest.raises(ValueError, match="family 'proxy' already has its representative 'proxy'"):
+        losses.register("tmp-second-representative", family="proxy", representative=True)
+    assert not any(name.startswith("tmp-") for name in losses.available())
 
 
 def test_variants_fix_their_parameters():
