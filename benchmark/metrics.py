@@ -1,10 +1,12 @@
 """Hamming-ranking retrieval metrics, all from one pass over the (query, retrieval) pairs.
 
 For each query the pass produces a histogram of (Hamming distance, relevant) counts and the ranks of
-its relevant items under the deterministic order "distance, then retrieval index". Ranks come from a
-counting sort on the distance (rank = items in nearer buckets + the item's prefix count inside its own
-bucket), which numpy runs as a radix sort of the small integer keys: O(n) per query, no comparison
-sort. Every metric of docs/protocol.md follows from those per-query numbers:
+its relevant items under the deterministic order "distance, then retrieval index". Both come from one
+stable counting sort of the items by distance, without any comparison sort: a counting pass (the
+histogram) and a scatter pass that walks the items in index order with a running counter per distance
+(SciPy's compiled COO -> CSR conversion, ``coo_tocsr``, is exactly that loop). It moves only the relevance
+flags, so the relevance in rank order comes out directly and the relevant items' ranks are its nonzero
+positions: O(n) per query in compiled loops, no per-item Python. Every metric of docs/protocol.md follows:
 
 * ``map``: mean average precision over the whole retrieval set, ties broken by retrieval index;
 * ``map_tie_aware``: its expectation over uniformly random orders inside each tie (He et al., "Hashing
@@ -17,10 +19,15 @@ sort. Every metric of docs/protocol.md follows from those per-query numbers:
 Conventions: a code bit is +1 where the value is >= 0 ({0, 1} codes and booleans are read as bits);
 an item is relevant when it shares at least one label (> 0) with the query; a query without relevant
 items scores 0 in every average and stays in the mean.
+
+The CPU pass runs over blocks of query rows on ``threads`` threads (numpy and SciPy release the GIL in
+these loops). Each query's numbers are computed the same way whatever the block or the thread that
+computes them, so results never depend on the thread count or the chunking.
 """
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -30,12 +37,20 @@ from scipy.special import digamma
 
 from .errors import check_int
 
+try:  # the compiled stable counting sort behind scipy.sparse's COO -> CSR conversion
+    from scipy.sparse._sparsetools import coo_tocsr as _coo_tocsr
+except ImportError:  # pragma: no cover - a SciPy without it: the numpy fallback below
+    _coo_tocsr = None
+
 #: The N of precision@N / recall@N (values above the retrieval-set size are left out).
 PRECISION_AT_N = (1, 10, 50, 100, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000)
 #: Default K of map@K.
 DEFAULT_TOPK = (1000, 5000)
-#: Pairs per chunk of queries: bounds the pass's memory (about 20 bytes a pair) whatever the set sizes.
+#: Pairs per chunk of queries on a GPU (the torch pass): bounds its memory whatever the set sizes.
 PAIRS_PER_CHUNK = 1 << 23
+#: Pairs per block of query rows on the CPU (each thread's buffers: about 15 bytes a pair, 23 with more than
+#: 64 classes): several rows at once for small retrieval sets, one row at a time above this size.
+PAIRS_PER_BLOCK = 1 << 17
 
 
 @dataclass
@@ -95,9 +110,18 @@ def code_bits(codes, name: str = "codes") -> np.ndarray:
     array = _as_array(codes, name)
     if array.dtype == bool:
         return array
-    if np.isin(array, (0, 1)).all():
+    if _zero_one(array):
         return array == 1
     return array >= 0
+
+
+def _zero_one(array: np.ndarray) -> bool:
+    """Whether every value is 0 or 1 (a min/max test first: ``np.isin`` takes 0.2 s on NUS-WIDE's codes)."""
+    if array.dtype.kind not in "iuf":
+        return bool(np.isin(array, (0, 1)).all())
+    if array.min() < 0 or array.max() > 1:
+        return False
+    return array.dtype.kind != "f" or bool(((array == 0) | (array == 1)).all())
 
 
 def _check_inputs(q_codes, r_codes, q_labels, r_labels):
@@ -124,47 +148,163 @@ def _pack_words(bits: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------- the one pass
 
 
-def _stats_numpy(qw, rw, qlw, rlw, n_bits: int, topk: np.ndarray, grid: np.ndarray) -> QueryStats:
-    """The pass for a chunk of queries on the CPU, from packed code words and label words."""
-    n_q, n_r = qw.shape[0], rw.shape[0]
-    key_dtype = np.uint8 if 2 * n_bits + 2 <= 255 else np.uint16  # distance and relevance in one key
-    scratch = np.empty((n_q, n_r), np.uint64)
-    dist = np.empty((n_q, n_r), key_dtype)
-    for w in range(qw.shape[1]):
-        np.bitwise_xor(qw[:, None, w], rw[None, :, w], out=scratch)
-        if w == 0:
-            np.bitwise_count(scratch, out=dist)
-        else:
-            dist += np.bitwise_count(scratch)
-    relevant = np.zeros((n_q, n_r), bool)
-    for w in range(qlw.shape[1]):
-        np.bitwise_and(qlw[:, None, w], rlw[None, :, w], out=scratch)
-        relevant |= scratch != 0
-    del scratch
-    key = (dist << 1) | relevant
-    order = np.argsort(dist, axis=1, kind="stable")  # a radix (counting) sort of small integer keys
-    del dist, relevant
+def _partition_numpy(keys, n_keys: int, relevant, ptr, ranked, perm) -> None:
+    """What :func:`_coo_tocsr` computes, in numpy (slower: a radix argsort and a gather)."""
+    order = np.argsort(keys, kind="stable")
+    np.take(relevant, order, out=ranked)
+    ptr[0] = 0
+    np.cumsum(np.bincount(keys, minlength=n_keys), out=ptr[1:])
+    perm[:] = keys[order]
 
+
+def _compiled_partition_works() -> bool:
+    """SciPy's ``coo_tocsr`` is private API: use it only when it sorts a small case like the fallback."""
+    if _coo_tocsr is None:
+        return False
+    keys = np.array([2, 0, 2, 1, 0, 2, 1], np.int32)
+    relevant = np.array([1, 0, 0, 1, 1, 1, 0], bool)
+    out = [(np.empty(4, np.int32), np.empty(7, bool), np.empty(7, np.int32)) for _ in range(2)]
+    try:
+        _coo_tocsr(3, 3, 7, keys, keys, relevant, out[0][0], out[0][2], out[0][1])
+    except Exception:  # pragma: no cover - another signature in some SciPy version
+        return False
+    _partition_numpy(keys, 3, relevant, out[1][0], out[1][1], out[1][2])
+    return all(np.array_equal(a, b) for a, b in zip(out[0], out[1]))
+
+
+#: Whether the pass uses SciPy's compiled counting sort (tests switch it off to check the fallback).
+USE_COMPILED_PARTITION = _compiled_partition_works()
+
+
+def _partition(keys, n_keys: int, relevant, ptr, ranked, perm) -> None:
+    """Stable counting sort of the items by ``keys`` (< ``n_keys``), moving only their relevance.
+
+    Writes ``ptr`` (``n_keys + 1``: where each key's items start in the sorted order, i.e. the cumulative
+    histogram) and ``ranked`` (the relevance flags in sorted order: by key, then by index); ``perm``
+    is scratch.
+    """
+    if USE_COMPILED_PARTITION:
+        _coo_tocsr(n_keys, n_keys, len(keys), keys, keys, relevant, ptr, perm, ranked)
+    else:
+        _partition_numpy(keys, n_keys, relevant, ptr, ranked, perm)
+
+
+#: The largest block (pairs) whose keys and positions are int32 (int64 beyond).
+INT32_PAIRS = 2**31 - 2
+
+
+class _Workspace:
+    """One thread's buffers for blocks of ``rows`` query rows against ``n_r`` items (reused block after block)."""
+
+    def __init__(self, rows: int, n_r: int, n_bits: int, label_words: int):
+        pairs = rows * n_r
+        index = np.int32 if max(pairs, rows * (n_bits + 1)) <= INT32_PAIRS else np.int64
+        self.words = np.empty(pairs, np.uint64)
+        self.more_words = np.empty(pairs, np.uint64) if label_words > 1 else None
+        self.count = np.empty(pairs, np.uint8)
+        self.keys = np.empty(pairs, index)  # query row in the block * (n_bits + 1) + distance
+        self.relevant = np.empty(pairs, bool)
+        self.ptr = np.empty(rows * (n_bits + 1) + 1, index)
+        self.ranked = np.zeros(pairs + 1, bool)  # ranked[0] stays False, so nonzero positions are 1-based ranks
+        # `words` is free once distances and relevance are done: the sort's scratch output and the
+        # precisions reuse it (a smaller working set stays in cache)
+        self.perm = self.words.view(index)[:pairs]
+        self.precision = self.words.view(np.float64)
+        self.bucket_offsets = (np.arange(rows, dtype=index) * (n_bits + 1))[:, None]
+
+
+def _numpy_block(s: int, e: int, ws: _Workspace, packed, n_bits: int, topk, grid, hits, stats: QueryStats) -> None:
+    """The pass for query rows ``s:e`` on the CPU, written into rows ``s:e`` of ``stats``.
+
+    Everything a query gets is computed from its own row with the same operations whatever ``s:e``, so the
+    results do not depend on the blocks or the threads.
+    """
+    qw, rws, qlw, rlws = packed
+    rows, n = e - s, len(rws[0])
+    pairs, buckets = rows * n, rows * (n_bits + 1)
+    shape = (rows, n)
+    words, count = ws.words[:pairs].reshape(shape), ws.count[:pairs].reshape(shape)
+    keys, relevant = ws.keys[:pairs].reshape(shape), ws.relevant[:pairs].reshape(shape)
+    for w, rw in enumerate(rws):  # distance: popcount of the XOR of the code words
+        np.bitwise_xor(qw[s:e, w, None], rw, out=words)
+        np.bitwise_count(words, out=count)
+        if w == 0:
+            np.copyto(keys, count)
+        else:
+            np.add(keys, count, out=keys)
+    if rows > 1:
+        np.add(keys, ws.bucket_offsets[:rows], out=keys)  # one key range per query row
+    np.bitwise_and(qlw[s:e, 0, None], rlws[0], out=words)  # relevance: any label in common
+    for w in range(1, len(rlws)):
+        more = ws.more_words[:pairs].reshape(shape)
+        np.bitwise_and(qlw[s:e, w, None], rlws[w], out=more)
+        np.bitwise_or(words, more, out=words)
+    np.not_equal(words, 0, out=relevant)
+
+    ptr, ranked = ws.ptr[:buckets + 1], ws.ranked[:pairs + 1]
+    _partition(ws.keys[:pairs], buckets, ws.relevant[:pairs], ptr, ranked[1:], ws.perm[:pairs])
+    rank = np.flatnonzero(ranked)  # 1-based position in the block of every relevant item, in rank order
+    # relevant items before each bucket's end; a row's buckets end at its items' positions + row * n
+    rel_before = np.searchsorted(rank, ptr, side="right")
+    stats.hist_all[s:e] = np.diff(ptr).reshape(rows, n_bits + 1)
+    stats.hist_rel[s:e] = np.diff(rel_before).reshape(rows, n_bits + 1)
+    first = rel_before[:-1:n_bits + 1]  # index in `rank` of each row's first relevant item
+    n_rel = np.diff(rel_before[::n_bits + 1])
+    row_start = np.arange(rows)[:, None] * n  # what a row's positions in the block add to its ranks
+    if len(topk):
+        stats.topk_rel[s:e] = np.searchsorted(rank, row_start + np.minimum(topk, n), side="right") - first[:, None]
+    if len(grid):
+        stats.rel_at_n[s:e] = np.searchsorted(rank, row_start + grid, side="right") - first[:, None]
+
+    precision = ws.precision[:len(rank)]  # hits / rank of each relevant item, row after row
+    np.copyto(precision, rank)  # int64 -> float64 once: faster than mixed-type arithmetic
+    topk_rel = stats.topk_rel[s:e]
+    for i in range(rows):
+        mine = precision[first[i]:first[i] + n_rel[i]]
+        if i:
+            np.subtract(mine, i * n, out=mine)  # rank within the query's own row (exact in float64)
+        np.divide(hits[:len(mine)], mine, out=mine)
+        stats.ap_sum[s + i] = mine.sum()
+        for j, m in enumerate(topk_rel[i]):
+            stats.topk_sum[s + i, j] = mine[:m].sum()
+
+
+def _numpy_pass(qb, rb, ql, rl, topk, grid, chunk: int | None, threads: int | None) -> QueryStats:
+    """The pass on the CPU over blocks of query rows, on ``threads`` threads (one workspace each)."""
+    n_q, n_r, n_bits = qb.shape[0], rb.shape[0], qb.shape[1]
+    qw, rw, qlw, rlw = _pack_words(qb), _pack_words(rb), _pack_words(ql), _pack_words(rl)
+    packed = (qw, [np.ascontiguousarray(rw[:, w]) for w in range(rw.shape[1])],
+              qlw, [np.ascontiguousarray(rlw[:, w]) for w in range(rlw.shape[1])])
+    rows = min(n_q, chunk or max(1, PAIRS_PER_BLOCK // n_r))
+    starts = range(0, n_q, rows)
+    if threads is None:
+        threads = min(torch.get_num_threads(), _available_cores())
+    workers = max(1, min(threads, len(starts)))
     stats = QueryStats.empty(n_q, n_bits, len(topk), len(grid))
-    bucket_ends = np.arange(2, 2 * n_bits + 4, 2, dtype=key_dtype)  # key < 2(d+1)  <=>  distance <= d
     hits = np.arange(1, n_r + 1, dtype=np.float64)
-    ranked, ranked_relevant = np.empty(n_r, key_dtype), np.empty(n_r, bool)
-    for i in range(n_q):
-        np.take(key[i], order[i], out=ranked)
-        # `ranked` is grouped by distance, so a binary search for each bucket end finds its boundary.
-        n_within = np.searchsorted(ranked, bucket_ends)
-        np.bitwise_and(ranked, 1, out=ranked_relevant, casting="unsafe")
-        positions = np.flatnonzero(ranked_relevant)  # 0-based ranks of the relevant items
-        rel_within = np.searchsorted(positions, n_within)
-        stats.hist_all[i] = np.diff(n_within, prepend=0)
-        stats.hist_rel[i] = np.diff(rel_within, prepend=0)
-        precision_at_hits = hits[:len(positions)] / (positions + 1.0)
-        stats.ap_sum[i] = precision_at_hits.sum()
-        in_topk = np.searchsorted(positions, topk)
-        stats.topk_rel[i] = in_topk
-        stats.topk_sum[i] = [precision_at_hits[:m].sum() for m in in_topk]
-        stats.rel_at_n[i] = np.searchsorted(positions, grid)
+    local = threading.local()
+
+    def run(s):
+        ws = getattr(local, "workspace", None)
+        if ws is None:
+            ws = local.workspace = _Workspace(rows, n_r, n_bits, len(packed[3]))
+        _numpy_block(s, min(s + rows, n_q), ws, packed, n_bits, topk, grid, hits, stats)
+
+    if workers == 1:
+        for s in starts:
+            run(s)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            for _ in pool.map(run, starts):
+                pass
     return stats
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 def _stats_torch(q, r, ql, rl, n_bits: int, topk: np.ndarray, grid: np.ndarray) -> QueryStats:
@@ -193,30 +333,25 @@ def _stats_torch(q, r, ql, rl, n_bits: int, topk: np.ndarray, grid: np.ndarray) 
 
 
 def query_stats(qb, rb, ql, rl, *, topk, grid, device=None, chunk: int | None = None,
-                backend: str | None = None) -> QueryStats:
+                backend: str | None = None, threads: int | None = None) -> QueryStats:
     """Run the pass over query chunks of boolean codes ``qb``, ``rb`` and labels ``ql``, ``rl``.
 
-    ``backend``: ``"numpy"`` (the default on the CPU: one thread per core) or ``"torch"`` (the default
-    on any other device; on the CPU it serves to test the GPU code).
+    ``backend``: ``"numpy"`` (the default on the CPU) or ``"torch"`` (the default on any other device; on
+    the CPU it serves to test the GPU code). ``chunk``: query rows per block (numpy: by default enough
+    rows for about ``PAIRS_PER_BLOCK`` pairs; torch: about ``PAIRS_PER_CHUNK``). ``threads``: threads of
+    the numpy pass (by default ``torch.get_num_threads()``, at most the cores this process may use);
+    the results are the same for any value.
     """
-    n_q, n_r, n_bits = qb.shape[0], rb.shape[0], qb.shape[1]
-    chunk = chunk or max(1, PAIRS_PER_CHUNK // n_r)
-    starts = range(0, n_q, chunk)
+    n_r = rb.shape[0]
     topk, grid = np.asarray(topk, np.int64), np.asarray(grid, np.int64)
     device = torch.device(device) if device is not None else torch.device("cpu")
     if (backend or ("numpy" if device.type == "cpu" else "torch")) == "numpy":
-        qw, rw, qlw, rlw = _pack_words(qb), _pack_words(rb), _pack_words(ql), _pack_words(rl)
-
-        def run(s):
-            return _stats_numpy(qw[s:s + chunk], rw, qlw[s:s + chunk], rlw, n_bits, topk, grid)
-
-        workers = max(1, min(len(starts), torch.get_num_threads(), os.cpu_count() or 1))
-        with ThreadPoolExecutor(workers) as pool:
-            return QueryStats.concat(list(pool.map(run, starts)))
+        return _numpy_pass(qb, rb, ql, rl, topk, grid, chunk, threads)
+    chunk = chunk or max(1, PAIRS_PER_CHUNK // n_r)
     q, r = (torch.as_tensor(b, device=device).float() * 2 - 1 for b in (qb, rb))
     ql_t, rl_t = (torch.as_tensor(lab, device=device).float() for lab in (ql, rl))
-    return QueryStats.concat([_stats_torch(q[s:s + chunk], r, ql_t[s:s + chunk], rl_t, n_bits, topk, grid)
-                              for s in starts])
+    return QueryStats.concat([_stats_torch(q[s:s + chunk], r, ql_t[s:s + chunk], rl_t, qb.shape[1], topk, grid)
+                              for s in range(0, qb.shape[0], chunk)])
 
 
 # ------------------------------------------------------------------------------------ the metrics
@@ -300,6 +435,7 @@ def evaluate(
     precision_at=PRECISION_AT_N,
     device=None,
     chunk: int | None = None,
+    threads: int | None = None,
 ) -> dict:
     """Every retrieval metric of one direction (queries of one modality against a database of another).
 
@@ -310,9 +446,12 @@ def evaluate(
         topk: the K of ``map@K`` (K above n_r counts as n_r).
         radius: also compute ``pr_radius``.
         precision_at: the N of ``precision@N`` / ``recall@N``; values above n_r are left out.
-        device: ``"cpu"`` for the numpy pass on every core, or a torch device (e.g. ``"cuda"``); ``None``
-            uses the device of ``q_codes`` when it is a torch tensor, else the CPU.
-        chunk: queries per chunk (default: about 8M pairs a chunk, which bounds memory).
+        device: ``"cpu"`` for the numpy pass, or a torch device (e.g. ``"cuda"``); ``None`` uses the device
+            of ``q_codes`` when it is a torch tensor, else the CPU.
+        chunk: query rows per block (default: a block of about 128K pairs on the CPU, whose working set
+            stays in cache; about 8M pairs per chunk on a GPU). Bounds memory; results do not depend on it.
+        threads: threads of the CPU pass (default: ``torch.get_num_threads()``, at most the cores this
+            process may run on; ``threads=1`` on a shared machine). Results do not depend on it.
 
     Returns:
         ``{"map", "map_tie_aware", "map_best", "map_worst", "map@K"..., "pr_radius": {"radius",
@@ -329,7 +468,9 @@ def evaluate(
     grid = tuple(n for n in _check_positive_ints("precision_at", precision_at) if n <= rb.shape[0])
     if chunk is not None:
         check_int("chunk (queries per chunk)", chunk, minimum=1, error=ValueError)
-    stats = query_stats(qb, rb, ql, rl, topk=topk, grid=grid, device=device, chunk=chunk)
+    if threads is not None:
+        check_int("threads", threads, minimum=1, error=ValueError)
+    stats = query_stats(qb, rb, ql, rl, topk=topk, grid=grid, device=device, chunk=chunk, threads=threads)
     return metrics_from_stats(stats, n_retrieval=rb.shape[0], topk=topk, grid=grid, radius=radius)
 
 
@@ -338,7 +479,7 @@ def mean_average_precision(q_codes, r_codes, q_labels, r_labels, ties: str = "in
     """mAP of one direction: ``ties="index"`` (stable order by distance then retrieval index, optionally
     truncated at ``k``) or ``ties="aware"`` (expected value over random orders inside ties, whole set).
 
-    ``options`` (``device``, ``chunk``) are passed to :func:`evaluate`.
+    ``options`` (``device``, ``chunk``, ``threads``) are passed to :func:`evaluate`.
     """
     if ties not in ("index", "aware"):
         raise ValueError(f"ties must be 'index' or 'aware', got {ties!r}")

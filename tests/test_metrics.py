@@ -1,12 +1,14 @@
 """benchmark.metrics against slow oracles, hand-computed golden cases, and the errors users can cause."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 
 from benchmark import metrics
-from benchmark.metrics import evaluate, mean_average_precision
+from benchmark.metrics import code_bits, evaluate, mean_average_precision
 from tests import reference_metrics as ref
 
 TOL = 1e-9
@@ -238,3 +240,92 @@ def test_odd_and_long_code_lengths_and_many_classes(n_bits, n_classes):
     topk, grid = (4, 30), grid_for(70)
     result = evaluate(q, r, ql, rl, topk=topk, precision_at=grid)
     assert_matches_reference(result, ref.reference_metrics(q, r, ql, rl, topk, grid), topk, grid)
+
+
+# ------------------------------------------------------------------------------- the CPU pass itself
+
+
+def stats_of(q, r, ql, rl, **options):
+    qb, rb, qlb, rlb = metrics._check_inputs(q, r, ql, rl)
+    return metrics.query_stats(qb, rb, qlb, rlb, topk=(1, 10, 100, 1000), grid=(1, 5, 50), **options)
+
+
+def assert_same_stats(a, b):
+    for field in metrics.QueryStats.__dataclass_fields__:
+        x, y = getattr(a, field), getattr(b, field)
+        assert x.dtype == y.dtype and np.array_equal(x, y), field
+
+
+@pytest.mark.parametrize("n_r,chunk", [(90, 3), (5000, None)])
+def test_results_do_not_depend_on_the_thread_count(n_r, chunk, monkeypatch):
+    """Several blocks of query rows (3 rows each; 26 rows each by default at 5000 items) on 1, 2 or 3 threads."""
+    q, r, ql, rl = random_case(6, 61, n_r, 64, ties="many", orphans=3)
+    one = evaluate(q, r, ql, rl, topk=(5, 50), chunk=chunk, threads=1)
+    for threads in (2, 3):
+        assert evaluate(q, r, ql, rl, topk=(5, 50), chunk=chunk, threads=threads) == one
+    assert_same_stats(stats_of(q, r, ql, rl, chunk=chunk, threads=1), stats_of(q, r, ql, rl, chunk=chunk, threads=2))
+
+    seen = []
+    block = metrics._numpy_block
+    monkeypatch.setattr(metrics, "_numpy_block", lambda *args: (seen.append(threading.get_ident()), block(*args)))
+    evaluate(q, r, ql, rl, chunk=chunk, threads=1)
+    assert set(seen) == {threading.get_ident()} and len(seen) > 2  # one thread: the caller's, no pool
+    seen.clear()
+    evaluate(q, r, ql, rl, chunk=chunk, threads=2)
+    assert threading.get_ident() not in seen and len(set(seen)) <= 2
+
+
+def test_the_compiled_counting_sort_is_used_and_the_numpy_fallback_agrees(monkeypatch):
+    assert metrics.USE_COMPILED_PARTITION  # SciPy's coo_tocsr, else the pass is several times slower
+    cases = [random_case(7, 9, 300, 64, ties="many", orphans=2),          # blocks of several rows
+             random_case(8, 5, 70, 130, n_classes=70, ties="few"),        # several code and label words
+             random_case(9, 3, 1, 16)]
+    compiled = [stats_of(*case) for case in cases] + [stats_of(*cases[0], chunk=1)]
+    monkeypatch.setattr(metrics, "USE_COMPILED_PARTITION", False)
+    fallback = [stats_of(*case) for case in cases] + [stats_of(*cases[0], chunk=1)]
+    for a, b in zip(compiled, fallback):
+        assert_same_stats(a, b)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_partition_is_a_stable_counting_sort(compiled, monkeypatch):
+    monkeypatch.setattr(metrics, "USE_COMPILED_PARTITION", compiled)
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 9, 500).astype(np.int32)
+    keys[keys == 4] = 5  # an empty key
+    relevant = rng.random(500) < 0.4
+    ptr, ranked, perm = np.empty(10, np.int32), np.empty(500, bool), np.empty(500, np.int32)
+    metrics._partition(keys, 9, relevant, ptr, ranked, perm)
+    order = sorted(range(500), key=lambda i: (keys[i], i))
+    assert ranked.tolist() == [relevant[i] for i in order]
+    assert ptr.tolist() == [0] + np.cumsum(np.bincount(keys, minlength=9)).tolist()
+
+
+def test_int64_positions_give_the_same_results(monkeypatch):
+    """Blocks beyond 2**31 pairs use int64 keys and positions; force that path on a small case."""
+    q, r, ql, rl = random_case(10, 12, 400, 32, ties="many", orphans=2)
+    expected = stats_of(q, r, ql, rl)
+    monkeypatch.setattr(metrics, "INT32_PAIRS", 100)
+    assert metrics._Workspace(3, 400, 32, 1).keys.dtype == np.int64
+    assert_same_stats(stats_of(q, r, ql, rl), expected)
+    assert_same_stats(stats_of(q, r, ql, rl, chunk=1), expected)
+
+
+def test_threads_option_is_checked():
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match=rf"threads must be an integer >= 1, got {bad!r}"):
+            evaluate(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL, threads=bad)
+    assert mean_average_precision(GOLDEN_Q, GOLDEN_R, GOLDEN_QL, GOLDEN_RL, threads=3) == pytest.approx(29 / 36)
+
+
+def test_zero_one_codes_are_recognised_like_isin():
+    rng = np.random.default_rng(1)
+    arrays = [np.array([[0, 1, 1]]), np.array([[0.0, 1.0]]), np.array([[0.0, 0.5, 1.0]]), np.array([[-1, 1]]),
+              np.array([[2, 1, 0]]), np.array([[0, 1]], np.uint8), np.array([[1.0, 1.0 + 1e-12]]),
+              np.array([[0, 0]], np.int8), np.array([[0.0, -0.0]]), rng.integers(0, 2, (5, 7)),
+              rng.integers(-1, 2, (5, 7)).astype(np.float32)]
+    for array in arrays:
+        assert metrics._zero_one(array) == np.isin(array, (0, 1)).all(), array
+    # {0, 1} floats are bits; other values in [0, 1] are real values (all >= 0, so all +1)
+    assert code_bits(np.array([[0.0, 1.0, 0.0]])).tolist() == [[False, True, False]]
+    assert code_bits(np.array([[0.0, 0.5, 1.0]])).tolist() == [[True, True, True]]
