@@ -10,6 +10,7 @@ from methods import Backbone, load_backbone, pretrain_tiny_clip
 from .data import PairedDataset, Split
 from .errors import BackboneError
 from .files import atomic_folder
+from .threads import torch_threads
 
 
 def check_backbone_folder(path: Path) -> Path:
@@ -33,11 +34,12 @@ def open_backbone(path: Path) -> Backbone:
 def synthetic_backbone(dataset: PairedDataset, split: Split, cache_dir: Path, *, seed: int = 0,
                        config: str = "tiny", steps: int = 300, progress: bool = True) -> Path:
     """The folder of the tiny CLIP for synthetic ``dataset`` (pretrained on ``split.train`` only), built on
-    first use and written atomically."""
+    first use and written atomically. Pretrained on one thread: the weights then depend on the seed only, not
+    on the machine's cores (and the tiny model gains nothing from more)."""
     folder = (Path(cache_dir) / "backbones" /
               f"{dataset.name}-{dataset.content_hash[:12]}-{split.hash[:12]}-{config}-seed{seed}-{steps}")
     if not (folder / "config.json").is_file():
-        with atomic_folder(folder, marker="config.json") as tmp:
+        with atomic_folder(folder, marker="config.json") as tmp, torch_threads(1):
             pretrain_tiny_clip(tmp, dataset.images[split.train], [dataset.texts[i] for i in split.train],
                                dataset.vocabulary, config=config, steps=steps, seed=seed, progress=progress,
                                desc=f"pretraining {folder.name}")

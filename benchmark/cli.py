@@ -20,7 +20,7 @@ EPILOG_LIST = """examples:
 """
 EPILOG_RUN = """examples:
   python -m benchmark run --losses all                       # the default grid on the synthetic sets
-  python -m benchmark run --losses dcgh,dcgh-novar --bits 64 --seeds 0,1,2
+  python -m benchmark run --losses dcgh,dcgh-novar --bits 64 --replicates 5
   python -m benchmark run --set run.optimizer.head_lr=3e-4 --set loss_params.dcgh.gamma=0.5
   python -m benchmark run --losses mypkg.losses:MyLoss,dcgh --datasets synth-coco
   python -m benchmark run --config paper --backbone ~/clip-vit-base-patch32 --data-root /datasets
@@ -37,7 +37,7 @@ EPILOG_REPORT = """examples:
 """
 EPILOG_ABLATE = """examples:
   python -m benchmark ablate variance                          # on the synthetic sets of the default config
-  python -m benchmark ablate variance --bits 64 --seeds 0,1,2 --out reports/ablation
+  python -m benchmark ablate variance --bits 64 --replicates 5 --out reports/ablation
 """
 EPILOG_PREPARE = """examples:
   python -m benchmark prepare mirflickr25k --raw ~/downloads/mirflickr25k --out data/mirflickr25k
@@ -54,16 +54,32 @@ EPILOG_PREPARE = """examples:
 def _list_losses(args: argparse.Namespace) -> str:
     import losses
 
+    def describe(entry, mark: str = " ") -> list[str]:
+        source = f" [{entry.source}]" if entry.source else ""
+        params = ", ".join(f"{k}={v!r}" for k, v in losses.defaults(entry.name).items())
+        return [f"  {mark} {entry.name:<{width}}{entry.description}{source}"] + (
+            [f"    {'':<{width}}parameters: {params}"] if params else [])
+
     entries = losses.entries()
     width = max(len(e.name) for e in entries) + 2
-    lines = ["Loss families:"]
-    lines += [f"  {e.name:<{width}}{e.description}" for e in entries if not e.is_variant]
-    lines += ["Variants (ablations of a family, with the parameters they fix):"]
-    for e in entries:
-        if e.is_variant:
-            fixed = ", ".join(f"{k}={v!r}" for k, v in e.fixed.items())
-            lines.append(f"  {e.name:<{width}}{e.description} [{e.base}: {fixed}]")
-    lines.append("Your own loss: name it package.module:ClassName (a losses.HashingLoss subclass)")
+    lines = ["Losses by family (* stands for its family in --losses all; --losses zoo runs every loss, "
+             "--losses family:NAME a family's):"]
+    for family in losses.families():
+        lines.append(f"{family}:")
+        for entry in sorted((e for e in entries if e.family == family and not e.is_variant),
+                            key=lambda e: (not e.representative, e.name)):
+            lines += describe(entry, "*" if entry.representative else " ")
+    others = [e for e in entries if e.family is None and not e.is_variant]
+    if others:
+        lines.append("other registered losses:")
+        for entry in others:
+            lines += describe(entry)
+    lines.append("Variants (ablations of a loss, with the parameters they fix):")
+    for entry in (e for e in entries if e.is_variant):
+        fixed = ", ".join(f"{k}={v!r}" for k, v in entry.fixed.items())
+        lines.append(f"    {entry.name:<{width}}{entry.description} [{entry.base}: {fixed}]")
+    lines.append("Your own loss: name it package.module:ClassName (a losses.HashingLoss subclass); parameters go in "
+                 "loss_params (docs/losses.md)")
     return "\n".join(lines)
 
 
@@ -120,10 +136,10 @@ def _name_list(text: str) -> list[str]:
 
 
 #: The configuration key each run flag overrides.
-FLAG_KEYS = {"losses": "losses", "datasets": "datasets", "bits": "bits", "seeds": "seeds", "epochs": "run.epochs",
+FLAG_KEYS = {"losses": "losses", "datasets": "datasets", "bits": "bits", "replicates": "replicates", "epochs": "run.epochs",
              "protocol": "run.protocol", "mode": "run.mode", "backbone": "run.backbone",
              "data_root": "execution.data_root", "image_root": "execution.image_root", "device": "execution.device",
-             "workers": "execution.workers"}
+             "workers": "execution.workers", "threads": "execution.threads"}
 
 
 def _set_nested(tree: dict, key: str, value) -> None:
@@ -176,7 +192,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_ablate(args: argparse.Namespace) -> int:
     from .config import load_ablation
-    from .report import FORMATS, ablation_report
+    from .report import FORMATS, ablation_section
+    from .report.records import tidy
     from .store import RunStore
 
     ablation = load_ablation(args.what)
@@ -187,12 +204,12 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         return status
     ids = {spec.run_id for spec in grid.specs}
     records = [r for r in RunStore(args.results).contents().records if r.run_id in ids]
-    written = ablation_report(records, args.out, FORMATS, ablation, args.what)
-    if not written:
+    section = ablation_section(records, tidy(records), args.out, FORMATS, ablation, args.what)
+    if not section.tables:
         print(f"no ablation table: the {ablation.reference} runs and at least one other ablation loss need records",
               file=sys.stderr)
         return 1
-    for path in written["tables"] + written["figures"]:
+    for path in section.tables + section.figures:
         print(f"wrote {path}")
     return status
 
@@ -216,7 +233,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> 
                             "variants, package.module:Class")
     parser.add_argument("--datasets", type=_name_list, help="comma list of datasets (list datasets)")
     parser.add_argument("--bits", type=_int_list, help="comma list of code lengths, e.g. 16,32,64")
-    parser.add_argument("--seeds", type=_int_list, help="comma list of seeds, e.g. 0,1,2")
+    parser.add_argument("--replicates", type=int, help="independent repetitions of each cell (default 3); what each "
+                        "draws anew: the vary settings (docs/configuration.md)")
     parser.add_argument("--epochs", type=int, help="training epochs of every run")
     parser.add_argument("--protocol", choices=choices(RunSettings, "protocol"),
                         help="honest: epoch chosen on validation; paper: best query epoch per direction (optimistic)")
@@ -227,7 +245,10 @@ def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> 
     parser.add_argument("--image-root", help="re-root image paths of real datasets that no longer exist")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default: results/)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
-    parser.add_argument("--workers", type=int, help="runs in parallel on this machine")
+    parser.add_argument("--workers", type=int, help="runs in parallel on this machine (default: one per core on the "
+                        "CPU, one on a GPU)")
+    parser.add_argument("--threads", type=int, help="threads of each run for a real CLIP's passes (default: the "
+                        "worker's share of the cores; small work always runs on one thread)")
     parser.add_argument("--shard", help="I/N: run only shard I of N (default under a Slurm array: the array task)")
     parser.add_argument("--executor", choices=["local", "slurm"], default="local",
                         help="slurm: submit the pending runs as one job array through submitit")
@@ -267,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_run = _subcommand(
         sub, "run", _cmd_run,
-        help="train and evaluate a grid of losses x datasets x bits x seeds (resumable)",
+        help="train and evaluate a grid of losses x datasets x bits x replicates (resumable)",
         description="Train and evaluate every run of a grid. Values come from default.yaml, then --config, "
                     "then these flags.",
         epilog=EPILOG_RUN,

@@ -81,11 +81,27 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """The synthetic stand-ins: their size, generation seed and the budget of their backbone's pretraining."""
+    """The synthetic stand-ins: their size, generation seed, and their backbone's pretraining seed and budget.
+
+    In a ``RunSpec`` the seeds are the run's own (its replicate's, when the replicates vary them)."""
 
     size: int | None = field(default=None, metadata=_bounds(50))
     seed: int = field(default=0, metadata=_bounds(0))
+    backbone_seed: int = field(default=0, metadata=_bounds(0))
     pretrain_steps: int = field(default=300, metadata=_bounds(1))
+
+
+@dataclass(frozen=True)
+class VaryConfig:
+    """Which sources of variation each replicate draws anew, for synthetic and for real datasets.
+
+    ``data``: a new generation seed; ``backbone``: a new pretraining seed of the synthetic backbone; ``split``: a new
+    permutation; ``init``: a new seed for the heads' initialisation, dropout, batch order, proxies and centers.
+    Replicate r adds r to the base seed of each source it varies; replicate 0 is the base configuration."""
+
+    synthetic: tuple[Literal["data", "backbone", "split", "init"], ...] = field(
+        default=("data", "backbone", "init"), metadata={"may_be_empty": True})
+    real: tuple[Literal["split", "init"], ...] = field(default=("init",), metadata={"may_be_empty": True})
 
 
 @dataclass(frozen=True)
@@ -95,7 +111,8 @@ class ExecutionConfig:
     data_root: str | None = None
     image_root: str | None = None
     device: str | None = field(default=None, metadata={"pattern": r"cpu|cuda(:\d+)?|mps"})
-    workers: int = field(default=1, metadata=_bounds(1))
+    workers: int | None = field(default=None, metadata=_bounds(1))
+    threads: int | None = field(default=None, metadata=_bounds(1))
     slurm: dict = field(default_factory=dict)
 
 
@@ -107,7 +124,9 @@ class Config:
     loss_params: dict[str, dict] = field(default_factory=dict)
     datasets: tuple[str, ...] = ("synth-mirflickr25k", "synth-nuswide", "synth-coco")
     bits: tuple[int, ...] = field(default=(16, 32, 64), metadata=_bounds(1))
-    seeds: tuple[int, ...] = field(default=(0,), metadata=_bounds(0))
+    replicates: int = field(default=3, metadata=_bounds(1))
+    vary: VaryConfig = field(default_factory=VaryConfig)
+    references: bool = True
     run: RunSettings = field(default_factory=RunSettings)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
@@ -118,15 +137,20 @@ class Config:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: its grid coordinates and every setting that shapes its result; ``run_id`` is their hash.
+    """One run: its grid coordinates (loss, dataset, bits, replicate) and every setting that shapes its result;
+    ``run_id`` is their hash.
 
-    ``loss_params`` are this loss's parameters only and ``synthetic`` is None for a real dataset, so a
-    setting that cannot change a run's result never changes its id.
+    The seeds are the run's own: ``seed`` draws its initialisation (heads, dropout, batch order, proxies,
+    centers), ``synthetic.seed`` and ``synthetic.backbone_seed`` its synthetic data and backbone, and
+    ``settings.split.split_seed`` its split (``seeds`` gathers them). ``loss_params`` are this loss's parameters
+    only and ``synthetic`` is None for a real dataset, so a setting that cannot change a run's result never
+    changes its id. A ``loss`` named ``ref:...`` is a reference row (``benchmark.references``), not a loss.
     """
 
     loss: str
     dataset: str
     bits: int = field(metadata=_bounds(1))
+    replicate: int = field(metadata=_bounds(0))
     seed: int = field(metadata=_bounds(0))
     loss_params: dict
     settings: RunSettings
@@ -143,11 +167,19 @@ class RunSpec:
     def run_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
         loss = re.sub(r"[^A-Za-z0-9-]+", "_", self.loss)
-        return f"{self.dataset}-{self.bits}b-{loss}-s{self.seed}-{digest[:10]}"
+        return f"{self.dataset}-{self.bits}b-{loss}-r{self.replicate}-{digest[:10]}"
 
     @property
     def label(self) -> str:
-        return f"{self.loss} {self.dataset} {self.bits} bits seed {self.seed}"
+        return f"{self.loss} {self.dataset} {self.bits} bits replicate {self.replicate}"
+
+    @property
+    def seeds(self) -> dict[str, int | None]:
+        """The seed of each source of variation (data and backbone: None for a real dataset)."""
+        synthetic = self.synthetic
+        return {"data": synthetic.seed if synthetic else None,
+                "backbone": synthetic.backbone_seed if synthetic else None,
+                "split": self.settings.split.split_seed, "init": self.seed}
 
 
 @dataclass(frozen=True)
@@ -178,9 +210,15 @@ def schema_keys(cls: type = Config, prefix: str = "") -> list[str]:
     return keys
 
 
+#: Keys of earlier versions, and what replaced them.
+RENAMED = {"seeds": "replicates"}
+
+
 def _nearest_key(key: str, here: list[str]) -> str | None:
-    """The valid key a misspelled ``key`` most likely meant: at the same level, else anywhere in the schema
-    by its last part (``epochs`` at the top means ``run.epochs``)."""
+    """The valid key a misspelled ``key`` most likely meant: what replaced it, a key at the same level, else
+    anywhere in the schema by its last part (``epochs`` at the top means ``run.epochs``)."""
+    if key in RENAMED:
+        return RENAMED[key]
     match = difflib.get_close_matches(key, here, n=1)
     if match:
         return match[0]
@@ -225,7 +263,7 @@ def _convert(hint, value, key: str, where: str, metadata: Mapping):
     if origin is tuple:
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         inner = [args[0]] * len(values) if args[1:] == (Ellipsis,) else list(args)
-        if not values or len(values) != len(inner):
+        if (not values and not metadata.get("may_be_empty")) or len(values) != len(inner):
             size = "a non-empty list" if args[1:] == (Ellipsis,) else f"a list of {len(inner)}"
             raise ConfigError(f"'{key}' in {where} must be {size}, got {value!r}")
         return tuple(_convert(t, v, key, where, metadata) for t, v in zip(inner, values))

@@ -1,7 +1,8 @@
 """A configuration's grid of runs, checked against the loss registry, the datasets and this machine before any
 work starts (so ``--dry-run`` catches every bad value), and the ``RunSpec`` of each run.
 
-Loss names may be groups: ``all`` is the five loss families.
+Loss names may be groups: ``all`` is the five families' representatives (``pairwise``, ``triplet``, ``center``,
+``proxy``, ``dcgh``), ``zoo`` every registered loss (not the variants), ``family:NAME`` a family's members.
 """
 from __future__ import annotations
 
@@ -16,18 +17,37 @@ from . import data
 from .config import Config, RunSpec
 from .device import resolve_device
 from .errors import ConfigError
+from .references import REFERENCES, is_reference
 
-#: Names that stand for several losses in ``losses:``.
-LOSS_GROUPS = {"all": lambda: losses.available(variants=False)}
+#: Names that stand for several losses in ``losses:`` (and ``family:NAME`` for each family).
+LOSS_GROUPS = {"all": losses.representatives, "zoo": lambda: losses.available(variants=False)}
+FAMILY_PREFIX = "family:"
+
+
+def _group(name: str) -> list[str] | None:
+    """The members of group ``name``, or None when it is not a group."""
+    if name.startswith(FAMILY_PREFIX):
+        family = name[len(FAMILY_PREFIX):]
+        if family not in losses.families():
+            hint = difflib.get_close_matches(family, losses.families(), n=1)
+            raise ConfigError(f"unknown loss family {family!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                              + f"; families: {', '.join(losses.families())}")
+        return losses.family_members(family)
+    return LOSS_GROUPS[name]() if name in LOSS_GROUPS else None
 
 
 @dataclass(frozen=True)
 class Grid:
-    """The runs of a checked configuration, ordered dataset, bits, loss, seed (so a dataset's caches are
-    built once); ``config`` has its loss groups expanded."""
+    """The runs of a checked configuration, ordered dataset, replicate, bits, loss (so the caches of a
+    replicate's data and backbone are built once, before its runs); ``config`` has its loss groups expanded.
+    With ``config.references``, each (dataset, replicate, bits) also has its reference rows."""
 
     config: Config
     specs: tuple[RunSpec, ...]
+
+    @property
+    def training_runs(self) -> list[RunSpec]:
+        return [spec for spec in self.specs if not is_reference(spec.loss)]
 
     @property
     def id(self) -> str:
@@ -40,17 +60,21 @@ class Grid:
 
 def expand_losses(names) -> tuple[str, ...]:
     """``names`` with groups replaced by their members, each name once, in order."""
-    expanded = [member for name in names for member in (LOSS_GROUPS[name]() if name in LOSS_GROUPS else [name])]
+    expanded = [member for name in names for member in (_group(name) or [name])]
     return tuple(dict.fromkeys(expanded))
 
 
 def _check_losses(config: Config) -> tuple[str, ...]:
     names = expand_losses(config.losses)
     for name in names:
+        if is_reference(name):
+            raise ConfigError(f"{name!r} is a reference row, not a loss: every grid with 'references: true' (the "
+                              "default) evaluates the reference rows beside its losses")
         try:
             losses.parameters(name)
         except losses.LossConfigError as exc:
-            raise ConfigError(f"{exc}; or a group: {', '.join(LOSS_GROUPS)}") from exc
+            raise ConfigError(f"{exc}; or a group: {', '.join(LOSS_GROUPS)}, "
+                              f"{', '.join(FAMILY_PREFIX + f for f in losses.families())}") from exc
     for name, params in config.loss_params.items():
         if name not in names:
             raise ConfigError(f"loss_params names loss {name!r}, which is not in this grid's losses ({', '.join(names)})")
@@ -59,6 +83,14 @@ def _check_losses(config: Config) -> tuple[str, ...]:
         except losses.LossConfigError as exc:
             raise ConfigError(f"loss_params.{name}: {exc}") from exc
     return names
+
+
+def _check_replicates(config: Config) -> None:
+    for kind, sources in (("synthetic", config.vary.synthetic), ("real", config.vary.real)):
+        used = any(data.is_synthetic(name) == (kind == "synthetic") for name in config.datasets)
+        if config.replicates > 1 and used and not sources:
+            raise ConfigError(f"replicates: {config.replicates}, but vary.{kind} is empty: the replicates of the {kind} "
+                              "datasets would be the same run; vary at least one of its sources (e.g. init)")
 
 
 def _check_datasets(config: Config) -> None:
@@ -75,16 +107,35 @@ def _check_datasets(config: Config) -> None:
         raise ConfigError("'run.backbone' is not set: use 'synthetic' for the synthetic sets or give --backbone PATH")
 
 
+def _replicate_specs(config: Config, dataset: str, replicate: int) -> list[RunSpec]:
+    """The runs of one replicate of ``dataset``: every loss (and reference) at every code length, all sharing
+    the replicate's data, backbone and split, so that comparisons between losses are paired."""
+    synthetic = data.is_synthetic(dataset)
+    varied = config.vary.synthetic if synthetic else config.vary.real
+
+    def step(source: str) -> int:
+        return replicate if source in varied else 0
+
+    split = replace(config.run.split, split_seed=config.run.split.split_seed + step("split"))
+    settings = replace(config.run, split=split)
+    data_options = replace(config.synthetic, seed=config.synthetic.seed + step("data"),
+                           backbone_seed=config.synthetic.backbone_seed + step("backbone")) if synthetic else None
+    names = list(config.losses) + (list(REFERENCES) if config.references else [])
+    return [RunSpec(loss=name, dataset=dataset, bits=bits, replicate=replicate, seed=step("init"),
+                    loss_params=dict(config.loss_params.get(name, {})), settings=settings, synthetic=data_options)
+            for bits in config.bits for name in names]
+
+
 def build_grid(config: Config) -> Grid:
     """Check ``config`` against the registry, the datasets and this machine; its runs."""
     names = _check_losses(config)
     _check_datasets(config)
+    _check_replicates(config)
     resolve_device(config.execution.device)
     settings = config.run
     if settings.backbone != "synthetic":
         settings = replace(settings, backbone=str(Path(settings.backbone).expanduser().resolve()))
     config = replace(config, losses=names, run=settings)
-    specs = [RunSpec(loss=loss, dataset=dataset, bits=bits, seed=seed, loss_params=dict(config.loss_params.get(loss, {})),
-                     settings=settings, synthetic=config.synthetic if data.is_synthetic(dataset) else None)
-             for dataset in config.datasets for bits in config.bits for loss in names for seed in config.seeds]
+    specs = [spec for dataset in config.datasets for replicate in range(config.replicates)
+             for spec in _replicate_specs(config, dataset, replicate)]
     return Grid(config, tuple(specs))

@@ -97,7 +97,8 @@ class RunRecord(_VersionedRecord):
     ``metrics[direction]`` holds the scalar metrics (``map``, ``map_tie_aware``, ``map@K``, ...) and
     ``curves[direction]`` the PR-by-radius and precision/recall@N curves of the four directions ``i2t``,
     ``t2i``, ``i2i``, ``t2t``; ``history`` one entry per epoch (loss terms, validation or query mAP);
-    ``evaluations`` every evaluation made, in order (stage, set, direction).
+    ``evaluations`` every evaluation made, in order (stage, set, direction). A reference row
+    (``benchmark.references``) trains nothing: its ``selection`` and ``training`` are None, its history empty.
     """
 
     WHAT = "run record"
@@ -107,8 +108,8 @@ class RunRecord(_VersionedRecord):
     grid_id: str | None
     metrics: dict[str, dict[str, float]]
     curves: dict[str, dict[str, Any]]
-    selection: Selection
-    training: TrainingUse
+    selection: Selection | None
+    training: TrainingUse | None
     history: list[dict]
     evaluations: list[dict]
     codes_sha256: dict
@@ -116,12 +117,14 @@ class RunRecord(_VersionedRecord):
     timings: dict[str, float]
     environment: dict
     finished_at: str
+    family: str | None = None  # the loss's family in the registry (None: a reference row or a user's loss)
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
     def _typed(cls, content: dict, where: str) -> dict:
-        return {**super()._typed(content, where), "selection": Selection(**content["selection"]),
-                "training": TrainingUse(**content["training"])}
+        selection, training = content["selection"], content["training"]
+        return {**super()._typed(content, where), "selection": Selection(**selection) if selection else None,
+                "training": TrainingUse(**training) if training else None}
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,13 @@ may create them at once.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -26,21 +30,26 @@ from tqdm import tqdm
 from . import data
 from .backbones import check_backbone_folder, synthetic_backbone
 from .config import ExecutionConfig, RunSpec
+from .device import resolve_device
 from .errors import ConfigError
 from .grid import Grid
 from .paths import DEFAULT_RESULTS, cache_dir
 from .record import RunFailure
+from .references import is_reference
 from .store import RunStore
-from .training import prepare_features, train_and_evaluate
+from .threads import plan_workers
+from .training import evaluate_reference, feature_mode, prepare_features, train_and_evaluate
 
 
 @dataclass(frozen=True)
 class RunContext:
-    """Where runs read and write and how they execute; none of it changes a result (so none is in run_id)."""
+    """Where runs read and write and how they execute; none of it changes a result (so none is in run_id).
+    ``threads``: each run's threads for a real CLIP's passes (``benchmark.threads.plan_workers``)."""
 
     results: Path = DEFAULT_RESULTS
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     progress: bool = True
+    threads: int = 1
 
     @property
     def cache(self) -> Path:
@@ -59,8 +68,8 @@ def resources(spec: RunSpec, context: RunContext) -> tuple[data.PairedDataset, d
     split = data.load_or_create_split(dataset, data.default_split_settings(dataset, **asdict(spec.settings.split)),
                                       context.cache)
     if spec.settings.backbone == "synthetic":
-        backbone = synthetic_backbone(dataset, split, context.cache, steps=spec.synthetic.pretrain_steps,
-                                      progress=context.progress)
+        backbone = synthetic_backbone(dataset, split, context.cache, seed=spec.synthetic.backbone_seed,
+                                      steps=spec.synthetic.pretrain_steps, progress=context.progress)
     else:
         backbone = check_backbone_folder(Path(spec.settings.backbone))
     return dataset, split, backbone
@@ -70,14 +79,15 @@ def prepare_shared(spec: RunSpec, context: RunContext) -> dict:
     """Build the caches the runs of ``spec``'s dataset share (data, split, backbone, features) and return how
     the data was read (missing images included), before any training starts."""
     dataset, _, backbone = resources(spec, context)
-    prepare_features(spec, dataset, backbone, context.cache, context.execution.device, context.progress)
+    prepare_features(spec, dataset, backbone, context.cache, context.execution.device, context.progress,
+                     context.threads)
     return dataset.summary
 
 
 def _shared_key(spec: RunSpec) -> tuple:
     """What decides the caches a run shares with others: two runs with the same key share all of them."""
     s = spec.settings
-    return spec.dataset, spec.synthetic, s.backbone, s.mode, s.split, s.max_text_len
+    return spec.dataset, spec.synthetic, s.backbone, s.split, s.max_text_len, feature_mode(spec)
 
 
 def _now() -> str:
@@ -91,8 +101,9 @@ def execute_run(spec: RunSpec, context: RunContext, grid_id: str | None = None) 
     start = time.perf_counter()
     try:
         dataset, split, backbone = resources(spec, context)
-        record = train_and_evaluate(spec, dataset, split, backbone, cache_dir=context.cache,
-                                    device=context.execution.device, progress=context.progress)
+        run = evaluate_reference if is_reference(spec.loss) else train_and_evaluate
+        record = run(spec, dataset, split, backbone, cache_dir=context.cache, device=context.execution.device,
+                     progress=context.progress, threads=context.threads)
     except Exception as exc:  # a failed run is recorded and the grid goes on
         failure = RunFailure(run_id=spec.run_id, spec=spec, grid_id=grid_id, error=str(exc),
                              error_type=type(exc).__name__, traceback=traceback.format_exc(), failed_at=_now())
@@ -105,8 +116,8 @@ def execute_run(spec: RunSpec, context: RunContext, grid_id: str | None = None) 
                + "".join(f" {k}={h[k]:.4f}" for k in ("val_map_i2t", "val_map_t2i") if k in h) for h in record.history]
     metrics = [f"{d}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items() if isinstance(v, float))
                for d, m in record.metrics.items()]
-    store.write_log(spec.run_id, header + history + [f"selection {asdict(record.selection)}",
-                                                     f"training {asdict(record.training)}"] + metrics)
+    store.write_log(spec.run_id, header + history + [f"selection {record.selection}", f"training {record.training}"]
+                    + metrics)
     return {"run_id": spec.run_id, "status": "done", "i2t": record.metrics["i2t"]["map"],
             "t2i": record.metrics["t2i"]["map"], "seconds": time.perf_counter() - start}
 
@@ -141,10 +152,30 @@ def shard_of(specs, index: int, count: int) -> list[RunSpec]:
 # --------------------------------------------------------------------------------------- executors
 
 
-def _init_worker(threads: int) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when its parent dies (SIGKILL leaves the parent no chance to stop its workers), so a killed
+    grid does not go on in the background; the run in progress leaves no record (records are atomic). On Linux
+    the kernel kills the worker at once (PR_SET_PDEATHSIG); elsewhere a thread polls for the parent."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        if libc.prctl(1, signal.SIGKILL) == 0 and os.getppid() == parent:  # 1: PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _init_worker(parent: int) -> None:
     import transformers
 
-    torch.set_num_threads(threads)  # the workers share the cores
+    _exit_with_parent(parent)
+    torch.set_num_threads(1)  # the workers share the cores; work that needs more says so (benchmark.threads)
     transformers.utils.logging.disable_progress_bar()
 
 
@@ -155,36 +186,44 @@ def _summary_line(spec: RunSpec, outcome: dict) -> str:
     return f"FAILED {spec.label}: {outcome['error']}"
 
 
+def _warn_missing_images(spec: RunSpec, summary: dict) -> None:
+    if summary.get("missing_images"):
+        tqdm.write(f"warning: {spec.dataset}: {summary['missing_images']} image files not found "
+                   f"(e.g. {summary['missing_image_examples'][0]}); pass --image-root DIR to re-root them")
+
+
 def run_local(specs: list[RunSpec], context: RunContext, grid_id: str) -> list[dict]:
-    """Run ``specs`` here, one at a time or ``execution.workers`` processes at once, with a progress bar."""
+    """Run ``specs`` here: the caches they share first (once per dataset and replicate, so no two runs build
+    one), then the runs, one at a time or in worker processes (by default one per core on the CPU)."""
+    workers, threads = plan_workers(context.execution.workers, context.execution.threads, len(specs),
+                                    resolve_device(context.execution.device))
+    context = replace(context, threads=threads)
+    shared: dict[tuple, RunSpec] = {}
+    for spec in specs:
+        shared.setdefault(_shared_key(spec), spec)
     outcomes = []
     bar = tqdm(total=len(specs), desc="runs", unit="run", disable=not context.progress, position=0)
-    prepared = set()
-    for spec in specs:  # shared caches first, once per dataset, so workers never build them twice
-        if _shared_key(spec) not in prepared:
-            prepared.add(_shared_key(spec))
-            summary = prepare_shared(spec, context)
-            if summary.get("missing_images"):
-                tqdm.write(f"warning: {spec.dataset}: {summary['missing_images']} image files not found "
-                           f"(e.g. {summary['missing_image_examples'][0]}); pass --image-root DIR to re-root them")
-    workers = context.execution.workers
+
+    def finished(spec: RunSpec, outcome: dict) -> None:
+        outcomes.append(outcome)
+        tqdm.write(_summary_line(spec, outcome))
+        bar.update()
+
     if workers == 1:
+        for spec in shared.values():
+            _warn_missing_images(spec, prepare_shared(spec, context))
         for spec in specs:
-            outcome = execute_run(spec, context, grid_id)
-            outcomes.append(outcome)
-            tqdm.write(_summary_line(spec, outcome))
-            bar.update()
+            finished(spec, execute_run(spec, context, grid_id))
     else:
-        threads = max(1, torch.get_num_threads() // workers)
         quiet = replace(context, progress=False)
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                 initargs=(threads,)) as pool:
+                                 initargs=(os.getpid(),)) as pool:
+            for spec, summary in zip(shared.values(), pool.map(prepare_shared, shared.values(),
+                                                                [quiet] * len(shared))):
+                _warn_missing_images(spec, summary)
             futures = {pool.submit(execute_run, spec, quiet, grid_id): spec for spec in specs}
             for future in as_completed(futures):
-                outcome = future.result()
-                outcomes.append(outcome)
-                tqdm.write(_summary_line(futures[future], outcome))
-                bar.update()
+                finished(futures[future], future.result())
     bar.close()
     return outcomes
 
@@ -217,8 +256,10 @@ def run_grid(grid: Grid, context: RunContext, *, force: bool = False, shard: tup
     status = {spec.run_id: store.status(spec.run_id) for spec in mine}
     pending = [s for s in mine if force or status[s.run_id] != "done"]
     retried = sum(status[s.run_id] == "failed" for s in pending)
+    references = sum(is_reference(s.loss) for s in pending)
+    kinds = f" ({len(pending) - references} training runs, {references} reference rows)" if references else ""
     where = f" in shard {shard[0]}/{shard[1]}" if shard else ""
-    print(f"{len(mine) - len(pending)} done, {len(pending)} to run{where}"
+    print(f"{len(mine) - len(pending)} done, {len(pending)} to run{kinds}{where}"
           + (f" ({retried} failed before, retried)" if retried else "") + f"; records in {store.root}", file=out)
     if dry_run:
         print(resolved_yaml(grid), file=out)

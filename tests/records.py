@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+import losses
 from benchmark.config import Config, RunSpec
 from benchmark.grid import build_grid
 from benchmark.record import DIRECTIONS, RunRecord, Selection, TrainingUse
@@ -38,14 +39,15 @@ def make_record(spec: RunSpec, i2t: float, t2i: float | None = None, grid_id: st
         environment={"torch": "2.13.0+cpu", "transformers": "5.23.0", "numpy": "2.4.6", "device_name": "x86_64",
                      "git_commit": "abc123"},
         finished_at="2026-11-25T12:00:00+00:00",
+        family=next((e.family for e in losses.entries() if e.name == spec.loss), None),
     )
 
 
-def write_record(results: Path, config: Config, loss: str, dataset: str, bits: int, seed: int, i2t: float,
+def write_record(results: Path, config: Config, loss: str, dataset: str, bits: int, replicate: int, i2t: float,
                  t2i: float | None = None) -> RunRecord:
-    """Store the record of run (loss, dataset, bits, seed) of ``config``'s grid, and the grid itself."""
+    """Store the record of run (loss, dataset, bits, replicate) of ``config``'s grid, and the grid itself."""
     grid = build_grid(config)
-    spec = next(s for s in grid.specs if (s.loss, s.dataset, s.bits, s.seed) == (loss, dataset, bits, seed))
+    spec = next(s for s in grid.specs if (s.loss, s.dataset, s.bits, s.replicate) == (loss, dataset, bits, replicate))
     store = RunStore(results)
     store.write_grid(grid.id, grid.runs())
     record = make_record(spec, i2t, t2i, grid.id)

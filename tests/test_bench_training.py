@@ -25,7 +25,8 @@ def coco(tmp_path_factory):
 
 
 def spec(loss: str, epochs: int) -> RunSpec:
-    return RunSpec.from_dict({"loss": loss, "dataset": "synth-coco", "bits": 64, "seed": 0, "loss_params": {},
+    return RunSpec.from_dict({"loss": loss, "dataset": "synth-coco", "bits": 64, "replicate": 0, "seed": 0,
+                              "loss_params": {},
                               "settings": {"epochs": epochs, "batch_size": 128}, "synthetic": {}}, "the benchmark")
 
 

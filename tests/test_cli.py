@@ -19,13 +19,19 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_list_losses_prints_every_registered_loss_with_a_description():
+def test_list_losses_groups_every_loss_by_family_with_its_source_and_parameters():
     result = run_cli("list", "losses")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     for entry in losses.entries():
-        line = next(line for line in lines if line.split() and line.split()[0] == entry.name)
-        assert entry.description in line
+        index = next(i for i, line in enumerate(lines) if line.lstrip("* ").split()[:1] == [entry.name])
+        assert entry.description in lines[index] and (entry.is_variant or (entry.source or "") in lines[index])
+        if not entry.is_variant:
+            family = max(i for i, line in enumerate(lines[:index]) if line.endswith(":") and not line.startswith(" "))
+            assert lines[family] == f"{entry.family}:"
+            assert lines[index].lstrip().startswith("*") == entry.representative
+            defaults = losses.defaults(entry.name)
+            assert all(f"{k}={v!r}" in lines[index + 1] for k, v in defaults.items())
     assert "dcgh-novar" in result.stdout and "gamma=0.0" in result.stdout
 
 

@@ -27,7 +27,7 @@ def test_layers_apply_in_order(tmp_path):
     config = load_config(str(path), {"run": {"epochs": 7}, "loss_params": {"dcgh": {"alpha": 1.0}}})
     assert (config.run.epochs, config.run.batch_size) == (7, 64)
     assert config.loss_params == {"dcgh": {"gamma": 0.5, "alpha": 1.0}}
-    assert load_config("paper").run.mode == "finetune" and load_config("paper").seeds == (0, 1, 2)
+    assert load_config("paper").run.mode == "finetune" and load_config("paper").replicates == 3
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -38,7 +38,9 @@ def test_layers_apply_in_order(tmp_path):
     ({"run": {"optimizer": {"head_lr": "abc"}}}, "'run.optimizer.head_lr' in the command line must be a number, got 'abc'"),
     ({"run": {"optimizer": {"betas": [0.9]}}}, "'run.optimizer.betas' in the command line must be a list of 2"),
     ({"bits": [16, 0]}, "'bits' in the command line must be an integer >= 1, got 0"),
-    ({"seeds": [True]}, "'seeds' in the command line must be an integer >= 0, got True"),
+    ({"replicates": True}, "'replicates' in the command line must be an integer >= 1, got True"),
+    ({"seeds": [0, 1]}, "unknown key 'seeds' in the command line; did you mean 'replicates'?"),
+    ({"vary": {"real": ["data"]}}, "'vary.real' in the command line must be one of split, init, got 'data'"),
     ({"run": {"protocol": "best"}}, "'run.protocol' in the command line must be one of honest, paper, got 'best'"),
     ({"run": {"split": {"val_fraction": 1.5}}}, "'run.split.val_fraction' in the command line must be > 0 and < 1"),
     ({"execution": {"device": "gpu"}}, "'execution.device' in the command line must match"),
@@ -84,18 +86,19 @@ def test_the_grid_checks_losses_and_datasets_before_any_work(overrides, message)
 def test_loss_groups_expand_in_order():
     grid = build_grid(load_config("default", {"losses": ["all", "dcgh-novar", "dcgh"]}))
     assert grid.config.losses == ("center", "dcgh", "pairwise", "proxy", "triplet", "dcgh-novar")
-    assert len(grid.specs) == 3 * 3 * 6
+    assert len(grid.training_runs) == 3 * 3 * 3 * 6 and len(grid.specs) == len(grid.training_runs) + 3 * 3 * 3 * 3
 
 
 def test_a_run_id_changes_with_what_shapes_the_run_only():
     base = {s.label: s.run_id for s in build_grid(load_config("default")).specs}
-    assert len(base) == 45
+    assert len(base) == 135 + 81
     def ids(**overrides):
         return {s.label: s.run_id for s in build_grid(load_config("default", overrides)).specs}
     assert not set(ids(run={"epochs": 31}).values()) & set(base.values())
     assert ids(execution={"device": "cpu", "workers": 2}) == base  # where a run executes is not what it is
     gamma = ids(loss_params={"dcgh": {"gamma": 0.5}})
     assert {label for label in base if gamma[label] != base[label]} == {l for l in base if l.startswith("dcgh ")}
+    assert set(ids(references=False)) == {label for label in base if not label.startswith("ref:")}
     real = {"datasets": ["coco"], "run": {"backbone": "/clip"}}
     assert ids(**real) == ids(**real, synthetic={"seed": 3})  # a real dataset's runs ignore synthetic settings
 
@@ -123,3 +126,40 @@ def test_set_overrides_any_key_from_the_command_line(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "benchmark", "run", "--dry-run", "--set", "run.epoch=3"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith("error: unknown key 'run.epoch' in the command line")
+
+
+def test_replicates_draw_the_sources_they_vary_and_share_them_across_losses():
+    grid = build_grid(load_config("default", {"datasets": ["synth-coco", "coco"], "bits": [16], "replicates": 3,
+                                              "run": {"backbone": "/clip"}}))
+    seeds = {(s.dataset, s.loss, s.replicate): s.seeds for s in grid.specs}
+    # synthetic sets: new data, backbone and init per replicate, the published split kept
+    assert [seeds[("synth-coco", "dcgh", r)] for r in range(3)] == [
+        {"data": r, "backbone": r, "split": 1818, "init": r} for r in range(3)]
+    # real sets: only the init; the split is the published one
+    assert [seeds[("coco", "dcgh", r)] for r in range(3)] == [
+        {"data": None, "backbone": None, "split": 1818, "init": r} for r in range(3)]
+    # every loss (and reference row) of a replicate shares its data, backbone and split: comparisons are paired
+    for (dataset, loss, replicate), value in seeds.items():
+        assert value == seeds[(dataset, "pairwise", replicate)]
+    split = build_grid(load_config("default", {"datasets": ["coco"], "bits": [16], "replicates": 2,
+                                               "vary": {"real": ["split", "init"]}, "run": {"backbone": "/clip"}}))
+    assert sorted({s.seeds["split"] for s in split.specs}) == [1818, 1819]
+
+
+def test_replicates_with_nothing_to_vary_are_refused():
+    with pytest.raises(ConfigError, match="vary.real is empty: the replicates of the real datasets would be the same"):
+        build_grid(load_config("default", {"datasets": ["coco"], "replicates": 2, "vary": {"real": []},
+                                           "run": {"backbone": "/clip"}}))
+    build_grid(load_config("default", {"datasets": ["coco"], "replicates": 1, "vary": {"real": []},
+                                       "run": {"backbone": "/clip"}}))  # one replicate needs nothing to vary
+
+
+def test_loss_groups_zoo_and_families():
+    import losses
+
+    zoo = build_grid(load_config("default", {"losses": ["zoo"], "bits": [16], "replicates": 1})).config.losses
+    assert set(zoo) == set(losses.available(variants=False)) and not any(n.startswith("dcgh-") for n in zoo)
+    proxy = build_grid(load_config("default", {"losses": ["family:proxy"], "bits": [16]})).config.losses
+    assert proxy == tuple(losses.family_members("proxy")) and "proxy" in proxy and len(proxy) > 1
+    with pytest.raises(ConfigError, match="unknown loss family 'proxi' \\(did you mean 'proxy'\\?\\)"):
+        build_grid(load_config("default", {"losses": ["family:proxi"]}))

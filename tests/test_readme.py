@@ -28,11 +28,12 @@ def test_ci_runs_the_readme_test_command_last():
 
 
 def test_readme_main_job_is_the_default_grid():
-    """The main job resolves to the 45 runs of the default grid (tests/test_runner.py runs grids end to end)."""
+    """The main job resolves to the default grid: 5 losses x 3 sets x 3 bits x 3 replicates, and their reference
+    rows (tests/test_runner.py runs grids end to end)."""
     main_job = quick_start_commands()[0].split("&&")[-1].strip()  # the part after the installs
     args = shlex.split(main_job)
     assert args[:4] == ["python", "-m", "benchmark", "run"], main_job
     result = subprocess.run([sys.executable, *args[1:], "--dry-run", "--results", "/nonexistent/results"],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "0 done, 45 to run" in result.stdout
+    assert "0 done, 216 to run (135 training runs, 81 reference rows)" in result.stdout

@@ -13,7 +13,7 @@ from benchmark.config import load_config
 from benchmark.errors import RecordError
 from benchmark.files import atomic_path, write_text
 from benchmark.grid import build_grid
-from benchmark.record import SCHEMA_VERSION, RunFailure, RunRecord
+from benchmark.record import SCHEMA_VERSION, RunFailure
 from benchmark.store import RunStore
 from tests.records import make_record, write_record
 
@@ -66,7 +66,7 @@ def test_a_first_round_record_is_refused_naming_the_file_and_the_command(tmp_pat
     ("{not json", "is not valid JSON"),
     ("[1, 2]", "is not a JSON object"),
     (json.dumps({"schema_version": 99}), "schema version 99; this suite reads version"),
-    (json.dumps({"schema_version": SCHEMA_VERSION, "run_id": "x"}), "is damaged (missing 'spec')"),
+    (json.dumps({"schema_version": SCHEMA_VERSION, "run_id": "x"}), "is damaged (missing '"),
 ])
 def test_damaged_records_are_named(tmp_path, content, problem):
     path = tmp_path / "runs" / "some-run" / "record.json"

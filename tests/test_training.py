@@ -35,7 +35,8 @@ def setup(tmp_path_factory):
 def make_spec(loss: str = "dcgh", bits: int = 16, seed: int = 0, loss_params: dict | None = None,
               optimizer: dict | None = None, **settings) -> RunSpec:
     return RunSpec.from_dict({
-        "loss": loss, "dataset": "synth-nuswide", "bits": bits, "seed": seed, "loss_params": loss_params or {},
+        "loss": loss, "dataset": "synth-nuswide", "bits": bits, "replicate": seed, "seed": seed,
+        "loss_params": loss_params or {},
         "settings": {"epochs": 4, "batch_size": 32, **settings, "optimizer": optimizer or {}},
         "synthetic": {"size": 300}}, "the test")
 
@@ -62,9 +63,15 @@ def random_val_map(setup):
     return float(np.mean(maps))
 
 
+#: Losses whose published defaults do not learn on this tiny 16-bit set, and the parameters these pipeline tests
+#: use instead: Proxy Anchor's scale alpha=32 gives nearly all the gradient to the single hardest item per class,
+#: at 16 bits its validation mAP stays at random codes' (a finding about the loss, not the pipeline).
+PIPELINE_PARAMS = {"proxy-anchor": {"alpha": 2.0}}
+
+
 @pytest.mark.parametrize("name", losses.available())
 def test_frozen_run_of_every_loss_beats_random_codes(setup, random_val_map, name):
-    record = run(setup, loss=name, epochs=6, optimizer={"head_lr": 5e-3})
+    record = run(setup, loss=name, epochs=6, optimizer={"head_lr": 5e-3}, loss_params=PIPELINE_PARAMS.get(name))
     assert set(record.metrics) == set(DIRECTIONS)
     assert record.selection.score > random_val_map + 0.05
     assert record.metrics["i2t"]["map"] > 0 and "pr_radius" in record.curves["i2t"]
@@ -76,7 +83,8 @@ def test_frozen_run_of_every_loss_beats_random_codes(setup, random_val_map, name
 
 @pytest.mark.parametrize("name", losses.available())
 def test_finetune_run_of_every_loss_beats_random_codes(setup, random_val_map, name):
-    record = run(setup, loss=name, mode="finetune", epochs=3, optimizer={"head_lr": 5e-3, "backbone_lr": 1e-4})
+    record = run(setup, loss=name, mode="finetune", epochs=3, optimizer={"head_lr": 5e-3, "backbone_lr": 1e-4},
+                 loss_params=PIPELINE_PARAMS.get(name))
     assert record.selection.score > random_val_map + 0.02
     assert record.data["feature_cache"] is None
     assert record.selection.used_selected_state

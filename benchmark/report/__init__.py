@@ -6,20 +6,25 @@ can be built on a machine that has nothing but the records.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+import pandas as pd
 
 from ..config import Ablation, ablation_names, load_ablation
 from ..data import is_synthetic
 from ..errors import ReportError
 from ..files import write_text
 from ..record import RunRecord
+from ..references import is_reference
 from ..store import RunStore
-from .figures import ablation_figure, pr_and_precision_figures, training_figures
+from .figures import ablation_figure, critical_difference_figure, pr_and_precision_figures, training_figures
 from .records import coverage, tidy
-from .tables import ablation_deltas, cell_statistics, write_table
+from .statistics import rank_rows
+from .tables import Table, latex_text, mean, table_statistics, write_table
 
 FORMATS = ("latex", "markdown", "csv")
 
@@ -28,33 +33,111 @@ def metric_slug(metric: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", metric.replace("@", "_at_")).strip("_")
 
 
-def _caption(metric: str, records: list[RunRecord], what: str) -> str:
+#: What every caption says about the marks, by number of replicates.
+MARKS = ("bold: best mean; †: not significantly worse than the best (two-sided paired t-test over replicates, "
+         "Holm-corrected over the column's losses, α = 0.05)")
+NO_TEST = "one replicate: no significance is claimed, bold marks the highest value only"
+
+
+def varied_sources(records: list[RunRecord]) -> list[str]:
+    """The sources of variation (data, backbone, split, init) whose seed differs between the replicates of one
+    loss, dataset and bits in ``records``."""
+    seen: dict[tuple, dict[str, set]] = {}
+    for record in records:
+        spec = record.spec
+        by_source = seen.setdefault((spec.loss, spec.dataset, spec.bits), {})
+        for source, seed in spec.seeds.items():
+            by_source.setdefault(source, set()).add(seed)
+    return [source for source in ("data", "backbone", "split", "init")
+            if any(len(by_source.get(source, ())) > 1 for by_source in seen.values())]
+
+
+def _caption(metric: str, records: list[RunRecord], table: Table, what: str, extra: tuple[str, ...] = ()) -> str:
     protocols = sorted({r.spec.settings.protocol for r in records})
     synthetic = any(is_synthetic(r.spec.dataset) for r in records)
-    seeds = max(len({r.spec.seed for r in records if r.spec.loss == loss}) for loss in {r.spec.loss for r in records})
+    n = table.max_replicates
     parts = [f"{what}: {metric} of Hamming ranking",
              f"{'/'.join(protocols)} protocol" + (" (paper: best query epoch, optimistic)" if "paper" in protocols else ""),
-             "SYNTHETIC stand-in data" if synthetic else "real datasets",
-             f"mean ± std over seeds ({seeds} at most)" if seeds > 1 else "one seed",
-             "best in bold, second underlined"]
-    return "; ".join(parts) + "."
+             "SYNTHETIC stand-in data" if synthetic else "real datasets"]
+    if n > 1:
+        sources = ", ".join(varied_sources(records)) or "nothing"
+        parts += [f"mean ± 95% t-interval half-width over {n} replicates (each draws anew: {sources})", MARKS]
+    else:
+        parts.append(NO_TEST)
+    if any(is_reference(row) for row in table.rows):
+        parts.append("reference rows (random codes; LSH, the sign of a random projection of the backbone features; "
+                     "the continuous backbone features ranked by cosine) are not tested")
+    return "; ".join([*parts, *extra]) + "."
 
 
-def ablation_report(records: list[RunRecord], out: Path, formats, ablation: Ablation, name: str = "variance",
-                    metric: str = "map") -> dict[str, list]:
-    """An ablation's table (each cell with its difference to the reference loss) and its figure; empty when
-    the reference or every other loss of the ablation has no record."""
-    df = tidy(records)
+@dataclass
+class Section:
+    """One part of the report: its title, its Markdown (inlined in the index), and its files."""
+
+    title: str
+    markdown: str
+    tables: list[Path] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+
+
+def main_section(records: list[RunRecord], df, out: Path, formats, metric: str) -> tuple[Section, Table]:
+    table = table_statistics(df, metric)
+    caption = _caption(metric, records, table, "Cross-modal retrieval")
+    files, markdown = write_table(table, out / "tables", f"main_{metric_slug(metric)}", formats, caption)
+    return Section(f"Main table ({metric})", markdown, list(files.values())), table
+
+
+def ranking_section(table: Table, out: Path, formats, metric: str) -> Section | None:
+    """Average ranks of the losses over the cells where every loss has a value; None with fewer than two."""
+    losses = [row for row in table.rows if not is_reference(row)]
+    cells = [c for c in table.columns if all(table.cell(loss, c) for loss in losses)]
+    if len(losses) < 2 or not cells:
+        return None
+    ranking = rank_rows({loss: [mean(table.cell(loss, c)) for c in cells] for loss in losses})
+    order = sorted(losses, key=ranking.average_ranks.get)
+    friedman = (f"Friedman test over the cells: χ² = {ranking.statistic:.2f}, p = {ranking.p_value:.3g}"
+                if not math.isnan(ranking.p_value) else "no Friedman test (it needs at least 3 losses and 2 cells)")
+    caption = (f"Average rank of each loss over {ranking.n_cells} cells (direction × dataset × bits; 1 = best, by "
+               f"mean {metric}); {friedman}; Nemenyi critical difference at α = 0.05: "
+               f"CD = {ranking.critical_difference:.2f} (losses whose average ranks differ by less are not "
+               "significantly different). The cells are not independent (a dataset's directions and code lengths "
+               "share its data), so read the tests as indicative.")
+    rows = [{"loss": loss, "average_rank": ranking.average_ranks[loss], "cells": ranking.n_cells} for loss in order]
+    lines = [f"*{caption}*", "", "| Loss | average rank |", "|---|---|"]
+    lines += [f"| {row['loss']} | {row['average_rank']:.2f} |" for row in rows]
+    markdown = "\n".join(lines) + "\n"
+    slug = f"ranks_{metric_slug(metric)}"
+    files = []
+    if "markdown" in formats:
+        files.append(write_text(out / "tables" / f"{slug}.md", markdown))
+    if "csv" in formats:
+        files.append(write_text(out / "tables" / f"{slug}.csv", pd.DataFrame(rows).to_csv(index=False)))
+    if "latex" in formats:
+        body = pd.DataFrame({"Average rank": [f"{r['average_rank']:.2f}" for r in rows]},
+                            index=[r["loss"].replace("_", r"\_") for r in rows])
+        files.append(write_text(out / "tables" / f"{slug}.tex", body.style.to_latex(
+            hrules=True, caption=latex_text(caption), label=f"tab:{slug}", position="t", position_float="centering")))
+    figures = critical_difference_figure(ranking, out / "figures", f"critical_difference_{metric_slug(metric)}")
+    return Section(f"Ranks across cells ({metric})", markdown, files, figures)
+
+
+def ablation_section(records: list[RunRecord], df, out: Path, formats, ablation: Ablation, name: str,
+                     metric: str = "map") -> Section:
+    """An ablation's table (each loss with its paired difference to the reference) and its figure; a note
+    saying what to run when the reference or every other loss of the ablation has no record."""
     present = [loss for loss in ablation.losses if loss in set(df.loss)]
     if ablation.reference not in present or len(present) < 2:
-        return {}
-    stats = cell_statistics(df, metric, losses=present)
+        return Section(ablation.description, f"Not in these records: run `python -m benchmark ablate {name}` "
+                                             f"({', '.join(ablation.losses)}).\n")
+    table = table_statistics(df, metric, losses=present, reference=ablation.reference)
+    caption = _caption(metric, [r for r in records if r.spec.loss in present], table, ablation.description,
+                       (f"Δ: paired difference to {ablation.reference} by replicate, mean ± 95% t-interval "
+                        "half-width; n.s.: not significant (two-sided paired t-test, Holm-corrected over the "
+                        "column, α = 0.05)",))
     slug = f"ablation_{name}_{metric_slug(metric)}"
-    caption = _caption(metric, records, f"{ablation.description} (Δ: difference to {ablation.reference})")
-    tables, markdown = write_table(stats, out / "tables", slug, formats, caption,
-                                   ablation_deltas(stats, ablation.reference))
-    return {"tables": list(tables.values()), "figures": ablation_figure(stats, out / "figures", slug, metric),
-            "markdown": [markdown]}
+    files, markdown = write_table(table, out / "tables", slug, formats, caption)
+    return Section(ablation.description, markdown, list(files.values()),
+                   ablation_figure(table, out / "figures", slug, metric))
 
 
 @dataclass
@@ -83,21 +166,17 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map")
     df = tidy(records)
     if metric not in set(df.metric):
         raise ReportError(f"metric {metric!r} is not in the records; available: {', '.join(sorted(set(df.metric)))}")
-    slug = metric_slug(metric)
-    caption = _caption(metric, records, "Cross-modal retrieval")
-    stats = cell_statistics(df, metric)
-    main, main_markdown = write_table(stats, out / "tables", f"main_{slug}", formats, caption)
-    ablations = {name: (load_ablation(name),) for name in ablation_names()}
-    ablations = {name: (definition, ablation_report(records, out, formats, definition, name, metric))
-                 for name, (definition,) in ablations.items()}
-    figures = {"pr": pr_and_precision_figures(records, out / "figures"),
-               "training": training_figures(records, out / "figures")}
+    main, table = main_section(records, df, out, formats, metric)
+    sections = [main, ranking_section(table, out, formats, metric)]
+    sections += [ablation_section(records, df, out, formats, load_ablation(name), name, metric)
+                 for name in ablation_names()]
+    trained = [r for r in records if not is_reference(r.spec.loss)]
+    figures = Section("Figures", "", figures=pr_and_precision_figures(trained, out / "figures"))
+    training = Section("Training curves", "", figures=training_figures(trained, out / "figures"))
+    sections = [s for s in sections if s is not None] + [figures, training]
     index = write_index(out, records, coverage(store, records, contents.failures), contents.unreadable, results,
-                        metric, main_markdown=main_markdown, main_files=list(main.values()), ablations=ablations,
-                        figures=figures)
-    return Report(tables=list(main.values()) + [p for _, a in ablations.values() for p in a.get("tables", [])],
-                  figures=figures["pr"] + figures["training"] + [p for _, a in ablations.values()
-                                                                 for p in a.get("figures", [])],
+                        metric, sections)
+    return Report(tables=[p for s in sections for p in s.tables], figures=[p for s in sections for p in s.figures],
                   index=index, skipped=contents.unreadable)
 
 
@@ -117,9 +196,8 @@ def _embed(paths: list[Path], out: Path) -> list[str]:
     return lines
 
 
-def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[str], results: Path, metric: str, *,
-                main_markdown: str, main_files: list[Path], ablations: dict[str, tuple[Ablation, dict]],
-                figures: dict) -> Path:
+def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[str], results: Path, metric: str,
+                sections: list[Section]) -> Path:
     datasets = sorted({r.spec.dataset for r in records})
     synthetic = [d for d in datasets if is_synthetic(d)]
     protocols = sorted({r.spec.settings.protocol for r in records})
@@ -162,16 +240,12 @@ def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[s
         lines += ["", "Missing (not run yet):"] + [f"- {label}" for label in grid["missing"]]
     if skipped:
         lines += ["", "Record files skipped (not readable by this version):"] + [f"- {reason}" for reason in skipped]
-    lines += ["", f"## Main table ({metric})", "", main_markdown, "Files: " + _links(main_files, out), ""]
-    for name, (definition, ablation) in ablations.items():
-        lines += [f"## {definition.description}", ""]
-        if ablation:
-            lines += [ablation["markdown"][0], "Files: " + _links(ablation["tables"], out), ""]
-            lines += _embed(ablation["figures"], out)
-        else:
-            lines += [f"Not in these records: run `python -m benchmark ablate {name}` "
-                      f"({', '.join(definition.losses)}).", ""]
-    lines += ["## Figures", "", "### PR curves (Hamming radius) and precision@N", ""]
-    lines += _embed(figures["pr"], out)
-    lines += ["### Training curves", ""] + _embed(figures["training"], out)
+    lines.append("")
+    for section in sections:
+        lines += [f"## {section.title}", ""]
+        if section.markdown:
+            lines += [section.markdown]
+        if section.tables:
+            lines += ["Files: " + _links(section.tables, out), ""]
+        lines += _embed(section.figures, out)
     return write_text(out / "README.md", "\n".join(lines).rstrip() + "\n")

@@ -7,31 +7,42 @@ from ..data import is_synthetic
 from ..record import RunFailure, RunRecord
 from ..store import RunStore
 
-#: The order losses appear in tables: the families, the ablation variants, then anything else by name.
-LOSS_ORDER = ("pairwise", "triplet", "center", "proxy", "dcgh", "dcgh-novar", "dcgh-labelvar", "dcgh-nopair",
-              "dcgh-proxyonly")
+#: The order of the loss families in tables (the registry's); losses of no family come after them.
+FAMILY_ORDER = ("pairwise", "triplet", "center", "proxy", "dcgh")
 DIRECTION_LABELS = {"i2t": "I→T", "t2i": "T→I", "i2i": "I→I", "t2t": "T→T"}
-COLUMNS = ["run_id", "loss", "dataset", "bits", "seed", "protocol", "mode", "synthetic", "direction", "metric",
-           "value"]
+COLUMNS = ["run_id", "loss", "family", "dataset", "bits", "replicate", "protocol", "mode", "synthetic", "direction",
+           "metric", "value"]
 
 
 def tidy(records: list[RunRecord]) -> pd.DataFrame:
     """One row per run x direction x scalar metric (``map``, ``map_tie_aware``, ``map_best``, ``map_worst``,
-    ``map@K``), with the run's loss, dataset, bits, seed, protocol and mode."""
+    ``map@K``), with the run's loss, dataset, bits, replicate, protocol and mode."""
     rows = []
     for record in records:
         spec = record.spec
         for direction, metrics in record.metrics.items():
             for metric, value in metrics.items():
                 if metric.startswith("map"):
-                    rows.append([record.run_id, spec.loss, spec.dataset, spec.bits, spec.seed, spec.settings.protocol,
-                                 spec.settings.mode, is_synthetic(spec.dataset), direction, metric, float(value)])
+                    rows.append([record.run_id, spec.loss, record.family, spec.dataset, spec.bits, spec.replicate,
+                                 spec.settings.protocol, spec.settings.mode, is_synthetic(spec.dataset), direction,
+                                 metric, float(value)])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def loss_order(names) -> list[str]:
-    names = set(names)
-    return [n for n in LOSS_ORDER if n in names] + sorted(names - set(LOSS_ORDER))
+def families_of(records: list[RunRecord]) -> dict[str, str | None]:
+    """Each loss's family, as its records state it."""
+    return {record.spec.loss: record.family for record in records}
+
+
+def loss_order(names, families: dict[str, str | None]) -> list[str]:
+    """``names`` grouped by family in the families' order, each family's representative (the loss named like
+    it) first, then its other members by name; losses of no family last."""
+    def key(name: str):
+        family = families.get(name)
+        rank = FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
+        return rank, name != family, name
+
+    return sorted(set(names), key=key)
 
 
 def coverage(store: RunStore, records: list[RunRecord], failures: list[RunFailure]) -> dict:

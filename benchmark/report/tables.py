@@ -1,82 +1,138 @@
-"""Paper-style tables from the tidy records: the main comparison and the variance-constraint ablation,
-as LaTeX (booktabs, through pandas' Styler), Markdown and CSV.
+"""Paper-style tables from the tidy records, as LaTeX (booktabs, through pandas' Styler), Markdown and CSV, and
+what their marks claim (``benchmark.report.statistics``).
 
-A cell is the mean over seeds (``± std`` when there are several); per column the best value is bold and
-the second best underlined, comparing values as printed (so equal-looking values tie); a missing cell
-is "–".
+A cell is the mean over replicates and, with several, ± the half-width of its 95% t-interval. Per column the
+best mean is bold and every other loss that a paired t-test across replicates (Holm-corrected over the column)
+cannot tell from it is marked † (tied). With one replicate nothing is tested and only the best is bold. An
+ablation table adds each loss's paired difference Δ to the reference loss, with its 95% interval, marked "n.s."
+when not significant. Reference rows (random codes, LSH, backbone features) sit below the losses, unmarked. A
+missing cell is "–".
 """
 from __future__ import annotations
 
+import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ..files import write_text
+from ..references import REFERENCES, is_reference
 from .records import DIRECTION_LABELS, loss_order
+from .statistics import Comparison, Difference, compare_to_best, differences_to, t_half_width
 
 DECIMALS = 4
 MISSING = "–"
 
+Column = tuple[str, str, int]  # direction, dataset, bits
 
-def cell_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = None,
-                    directions=("i2t", "t2i")) -> pd.DataFrame:
-    """Mean, std and number of seeds per (loss) x (direction, dataset, bits), for ``metric``."""
+
+@dataclass
+class Table:
+    """The numbers of a table: per row and column, the values by replicate and what the statistics say."""
+
+    rows: list[str]
+    columns: list[Column]
+    values: dict[tuple[str, Column], dict[int, float]]
+    comparisons: dict[tuple[str, Column], Comparison]
+    differences: dict[tuple[str, Column], Difference]
+    families: dict[str, str | None]
+    reference: str | None = None  # the row differences are measured against (ablations)
+
+    def group(self, row: str) -> str:
+        """The label of the block of rows ``row`` belongs to: its loss family, or "reference"."""
+        return "reference" if is_reference(row) else self.families.get(row) or "other"
+
+    def cell(self, row: str, column: Column) -> dict[int, float] | None:
+        return self.values.get((row, column))
+
+    @property
+    def max_replicates(self) -> int:
+        return max((len(v) for v in self.values.values()), default=0)
+
+
+def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = None, reference: str | None = None,
+                     directions=("i2t", "t2i")) -> Table:
+    """The table of ``metric`` for ``losses`` (default: every loss in ``df``, then its reference rows) over the
+    columns (direction, dataset, bits) present; with ``reference``, each row's difference to that row."""
     subset = df[(df.metric == metric) & df.direction.isin(directions)]
     if losses is not None:
         subset = subset[subset.loss.isin(losses)]
-    stats = subset.groupby(["loss", "direction", "dataset", "bits"]).value.agg(["mean", "std", "count"])
-    wide = stats.unstack(["direction", "dataset", "bits"])
-    if wide.empty:
-        return wide
-    order = loss_order(wide.index) if losses is None else [l for l in losses if l in wide.index]
-    columns = sorted(wide["mean"].columns, key=lambda c: (list(directions).index(c[0]), c[1], c[2]))
-    return wide.reindex(index=order).reindex(columns=pd.MultiIndex.from_tuples(
-        [(s, *c) for s in ("mean", "std", "count") for c in columns]))
+    values: dict[tuple[str, Column], dict[int, float]] = {}
+    for (loss, direction, dataset, bits), group in subset.groupby(["loss", "direction", "dataset", "bits"]):
+        values[(loss, (direction, dataset, int(bits)))] = dict(zip(group.replicate.astype(int), group.value))
+    present = {loss for loss, _ in values}
+    families = dict(zip(subset.loss, subset.family))
+    if losses is None:
+        trained = loss_order((name for name in present if not is_reference(name)), families)
+        rows = trained + [name for name in REFERENCES if name in present]
+    else:
+        rows = [loss for loss in losses if loss in present]
+    columns = sorted({column for _, column in values}, key=lambda c: (list(directions).index(c[0]), c[1], c[2]))
+    comparisons, differences = {}, {}
+    for column in columns:
+        in_column = {row: values[(row, column)] for row in rows if (row, column) in values}
+        competing = {row: v for row, v in in_column.items() if not is_reference(row)}
+        if competing:
+            comparisons.update({(row, column): c for row, c in compare_to_best(competing).items()})
+        if reference is not None and reference in in_column:
+            differences.update({(row, column): d for row, d in differences_to(in_column, reference).items()})
+    return Table(rows, columns, values, comparisons, differences, families, reference)
 
 
-def ranks(means: pd.DataFrame) -> pd.DataFrame:
-    """1 where a value is the best of its column (as printed), 2 where it is the second best, else 0."""
-    rounded = means.round(DECIMALS)
-    out = pd.DataFrame(0, index=means.index, columns=means.columns)
-    for column in means.columns:
-        values = sorted(set(rounded[column].dropna()), reverse=True)
-        for rank, value in enumerate(values[:2], start=1):
-            out.loc[rounded[column] == value, column] = rank
-    return out
-
-
-def _number(mean: float, std: float, count: int) -> str:
-    text = f"{mean:.{DECIMALS}f}"
-    return text + (f" ± {std:.{DECIMALS}f}" if count > 1 else "")
-
+# ------------------------------------------------------------------------------------------- formatting
 
 MARKUP = {
-    "latex": {1: r"\textbf{%s}", 2: r"\underline{%s}", 0: "%s", "missing": "--", "pm": r" $\pm$ "},
-    "markdown": {1: "**%s**", 2: "<u>%s</u>", 0: "%s", "missing": MISSING, "pm": " ± "},
+    "latex": {"best": r"\textbf{%s}", "tied": r"%s$^\dagger$", "": "%s", "missing": "--", "pm": r" $\pm$ ",
+              "delta": r"$\Delta$"},
+    "markdown": {"best": "**%s**", "tied": "%s†", "": "%s", "missing": MISSING, "pm": " ± ", "delta": "Δ"},
 }
 
 
-def formatted(stats: pd.DataFrame, style: str, deltas: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Cells as strings with the best / second-best markup of ``style``; optional ``(Δ ...)`` per cell."""
+def mean(values: dict[int, float]) -> float:
+    return sum(values.values()) / len(values)
+
+
+def _number(values: dict[int, float], pm: str) -> str:
+    text = f"{mean(values):.{DECIMALS}f}"
+    half = t_half_width(list(values.values()))
+    return text + (f"{pm}{half:.{DECIMALS}f}" if not math.isnan(half) else "")
+
+
+def _difference(difference: Difference, markup: dict) -> str:
+    text = f"{markup['delta']} {difference.mean:+.{DECIMALS}f}"
+    if not math.isnan(difference.half_width):
+        text += f"{markup['pm']}{difference.half_width:.{DECIMALS}f}"
+    if not math.isnan(difference.p_holm) and not difference.significant:
+        text += ", n.s."
+    return f"({text})"
+
+
+def formatted(table: Table, style: str) -> pd.DataFrame:
+    """Cells as strings with the marks of ``style`` (``latex`` or ``markdown``)."""
     markup = MARKUP[style]
-    means, stds, counts = stats["mean"], stats["std"], stats["count"]
-    rank = ranks(means)
-    out = pd.DataFrame(markup["missing"], index=means.index, columns=means.columns)
-    for row in means.index:
-        for column in means.columns:
-            mean = means.at[row, column]
-            if pd.isna(mean):
+    out = pd.DataFrame(markup["missing"], index=table.rows, columns=pd.MultiIndex.from_tuples(table.columns))
+    for row in table.rows:
+        for column in table.columns:
+            values = table.cell(row, column)
+            if values is None:
                 continue
-            text = _number(mean, stds.at[row, column], int(counts.at[row, column])).replace(" ± ", markup["pm"])
-            text = markup[int(rank.at[row, column])] % text
-            if deltas is not None and not pd.isna(deltas.at[row, column]) and row != deltas.index[0]:
-                delta = f"{deltas.at[row, column]:+.{DECIMALS}f}"
-                text += f" ($\\Delta$ {delta})" if style == "latex" else f" (Δ {delta})"
+            comparison = table.comparisons.get((row, column))
+            text = markup[comparison.mark if comparison else ""] % _number(values, markup["pm"])
+            difference = table.differences.get((row, column))
+            if difference is not None:
+                text += " " + _difference(difference, markup)
             out.at[row, column] = text
     return out
 
 
-def _column_labels(columns: pd.MultiIndex, style: str) -> list[tuple[str, str, str]]:
+def row_label(row: str, style: str) -> str:
+    label = REFERENCES.get(row, row)
+    return label.replace("_", r"\_") if style == "latex" else label
+
+
+def _column_labels(columns: list[Column], style: str) -> list[tuple[str, str, str]]:
     labels = []
     for direction, dataset, bits in columns:
         arrow = DIRECTION_LABELS[direction]
@@ -87,60 +143,77 @@ def _column_labels(columns: pd.MultiIndex, style: str) -> list[tuple[str, str, s
     return labels
 
 
-def to_latex(cells: pd.DataFrame, caption: str, label: str) -> str:
-    table = cells.copy()
-    table.columns = pd.MultiIndex.from_tuples(_column_labels(cells.columns, "latex"))
-    table.index = [name.replace("_", r"\_") for name in table.index]
-    caption = caption.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("_", r"\_")
-    return table.style.to_latex(hrules=True, multicol_align="c", column_format="l" + "c" * table.shape[1],
-                           caption=caption, label=label, position="t", position_float="centering")
+#: Characters of captions and what LaTeX needs instead.
+LATEX_TEXT = {"%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "±": r"$\pm$", "Δ": r"$\Delta$", "†": r"$^\dagger$",
+              "α": r"$\alpha$", "χ²": r"$\chi^2$", "×": r"$\times$", "→": r"$\rightarrow$", "≥": r"$\geq$"}
 
 
-def to_markdown(cells: pd.DataFrame, caption: str) -> str:
-    headers = ["Loss"] + [" ".join(parts) for parts in _column_labels(cells.columns, "markdown")]
+def latex_text(text: str) -> str:
+    """``text`` (a caption, a label) with LaTeX's special characters escaped and our symbols in math mode."""
+    return re.sub("|".join(map(re.escape, LATEX_TEXT)), lambda m: LATEX_TEXT[m.group(0)], text)
+
+
+def to_latex(table: Table, caption: str, label: str) -> str:
+    """A booktabs table; the rows grouped by family (and the reference rows) under a multirow label, with a
+    rule between groups."""
+    cells = formatted(table, "latex")
+    cells.columns = pd.MultiIndex.from_tuples(_column_labels(table.columns, "latex"))
+    cells.index = pd.MultiIndex.from_tuples([(table.group(row), row_label(row, "latex")) for row in table.rows])
+    latex = cells.style.to_latex(hrules=True, multicol_align="c", multirow_align="t", clines="skip-last;data",
+                                 column_format="ll" + "c" * cells.shape[1], caption=latex_text(caption), label=label,
+                                 position="t", position_float="centering")
+    # booktabs rules between the groups (Styler writes \cline, which booktabs spaces badly), none before the end
+    latex = re.sub(r"\\cline\{[^}]*\}\n(?=\\bottomrule)", "", latex)
+    return re.sub(r"\\cline\{[^}]*\}", r"\\midrule", latex)
+
+
+def to_markdown(table: Table, caption: str) -> str:
+    """A Markdown table whose first column names each block's family (or "reference") on its first row."""
+    cells = formatted(table, "markdown")
+    headers = ["Family", "Loss"] + [" ".join(parts) for parts in _column_labels(table.columns, "markdown")]
     lines = [f"*{caption}*", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for loss, row in cells.iterrows():
-        lines.append("| " + " | ".join([loss] + list(row)) + " |")
+    previous = None
+    for row in table.rows:
+        name = f"*{row_label(row, 'markdown')}*" if is_reference(row) else row
+        group = table.group(row)
+        lines.append("| " + " | ".join([group if group != previous else "", name] + list(cells.loc[row])) + " |")
+        previous = group
     return "\n".join(lines) + "\n"
 
 
-def to_csv(stats: pd.DataFrame, deltas: pd.DataFrame | None = None) -> str:
-    """Long format: loss, direction, dataset, bits, mean, std, n_seeds, rank (1 best, 2 second) [, delta]."""
-    rank = ranks(stats["mean"])
+def to_csv(table: Table) -> str:
+    """Long format: a row per loss x column with mean, 95% half-width, replicates, the mark and its Holm p-value
+    against the best, and (ablations) the difference to the reference with its half-width and p-value."""
     rows = []
-    for loss in stats.index:
-        for column in stats["mean"].columns:
-            mean = stats["mean"].at[loss, column]
-            if pd.isna(mean):
+    for row in table.rows:
+        for column in table.columns:
+            values = table.cell(row, column)
+            if values is None:
                 continue
-            row = {"loss": loss, "direction": column[0], "dataset": column[1], "bits": column[2], "mean": mean,
-                   "std": stats["std"].at[loss, column], "n_seeds": int(stats["count"].at[loss, column]),
-                   "rank": int(rank.at[loss, column])}
-            if deltas is not None:
-                row["delta_to_" + deltas.index[0]] = deltas.at[loss, column]
-            rows.append(row)
+            comparison = table.comparisons.get((row, column))
+            entry = {"loss": row, "family": table.group(row), "direction": column[0], "dataset": column[1],
+                     "bits": column[2],
+                     "mean": mean(values), "ci95_half_width": t_half_width(list(values.values())),
+                     "n_replicates": len(values), "mark": comparison.mark if comparison else "reference",
+                     "p_holm_vs_best": comparison.p_holm if comparison else math.nan}
+            if table.reference is not None:
+                difference = table.differences.get((row, column))
+                entry.update({f"delta_to_{table.reference}": difference.mean if difference else 0.0,
+                              "delta_ci95_half_width": difference.half_width if difference else math.nan,
+                              "delta_p_holm": difference.p_holm if difference else math.nan})
+            rows.append(entry)
     return pd.DataFrame(rows).to_csv(index=False, float_format=f"%.{DECIMALS + 2}f")
 
 
-def write_table(stats: pd.DataFrame, out: Path, stem: str, formats: list[str], caption: str,
-                deltas: pd.DataFrame | None = None) -> tuple[dict[str, Path], str]:
+def write_table(table: Table, out: Path, stem: str, formats: list[str], caption: str) -> tuple[dict[str, Path], str]:
     """Write ``<out>/<stem>.tex|.md|.csv``; returns the paths by format, and the Markdown table (which the
     report index inlines whether or not a ``.md`` file was asked for)."""
-    markdown = to_markdown(formatted(stats, "markdown", deltas), caption)
+    markdown = to_markdown(table, caption)
     written = {}
     if "latex" in formats:
-        written["latex"] = write_text(out / f"{stem}.tex", to_latex(formatted(stats, "latex", deltas), caption,
-                                                                   f"tab:{stem}"))
+        written["latex"] = write_text(out / f"{stem}.tex", to_latex(table, caption, f"tab:{stem}"))
     if "markdown" in formats:
         written["markdown"] = write_text(out / f"{stem}.md", markdown)
     if "csv" in formats:
-        written["csv"] = write_text(out / f"{stem}.csv", to_csv(stats, deltas))
+        written["csv"] = write_text(out / f"{stem}.csv", to_csv(table))
     return written, markdown
-
-
-def ablation_deltas(stats: pd.DataFrame, reference: str) -> pd.DataFrame | None:
-    """Each cell's mean minus the reference loss's mean in the same column (rows ordered reference first)."""
-    if stats.empty or reference not in stats.index:
-        return None
-    means = stats["mean"]
-    return means - means.loc[reference]

@@ -53,6 +53,8 @@ class FrozenFeatures:
     """CLIP features of every item, computed once per (dataset, backbone, text length) and cached under
     ``<cache>/features/``; only the hash heads train, the backbone stays in evaluation mode."""
 
+    runs_backbone = False  # training steps never run the backbone
+
     def __init__(self, image: torch.Tensor, text: torch.Tensor, cache: CacheUse):
         self.image, self.text, self.cache = image, text, cache
 
@@ -106,6 +108,7 @@ class BackboneFeatures:
     """Features computed by the backbone at every step: backbone and heads train end to end."""
 
     cache = None
+    runs_backbone = True
 
     def __init__(self, dataset: PairedDataset, backbone: Backbone, settings: RunSettings, device: torch.device,
                  precision: Precision):

@@ -1,0 +1,45 @@
+"""How many threads each piece of work gets.
+
+torch's intra-op thread pool gains nothing on this suite's small matrices (the hash heads, the tiny synthetic CLIP)
+and its threads spin and fight over cores when anything else runs: on a loaded 2-core machine a frozen run with
+two threads was 10-100x slower than with one. So small work runs on one thread, and the cores go to parallel
+runs instead (``execution.workers``, by default one per core on the CPU); only a real CLIP's forward and backward
+passes get several threads (``execution.threads``, by default the worker's share of the cores). Work on one
+thread also makes results independent of the machine's core count: the synthetic backbone's pretraining gives
+other weights with two threads than with one.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under Slurm or taskset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def plan_workers(workers: int | None, threads: int | None, pending: int, device: torch.device) -> tuple[int, int]:
+    """(worker processes, threads per worker) for ``pending`` runs: by default one worker per core on the CPU
+    (one in all on a GPU, which the runs share) and each worker its share of the cores."""
+    cores = available_cores()
+    if workers is None:
+        workers = max(1, min(cores, pending)) if device.type == "cpu" else 1
+    return workers, threads if threads is not None else max(1, cores // workers)
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` intra-op threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -1,0 +1,64 @@
+"""Evaluating the reference rows (``benchmark.references``) on a run's split, data and backbone: random codes,
+LSH of the backbone's features, and the features themselves ranked by cosine. Nothing is trained."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..backbones import open_backbone
+from ..config import RunSpec
+from ..continuous import cosine_ranking_metrics
+from ..data import PairedDataset, Split
+from ..device import Precision, resolve_device
+from ..metrics import evaluate
+from ..record import DIRECTIONS, RunRecord
+from ..threads import torch_threads
+from .features import FrozenFeatures
+from .records import run_record
+from .state import codes_sha256
+from .trainer import DIRECTION_MODALITIES
+
+
+def reference_codes(name: str, features: dict[str, np.ndarray], bits: int, seed: int) -> dict[str, np.ndarray]:
+    """+-1 int8 codes of every item per modality: independent random draws (``ref:random``), or the sign of one
+    Gaussian projection of the features shared by both modalities (``ref:lsh``), from ``seed``."""
+    rng = np.random.default_rng(seed)
+    if name == "ref:random":
+        return {m: rng.choice(np.array([-1, 1], np.int8), size=(len(x), bits)) for m, x in features.items()}
+    projection = rng.standard_normal((features["image"].shape[1], bits))
+    return {m: np.where(x @ projection >= 0, 1, -1).astype(np.int8) for m, x in features.items()}
+
+
+def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *, cache_dir: Path,
+                       device: str | None = None, progress: bool = True, threads: int = 1) -> RunRecord:
+    """The record of the reference row ``spec.loss`` on the query set of ``split``, with the backbone's
+    (cached) features of ``dataset``."""
+    start = time.perf_counter()
+    torch_device = resolve_device(device)
+    backbone = open_backbone(backbone_path)
+    with torch_threads(1):  # the features are cached by then (benchmark.runner prepares them)
+        features = FrozenFeatures.open(dataset, backbone, cache_dir, spec.settings, torch_device,
+                                       Precision(torch_device), progress)
+    by_modality = {"image": features.image.cpu().numpy(), "text": features.text.cpu().numpy()}
+    query, retrieval, labels = split.query, split.retrieval, dataset.labels
+    results, codes_hashes = {}, {}
+    if spec.loss == "ref:continuous":
+        for direction in DIRECTIONS:
+            source, target = DIRECTION_MODALITIES[direction]
+            results[direction] = cosine_ranking_metrics(by_modality[source][query], by_modality[target][retrieval],
+                                                        labels[query], labels[retrieval], topk=spec.settings.topk)
+    else:
+        codes = reference_codes(spec.loss, by_modality, spec.bits, spec.seed)
+        for direction in DIRECTIONS:
+            source, target = DIRECTION_MODALITIES[direction]
+            results[direction] = evaluate(codes[source][query], codes[target][retrieval], labels[query],
+                                          labels[retrieval], topk=spec.settings.topk)
+        codes_hashes = {f"{part}_{m}": codes_sha256(codes[m][indices]) for part, indices in
+                        (("query", query), ("retrieval", retrieval)) for m in ("image", "text")}
+    return run_record(spec, results, selection=None, training=None, history=[],
+                      evaluations=[{"stage": "final", "set": "query", "direction": d} for d in DIRECTIONS],
+                      codes_sha256=codes_hashes, dataset=dataset, split=split, backbone=backbone,
+                      feature_cache=features.cache, timings={"total_s": time.perf_counter() - start},
+                      device=torch_device)
