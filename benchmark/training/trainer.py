@@ -98,7 +98,8 @@ class Trainer:
         """One pass over ``order`` in batches; returns the mean of each loss term (and ``total``)."""
         optimizer, schedule, loss_optimizer = optimizers
         batch_size = self.settings.batch_size
-        sums: dict[str, float] = {}
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        names, sums = None, None  # the terms' running sums in float64, as one tensor
         steps = -(-len(order) // batch_size)
         for step in range(steps):
             batch = order[step * batch_size:(step + 1) * batch_size]
@@ -107,21 +108,21 @@ class Trainer:
             with self.precision.autocast():
                 image_codes, text_codes = self.model.image_head(image).float(), self.model.text_head(text).float()
             out = self.loss(image_codes, text_codes, self.labels[batch].to(self.device))
-            self._check_finite(out, epoch, step + 1)
+            if not torch.isfinite(out.total.detach()):  # a non-finite term makes the total non-finite
+                self._diverged(out, epoch, step + 1)
             optimizer.zero_grad(set_to_none=True)
             if loss_optimizer is not None:
                 loss_optimizer.zero_grad(set_to_none=True)
             out.total.backward()
-            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
-                                           self.settings.optimizer.grad_clip)
+            torch.nn.utils.clip_grad_norm_(parameters, self.settings.optimizer.grad_clip)
             optimizer.step()
             schedule.step()
             if loss_optimizer is not None:
                 loss_optimizer.step()
             self.steps += 1
-            for name, value in [("total", out.total), *out.terms.items()]:
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
-        return {name: total / steps for name, total in sums.items()}
+            values = torch.stack([out.total.detach(), *(v.detach() for v in out.terms.values())]).double()
+            names, sums = names or ["total", *out.terms], values if sums is None else sums + values
+        return {name: total / steps for name, total in zip(names, sums.tolist())}
 
     # ------------------------------------------------------------------------------ state and evaluation
 
@@ -172,7 +173,9 @@ class Trainer:
         schedule = warmup_cosine(optimizer, total_steps, round(o.warmup * total_steps))
         return optimizer, schedule, self.loss.make_optimizer()
 
-    def _check_finite(self, out: losses.LossOutput, epoch: int, step: int) -> None:
+    def _diverged(self, out: losses.LossOutput, epoch: int, step: int) -> None:
+        """Raise TrainingDiverged naming the first term that is not finite (or the total, when only their sum
+        overflowed)."""
         for name, value in [*out.terms.items(), ("total", out.total)]:
             if not torch.isfinite(value.detach()).all():
                 raise TrainingDiverged(f"loss {self.spec.loss!r} diverged at epoch {epoch}, step {step}: "
