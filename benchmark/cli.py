@@ -39,6 +39,14 @@ EPILOG_ABLATE = """examples:
   python -m benchmark ablate variance                          # on the synthetic sets of the default config
   python -m benchmark ablate variance --bits 64 --replicates 5 --out reports/ablation
 """
+EPILOG_DIAGNOSE = """examples:
+  python -m benchmark diagnose                                 # every run in results/
+  python -m benchmark diagnose --results /shared/results
+"""
+EPILOG_EXPORT = """examples:
+  python -m benchmark export --run synth-coco-64b-dcgh-r0 --format mat
+  python -m benchmark export --run synth-coco-64b-dcgh-r0-1a2b3c4d5e --format npz --out dcgh.npz
+"""
 EPILOG_PREPARE = """examples:
   python -m benchmark prepare mirflickr25k --raw ~/downloads/mirflickr25k --out data/mirflickr25k
   python -m benchmark prepare nuswide --raw ~/downloads/NUS-WIDE --out data/nuswide
@@ -226,6 +234,32 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from .diagnose import diagnose
+
+    outcome = diagnose(args.results)
+    for reason in outcome.skipped:
+        print(f"skipped {reason}", file=sys.stderr)
+    print(f"recomputed the diagnostics of {len(outcome.updated)} runs in {args.results}"
+          + (f"; {len(outcome.skipped)} skipped" if outcome.skipped else ""))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .codes import export
+    from .store import RunStore
+
+    store = RunStore(args.results)
+    matches = sorted(p.name for p in store.root.glob(f"{args.run}*") if (p / "record.json").is_file())
+    if len(matches) != 1:
+        found = f"{len(matches)} match: {', '.join(matches[:5])}" if matches else "none matches"
+        raise ConfigError(f"--run {args.run!r} must name one finished run in {store.root} ({found}); "
+                          "see the folder names there")
+    out = args.out or Path(f"{matches[0]}.{args.format}")
+    print(f"wrote {export(store.folder(matches[0]), out, args.format)}")
+    return 0
+
+
 def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> None:
     parser.add_argument("--config", default="default", help="a packaged config name (list configs) or a YAML file")
     if losses:
@@ -321,6 +355,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_arguments(p_ablate, losses=False)
     p_ablate.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     p_ablate.set_defaults(losses=None)
+
+    p_diagnose = _subcommand(
+        sub, "diagnose", _cmd_diagnose,
+        help="recompute the code-space diagnostics of stored runs from the codes they kept",
+        description="Recompute the diagnostics (docs/diagnostics.md) of every run in a results folder from the files "
+                    "it kept (codes.npz, and continuous.npz for the quantization gap), after checking them against "
+                    "their records' hashes; the records are rewritten in place.",
+        epilog=EPILOG_DIAGNOSE,
+    )
+    p_diagnose.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default: results/)")
+
+    p_export = _subcommand(
+        sub, "export", _cmd_export,
+        help="write a run's codes and labels as the field's PR-curve scripts read them (.mat or .npz)",
+        description="Write the query and retrieval codes (q_img, q_txt, r_img, r_txt: +-1, float32, one row per item) "
+                    "and labels (q_l, r_l: 0/1 float32) of one run, the layout published cross-modal hashing code "
+                    "saves and its PR-curve and mAP scripts read.",
+        epilog=EPILOG_EXPORT,
+    )
+    p_export.add_argument("--run", required=True, help="the run's id (its folder name), or a prefix of it naming one run")
+    p_export.add_argument("--format", choices=["mat", "npz"], default="mat", help="MATLAB .mat (default) or numpy .npz")
+    p_export.add_argument("--out", type=Path, help="output file (default: ./<run_id>.<format>)")
+    p_export.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default: results/)")
 
     p_prepare = _subcommand(
         sub, "prepare", _cmd_prepare,

@@ -113,6 +113,7 @@ class ExecutionConfig:
     device: str | None = field(default=None, metadata={"pattern": r"cpu|cuda(:\d+)?|mps"})
     workers: int | None = field(default=None, metadata=_bounds(1))
     threads: int | None = field(default=None, metadata=_bounds(1))
+    save_continuous: bool | None = None
     slurm: dict = field(default_factory=dict)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import PRECISION_AT_N
+from .record import DIRECTION_MODALITIES, PRECISION_AT_N
 
 #: Query x item pairs per chunk: bounds memory whatever the set sizes.
 PAIRS_PER_CHUNK = 1 << 22
@@ -59,3 +59,16 @@ def cosine_ranking_metrics(q_features, r_features, q_labels, r_labels, *, topk=(
     result["recall@N"] = {"n": grid.tolist(), "value": mean_ratio(hits_at_n, n_relevant[:, None]).tolist()}
     result.update(n_queries=n_q, n_retrieval=n_r)
     return result
+
+
+def quantization_gap(outputs: dict[str, np.ndarray], query_labels, retrieval_labels,
+                     code_maps: dict[str, float]) -> dict[str, float]:
+    """Per cross-modal direction, mAP of the continuous outputs (``query_image``, ..., ``retrieval_text``) ranked
+    by cosine minus ``code_maps[direction]``, the mAP of their sign codes: what binarisation costs."""
+    gap = {}
+    for direction in ("i2t", "t2i"):
+        source, target = DIRECTION_MODALITIES[direction]
+        continuous = cosine_ranking_metrics(outputs[f"query_{source}"], outputs[f"retrieval_{target}"], query_labels,
+                                            retrieval_labels, topk=(), precision_at=())
+        gap[direction] = continuous["map"] - code_maps[direction]
+    return gap

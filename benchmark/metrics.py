@@ -36,16 +36,13 @@ import torch
 from scipy.special import digamma
 
 from .errors import check_int
+from .record import DEFAULT_TOPK, PRECISION_AT_N
 
 try:  # the compiled stable counting sort behind scipy.sparse's COO -> CSR conversion
     from scipy.sparse._sparsetools import coo_tocsr as _coo_tocsr
 except ImportError:  # pragma: no cover - a SciPy without it: the numpy fallback below
     _coo_tocsr = None
 
-#: The N of precision@N / recall@N (values above the retrieval-set size are left out).
-PRECISION_AT_N = (1, 10, 50, 100, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000)
-#: Default K of map@K.
-DEFAULT_TOPK = (1000, 5000)
 #: Pairs per chunk of queries on a GPU (the torch pass): bounds its memory whatever the set sizes.
 PAIRS_PER_CHUNK = 1 << 23
 #: Pairs per block of query rows on the CPU (each thread's buffers: about 15 bytes a pair, 23 with more than

@@ -8,7 +8,7 @@ This module imports neither torch nor the loss registry.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .config import RunSpec
@@ -17,6 +17,13 @@ from .errors import ConfigError, RecordError
 #: Version 1 was the first round's layout (no ``schema_version`` key); 2 is this one.
 SCHEMA_VERSION = 2
 DIRECTIONS = ("i2t", "t2i", "i2i", "t2t")
+#: The N of precision@N / recall@N (values above the retrieval-set size are left out).
+PRECISION_AT_N = (1, 10, 50, 100, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000)
+#: Default K of map@K.
+DEFAULT_TOPK = (1000, 5000)
+#: Each direction's (query modality, database modality).
+DIRECTION_MODALITIES = {"i2t": ("image", "text"), "t2i": ("text", "image"), "i2i": ("image", "image"),
+                        "t2t": ("text", "text")}
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,9 @@ class RunRecord(_VersionedRecord):
     ``metrics[direction]`` holds the scalar metrics (``map``, ``map_tie_aware``, ``map@K``, ...) and
     ``curves[direction]`` the PR-by-radius and precision/recall@N curves of the four directions ``i2t``,
     ``t2i``, ``i2i``, ``t2t``; ``history`` one entry per epoch (loss terms, validation or query mAP);
-    ``evaluations`` every evaluation made, in order (stage, set, direction). A reference row
+    ``evaluations`` every evaluation made, in order (stage, set, direction); ``diagnostics`` the code-space
+    diagnostics of the kept codes and ``files`` the SHA-256 of each file kept beside the record
+    (``benchmark.codes``). A reference row
     (``benchmark.references``) trains nothing: its ``selection`` and ``training`` are None, its history empty.
     """
 
@@ -118,6 +127,8 @@ class RunRecord(_VersionedRecord):
     environment: dict
     finished_at: str
     family: str | None = None  # the loss's family in the registry (None: a reference row or a user's loss)
+    diagnostics: dict | None = None  # benchmark.diagnostics of the kept codes (None: no codes, ref:continuous)
+    files: dict[str, str] = field(default_factory=dict)  # the files kept in the run's folder -> SHA-256
     schema_version: int = SCHEMA_VERSION
 
     @classmethod

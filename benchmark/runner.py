@@ -103,7 +103,8 @@ def execute_run(spec: RunSpec, context: RunContext, grid_id: str | None = None) 
         dataset, split, backbone = resources(spec, context)
         run = evaluate_reference if is_reference(spec.loss) else train_and_evaluate
         record = run(spec, dataset, split, backbone, cache_dir=context.cache, device=context.execution.device,
-                     progress=context.progress, threads=context.threads)
+                     progress=context.progress, threads=context.threads, folder=store.folder(spec.run_id),
+                     save_continuous=context.execution.save_continuous)
     except Exception as exc:  # a failed run is recorded and the grid goes on
         failure = RunFailure(run_id=spec.run_id, spec=spec, grid_id=grid_id, error=str(exc),
                              error_type=type(exc).__name__, traceback=traceback.format_exc(), failed_at=_now())

@@ -202,3 +202,29 @@ def test_slurm_executor_without_submitit_says_what_to_install(tiny):
     config, results, env = tiny
     result = cli("run", "--config", config, "--results", results, "--executor", "slurm", env=env)
     assert result.returncode == 2 and "--executor slurm needs submitit: pip install" in result.stderr
+
+
+def test_runs_keep_their_codes_and_export_and_diagnose_read_them(tiny):
+    import numpy as np
+    import scipy.io
+
+    from benchmark.codes import read_codes
+
+    config, results, env = tiny
+    assert cli("run", "--config", config, "--results", results, "--quiet", env=env).returncode == 0
+    for folder in (results / "runs").iterdir():
+        assert {"record.json", "codes.npz", "continuous.npz", "state.npz"} <= {p.name for p in folder.iterdir()}
+    run_id = sorted(p.name for p in (results / "runs").iterdir())[0]
+    codes, labels = read_codes(results / "runs" / run_id)
+    for fmt, load in (("mat", scipy.io.loadmat), ("npz", np.load)):
+        out = results.parent / f"export.{fmt}"
+        exported = cli("export", "--run", run_id[:-4], "--format", fmt, "--out", out, "--results", results)
+        assert exported.returncode == 0, exported.stderr
+        arrays = load(out)
+        assert np.array_equal(arrays["q_img"], codes["query_image"]) and arrays["q_img"].dtype == np.float32
+        assert np.array_equal(arrays["r_txt"], codes["retrieval_text"])
+        assert np.array_equal(arrays["r_l"], labels["retrieval_labels"])
+    ambiguous = cli("export", "--run", "synth", "--results", results)
+    assert ambiguous.returncode == 2 and "must name one finished run" in ambiguous.stderr
+    diagnosed = cli("diagnose", "--results", results)
+    assert diagnosed.returncode == 0 and "recomputed the diagnostics of 2 runs" in diagnosed.stdout

@@ -14,6 +14,7 @@ from benchmark.config import RunSpec
 from benchmark.record import DIRECTIONS
 from benchmark.training import TrainingDiverged, make_trainer, train_and_evaluate
 from benchmark.training.features import BackboneFeatures, FrozenFeatures
+from benchmark.codes import file_sha256, read_codes
 from benchmark.training.state import codes_sha256, indices_sha256, state_sha256
 from benchmark.training.trainer import Trainer
 from benchmark.metrics import evaluate
@@ -41,9 +42,10 @@ def make_spec(loss: str = "dcgh", bits: int = 16, seed: int = 0, loss_params: di
         "synthetic": {"size": 300}}, "the test")
 
 
-def run(setup, cache_dir=None, **options):
+def run(setup, cache_dir=None, folder=None, **options):
     ds, split, backbone, cache = setup
-    return train_and_evaluate(make_spec(**options), ds, split, backbone, cache_dir=cache_dir or cache, progress=False)
+    return train_and_evaluate(make_spec(**options), ds, split, backbone, cache_dir=cache_dir or cache, progress=False,
+                              folder=folder)
 
 
 def trainer_of(setup, **options) -> Trainer:
@@ -287,3 +289,45 @@ def test_record_reports_timings_environment_and_data(setup):
     assert record.data["split_hash"] == split.hash and record.data["dataset_hash"] == ds.content_hash
     assert record.spec.loss == "center" and record.spec.bits == 16
     assert record.run_id == record.spec.run_id
+
+
+# ------------------------------------------------------------------------------------------- kept codes
+
+
+@pytest.mark.parametrize("protocol", ["honest", "paper"])
+def test_a_run_keeps_codes_whose_hashes_and_map_are_the_records(setup, tmp_path, protocol):
+    ds, split, _, _ = setup
+    record = run(setup, folder=tmp_path, loss="proxy", epochs=3, protocol=protocol)
+    assert set(record.files) == {"codes.npz", "continuous.npz", "state.npz"}  # a synthetic set keeps its outputs
+    assert all(file_sha256(tmp_path / name) == digest for name, digest in record.files.items())
+    codes, labels = read_codes(tmp_path)
+    hashes = record.codes_sha256 if protocol == "honest" else record.codes_sha256["i2t"]  # paper: the I->T state
+    assert {name: codes_sha256(value) for name, value in codes.items()} == hashes
+    assert np.array_equal(labels["query_labels"], ds.labels[split.query])
+    assert np.array_equal(labels["retrieval_labels"], ds.labels[split.retrieval])
+    again = evaluate(codes["query_image"], codes["retrieval_text"], labels["query_labels"], labels["retrieval_labels"],
+                     topk=(50,))
+    assert again["map"] == record.metrics["i2t"]["map"]
+    with np.load(tmp_path / "state.npz") as state:
+        assert {"image_head.linear.weight", "text_head.linear.bias", "loss.proxies"} <= set(state.files)
+    assert record.diagnostics["multi_label_items"] > 0 and set(record.diagnostics["quantization_gap"]) == {"i2t", "t2i"}
+
+
+def test_diagnose_recomputes_what_the_run_stored(setup, tmp_path):
+    from benchmark.diagnose import diagnose
+    from benchmark.store import RunStore
+
+    store = RunStore(tmp_path)
+    spec = make_spec(loss="dcgh", epochs=2)
+    record = run(setup, folder=store.folder(spec.run_id), loss="dcgh", epochs=2)
+    store.write_record(record)
+    outcome = diagnose(tmp_path)
+    assert outcome.updated == [record.run_id] and not outcome.skipped
+    again = store.read_record(record.run_id).diagnostics
+    gap, stored_gap = again.pop("quantization_gap"), dict(record.diagnostics)
+    assert again == {k: v for k, v in stored_gap.items() if k != "quantization_gap"}
+    # the continuous outputs are kept as float16: the recomputed gap is within rounding of the run's
+    assert gap == pytest.approx(stored_gap["quantization_gap"], abs=5e-3)
+    (store.folder(record.run_id) / "codes.npz").write_bytes(b"damaged")
+    (reason,) = diagnose(tmp_path).skipped
+    assert "is not the file its record describes" in reason

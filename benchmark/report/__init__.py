@@ -22,6 +22,7 @@ from ..record import RunRecord
 from ..references import is_reference
 from ..store import RunStore
 from .figures import ablation_figure, critical_difference_figure, pr_and_precision_figures, training_figures
+from .diagnostics import centroid_figure, diagnostics_tables, distance_histogram_figures, embedding_figures
 from .records import coverage, tidy
 from .statistics import rank_rows
 from .tables import Table, latex_text, mean, table_statistics, write_table
@@ -140,6 +141,20 @@ def ablation_section(records: list[RunRecord], df, out: Path, formats, ablation:
                    ablation_figure(table, out / "figures", slug, metric))
 
 
+def diagnostics_section(records: list[RunRecord], store: RunStore, out: Path, formats) -> Section:
+    """The code-space diagnostics: a table per dataset and code length, the distance histograms, the 2-D
+    embeddings and the class-centroid heatmap."""
+    tables, markdown = diagnostics_tables(records, out / "tables", formats)
+    if not tables and not markdown:
+        return Section("Code-space diagnostics", "No record carries diagnostics (runs keep their codes since schema "
+                                                 "version 2; python -m benchmark diagnose recomputes them).\n")
+    embeddings, note = embedding_figures(records, store, out / "figures")
+    figures = (distance_histogram_figures(records, out / "figures") + embeddings
+               + centroid_figure(records, store, out / "figures"))
+    text = markdown + (f"\n> {note}\n" if note else "")
+    return Section("Code-space diagnostics", text, tables, figures)
+
+
 @dataclass
 class Report:
     """The files a report wrote, and the record files it could not read (each reason names the file)."""
@@ -170,6 +185,7 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map")
     sections = [main, ranking_section(table, out, formats, metric)]
     sections += [ablation_section(records, df, out, formats, load_ablation(name), name, metric)
                  for name in ablation_names()]
+    sections.append(diagnostics_section(records, store, out, formats))
     trained = [r for r in records if not is_reference(r.spec.loss)]
     figures = Section("Figures", "", figures=pr_and_precision_figures(trained, out / "figures"))
     training = Section("Training curves", "", figures=training_figures(trained, out / "figures"))

@@ -11,13 +11,14 @@ from pathlib import Path
 
 from ..backbones import open_backbone
 from ..config import RunSpec
-from ..data import PairedDataset, Split
+from ..continuous import quantization_gap
+from ..data import PairedDataset, Split, is_synthetic
 from ..device import Precision, resolve_device
 from ..record import RunRecord, TrainingUse
 from ..references import is_reference
 from ..threads import torch_threads
 from .features import FEATURE_SOURCES
-from .records import run_record
+from .records import code_diagnostics, kept_files, run_record
 from .references import evaluate_reference
 from .state import indices_sha256
 from .trainer import Trainer, TrainingDiverged
@@ -61,10 +62,12 @@ def make_trainer(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_p
 
 
 def train_and_evaluate(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *,
-                       cache_dir: Path, device: str | None = None, progress: bool = True, threads: int = 1
-                       ) -> RunRecord:
-    """Train the run ``spec`` on ``dataset`` and evaluate it as its protocol says; returns its record.
-    ``threads``: for a fine-tuned real CLIP's passes; everything else runs on one thread.
+                       cache_dir: Path, device: str | None = None, progress: bool = True, threads: int = 1,
+                       folder: Path | None = None, save_continuous: bool | None = None) -> RunRecord:
+    """Train the run ``spec`` on ``dataset`` and evaluate it as its protocol says; returns its record, with the
+    diagnostics of its codes. ``threads``: for a fine-tuned real CLIP's passes (everything else runs on one
+    thread). With ``folder``, the run keeps its codes, its heads' and loss's state and (``save_continuous``;
+    default: for a synthetic set) its continuous outputs there (``benchmark.codes``).
 
     Raises:
         TrainingDiverged: a loss term became NaN or infinite (names the epoch, step and term).
@@ -79,7 +82,14 @@ def train_and_evaluate(spec: RunSpec, dataset: PairedDataset, split: Split, back
     trained = trainer.trained.nonzero()[0]
     training = TrainingUse(part=trainer.protocol.training_part, n_indices=len(trained),
                            indices_sha256=indices_sha256(trained), epochs=len(history), steps=trainer.steps)
+    kept = outcome.kept
+    gap = quantization_gap(kept.outputs, dataset.labels[split.query], dataset.labels[split.retrieval],
+                           {d: outcome.results[d]["map"] for d in ("i2t", "t2i")})
+    diagnostics = code_diagnostics(dataset, split, kept.codes, gap)
+    keep_outputs = is_synthetic(dataset.name) if save_continuous is None else save_continuous
+    files = kept_files(folder, dataset, split, kept.codes, kept.outputs if keep_outputs else None, kept.state)
     return run_record(spec, outcome.results, selection=outcome.selection, training=training, history=history,
                       evaluations=trainer.evaluations, codes_sha256=outcome.codes_sha256, dataset=dataset, split=split,
                       backbone=trainer.backbone, feature_cache=trainer.features.cache,
-                      timings={**trainer.timings, "total_s": time.perf_counter() - start}, device=trainer.device)
+                      timings={**trainer.timings, "total_s": time.perf_counter() - start}, device=trainer.device,
+                      diagnostics=diagnostics, files=files)

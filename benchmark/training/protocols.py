@@ -16,12 +16,24 @@ from .state import codes_sha256, state_sha256
 
 
 @dataclass(frozen=True)
+class Kept:
+    """What a run keeps of the state it reports (in the paper protocol, the state selected for I->T): the ±1
+    codes and continuous outputs of the query and retrieval sets, and the heads' and the loss's state."""
+
+    codes: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    state: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """What a protocol reports after training: metrics per direction, how they were chosen, the codes' hashes."""
+    """What a protocol reports after training: metrics per direction, how they were chosen, the codes' hashes,
+    and what the run keeps."""
 
     results: dict[str, dict]
     selection: Selection
     codes_sha256: dict
+    kept: Kept
 
 
 def _codes_hashes(codes: dict[str, np.ndarray]) -> dict[str, str]:
@@ -62,7 +74,8 @@ class HonestProtocol:
                               epochs={d: epoch for d in DIRECTIONS}, score=score,
                               selected_state_sha256={d: selected for d in DIRECTIONS},
                               evaluated_state_sha256={d: final.state_sha256 for d in DIRECTIONS})
-        return Outcome(final.results, selection, _codes_hashes(final.codes))
+        return Outcome(final.results, selection, _codes_hashes(final.codes),
+                       Kept(final.codes, final.outputs, trainer.kept_state()))
 
 
 class PaperProtocol:
@@ -75,6 +88,7 @@ class PaperProtocol:
     def __init__(self, split: Split):
         self.split = split
         self.best: dict[str, tuple[int, dict, dict, str]] = {}  # direction -> epoch, result, codes hashes, state
+        self.kept: Kept | None = None  # of the epoch selected for I->T
 
     def training_indices(self) -> np.ndarray:
         return self.split.train
@@ -85,6 +99,8 @@ class PaperProtocol:
         for direction, result in evaluation.results.items():
             if direction not in self.best or result["map"] > self.best[direction][1]["map"]:
                 self.best[direction] = (epoch, result, _codes_hashes(evaluation.codes), evaluation.state_sha256)
+                if direction == "i2t":
+                    self.kept = Kept(evaluation.codes, evaluation.outputs, trainer.kept_state())
         return {"query_map": {d: r["map"] for d, r in evaluation.results.items()}}
 
     def finish(self, trainer) -> Outcome:
@@ -94,7 +110,7 @@ class PaperProtocol:
                               epochs={d: best[0] for d, best in self.best.items()}, score=None,
                               selected_state_sha256=states, evaluated_state_sha256=states)
         return Outcome({d: best[1] for d, best in self.best.items()}, selection,
-                       {d: best[2] for d, best in self.best.items()})
+                       {d: best[2] for d, best in self.best.items()}, self.kept)
 
 
 #: The one mapping from a run's ``protocol`` to its behaviour.

@@ -3,14 +3,18 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime, timezone
+from pathlib import Path
 
+import numpy as np
 import torch
 
 import losses
 from methods import Backbone
 
+from ..codes import write_run_files
 from ..config import RunSpec
 from ..data import PairedDataset, Split
+from ..diagnostics import diagnostics
 from ..environment import environment
 from ..record import RunRecord, Selection, TrainingUse
 from .features import CacheUse
@@ -19,10 +23,28 @@ from .features import CacheUse
 CURVE_KEYS = ("pr_radius", "precision@N", "recall@N")
 
 
+def kept_files(folder: Path | None, dataset: PairedDataset, split: Split, codes: dict[str, np.ndarray],
+               outputs: dict[str, np.ndarray] | None = None, state: dict[str, np.ndarray] | None = None
+               ) -> dict[str, str]:
+    """Write the files a run keeps into ``folder`` (nothing when None); their names and SHA-256."""
+    if folder is None:
+        return {}
+    labels = {"query_labels": dataset.labels[split.query], "retrieval_labels": dataset.labels[split.retrieval]}
+    return write_run_files(folder, codes, labels, outputs, state)
+
+
+def code_diagnostics(dataset: PairedDataset, split: Split, codes: dict[str, np.ndarray],
+                     quantization_gap: dict[str, float] | None = None) -> dict:
+    """``benchmark.diagnostics`` of the retrieval set's codes."""
+    return diagnostics(codes["retrieval_image"], codes["retrieval_text"], dataset.labels[split.retrieval],
+                       quantization_gap)
+
+
 def run_record(spec: RunSpec, results: dict[str, dict], *, selection: Selection | None, training: TrainingUse | None,
                history: list[dict], evaluations: list[dict], codes_sha256: dict, dataset: PairedDataset, split: Split,
                backbone: Backbone, feature_cache: CacheUse | None, timings: dict[str, float],
-               device: torch.device) -> RunRecord:
+               device: torch.device, diagnostics: dict | None = None, files: dict[str, str] | None = None
+               ) -> RunRecord:
     return RunRecord(
         run_id=spec.run_id,
         spec=spec,
@@ -43,4 +65,6 @@ def run_record(spec: RunSpec, results: dict[str, dict], *, selection: Selection 
         environment=environment(device),
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         family=next((e.family for e in losses.entries() if e.name == spec.loss), None),
+        diagnostics=diagnostics,
+        files=files or {},
     )

@@ -13,12 +13,11 @@ from ..continuous import cosine_ranking_metrics
 from ..data import PairedDataset, Split
 from ..device import Precision, resolve_device
 from ..metrics import evaluate
-from ..record import DIRECTIONS, RunRecord
+from ..record import DIRECTION_MODALITIES, DIRECTIONS, RunRecord
 from ..threads import torch_threads
 from .features import FrozenFeatures
-from .records import run_record
+from .records import code_diagnostics, kept_files, run_record
 from .state import codes_sha256
-from .trainer import DIRECTION_MODALITIES
 
 
 def reference_codes(name: str, features: dict[str, np.ndarray], bits: int, seed: int) -> dict[str, np.ndarray]:
@@ -32,7 +31,8 @@ def reference_codes(name: str, features: dict[str, np.ndarray], bits: int, seed:
 
 
 def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *, cache_dir: Path,
-                       device: str | None = None, progress: bool = True, threads: int = 1) -> RunRecord:
+                       device: str | None = None, progress: bool = True, threads: int = 1,
+                       folder: Path | None = None, save_continuous: bool | None = None) -> RunRecord:
     """The record of the reference row ``spec.loss`` on the query set of ``split``, with the backbone's
     (cached) features of ``dataset``."""
     start = time.perf_counter()
@@ -43,7 +43,7 @@ def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, back
                                        Precision(torch_device), progress)
     by_modality = {"image": features.image.cpu().numpy(), "text": features.text.cpu().numpy()}
     query, retrieval, labels = split.query, split.retrieval, dataset.labels
-    results, codes_hashes = {}, {}
+    results, codes_hashes, diagnostics, files = {}, {}, None, {}
     if spec.loss == "ref:continuous":
         for direction in DIRECTIONS:
             source, target = DIRECTION_MODALITIES[direction]
@@ -55,10 +55,13 @@ def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, back
             source, target = DIRECTION_MODALITIES[direction]
             results[direction] = evaluate(codes[source][query], codes[target][retrieval], labels[query],
                                           labels[retrieval], topk=spec.settings.topk)
-        codes_hashes = {f"{part}_{m}": codes_sha256(codes[m][indices]) for part, indices in
-                        (("query", query), ("retrieval", retrieval)) for m in ("image", "text")}
+        kept = {f"{part}_{m}": codes[m][indices] for part, indices in (("query", query), ("retrieval", retrieval))
+                for m in ("image", "text")}
+        codes_hashes = {name: codes_sha256(value) for name, value in kept.items()}
+        diagnostics = code_diagnostics(dataset, split, kept)
+        files = kept_files(folder, dataset, split, kept)
     return run_record(spec, results, selection=None, training=None, history=[],
                       evaluations=[{"stage": "final", "set": "query", "direction": d} for d in DIRECTIONS],
                       codes_sha256=codes_hashes, dataset=dataset, split=split, backbone=backbone,
                       feature_cache=features.cache, timings={"total_s": time.perf_counter() - start},
-                      device=torch_device)
+                      device=torch_device, diagnostics=diagnostics, files=files)

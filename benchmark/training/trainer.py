@@ -22,12 +22,10 @@ from ..config import RunSpec
 from ..data import PairedDataset, Split
 from ..device import Precision
 from ..metrics import evaluate
+from ..record import DIRECTION_MODALITIES
 from .features import BackboneFeatures, FrozenFeatures
 from .protocols import PROTOCOLS, Outcome
 from .state import snapshot, state_sha256
-
-DIRECTION_MODALITIES = {"i2t": ("image", "text"), "t2i": ("text", "image"), "i2i": ("image", "image"),
-                        "t2t": ("text", "text")}
 
 
 class TrainingDiverged(RuntimeError):
@@ -36,12 +34,19 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One evaluation of a query set against a database: metrics per direction, the +-1 codes they came from,
-    and the fingerprint of the trainable state that produced those codes (for full evaluations)."""
+    """One evaluation of a query set against a database: metrics per direction, the ±1 codes they came from
+    (``query_image``, ``query_text``, ``retrieval_image``, ``retrieval_text``), and for full evaluations the
+    continuous outputs behind them and the fingerprint of the state that produced them."""
 
     results: dict[str, dict]
     codes: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray] | None
     state_sha256: str | None
+
+
+def sign_codes(outputs: np.ndarray) -> np.ndarray:
+    """±1 int8 codes of continuous outputs (x >= 0 is +1)."""
+    return np.where(outputs >= 0, 1, -1).astype(np.int8)
 
 
 def build_loss(spec: RunSpec, n_classes: int) -> losses.HashingLoss:
@@ -127,14 +132,24 @@ class Trainer:
     # ------------------------------------------------------------------------------ state and evaluation
 
     def snapshot(self) -> dict[str, torch.Tensor]:
-        return snapshot(self.features.trainable(self.model))
+        """A copy of everything training changes: the trainable part of the model (``model.*``) and the
+        loss's own state (``loss.*``: proxies, centers)."""
+        return {**{f"model.{k}": v for k, v in snapshot(self.features.trainable(self.model)).items()},
+                **{f"loss.{k}": v for k, v in snapshot(self.loss).items()}}
 
     def restore(self, state: dict[str, torch.Tensor]) -> None:
-        self.features.trainable(self.model).load_state_dict(state)
+        for prefix, module in (("model.", self.features.trainable(self.model)), ("loss.", self.loss)):
+            module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
+    def kept_state(self) -> dict[str, np.ndarray]:
+        """What a run keeps of its current state: the hash heads' weights and the loss's own state."""
+        heads = {k: v for k, v in self.model.state_dict().items() if k.startswith(("image_head.", "text_head."))}
+        kept = {**heads, **{f"loss.{k}": v for k, v in self.loss.state_dict().items()}}
+        return {k: v.detach().float().cpu().numpy() for k, v in kept.items()}
 
     @torch.no_grad()
-    def codes(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-        """+-1 int8 codes of both modalities for ``indices``, in evaluation mode."""
+    def outputs(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """Continuous (pre-sign) float32 outputs of both modalities for ``indices``, in evaluation mode."""
         start = time.perf_counter()
         self.model.eval()
         image, text = self.features.features(self.model, indices)
@@ -142,27 +157,27 @@ class Trainer:
             out = {"image": self.model.image_head(image), "text": self.model.text_head(text)}
         self.features.train_mode(self.model)
         self.timings["encode_s"] += time.perf_counter() - start
-        return {k: np.where(v.float().cpu().numpy() >= 0, 1, -1).astype(np.int8) for k, v in out.items()}
+        return {k: v.float().cpu().numpy() for k, v in out.items()}
 
     def evaluate(self, stage: str, set_name: str, query: np.ndarray, database: np.ndarray, directions,
                  full: bool) -> Evaluation:
         """Codes of ``query`` and ``database`` items and the metrics of ``directions``; logged. A full
         evaluation computes every metric and fingerprints the state it used; otherwise mAP only."""
         state = state_sha256(self.snapshot()) if full else None
-        query_codes, database_codes = self.codes(query), self.codes(database)
+        outputs = {f"{part}_{modality}": value for part, indices in (("query", query), ("retrieval", database))
+                   for modality, value in self.outputs(indices).items()}
+        codes = {name: sign_codes(value) for name, value in outputs.items()}
         start = time.perf_counter()
         options = {"topk": self.settings.topk} if full else {"topk": (), "radius": False, "precision_at": ()}
         results = {}
         for direction in directions:
             source, target = DIRECTION_MODALITIES[direction]
-            results[direction] = evaluate(query_codes[source], database_codes[target], self.dataset.labels[query],
-                                          self.dataset.labels[database],
+            results[direction] = evaluate(codes[f"query_{source}"], codes[f"retrieval_{target}"],
+                                          self.dataset.labels[query], self.dataset.labels[database],
                                           device=self.device if self.device.type != "cpu" else None, **options)
             self.evaluations.append({"stage": stage, "set": set_name, "direction": direction})
         self.timings["eval_s"] += time.perf_counter() - start
-        codes = {f"{part}_{modality}": value for part, codes in (("query", query_codes), ("retrieval", database_codes))
-                 for modality, value in codes.items()}
-        return Evaluation(results, codes, state)
+        return Evaluation(results, codes, outputs if full else None, state)
 
     # -------------------------------------------------------------------------------------------- helpers
 
