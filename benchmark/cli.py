@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from . import data
-from .config import RunSettings, choices
+from .config import ExecutionConfig, RunSettings, choices
 from .errors import ConfigError, UserError
 from .paths import DEFAULT_RESULTS, cache_dir
 
@@ -39,6 +39,10 @@ EPILOG_ABLATE = """examples:
   python -m benchmark ablate variance                          # on the synthetic sets of the default config
   python -m benchmark ablate variance --bits 64 --replicates 5 --out reports/ablation
 """
+EPILOG_RESULTS = """examples:
+  python -m benchmark results                                  # every run in results/
+  python -m benchmark results --where run.protocol=paper --csv > paper_runs.csv
+"""
 EPILOG_DIAGNOSE = """examples:
   python -m benchmark diagnose                                 # every run in results/
   python -m benchmark diagnose --results /shared/results
@@ -62,6 +66,9 @@ EPILOG_PREPARE = """examples:
 def _list_losses(args: argparse.Namespace) -> str:
     import losses
 
+    from .grid import load_plugins
+
+    load_plugins(args.plugins or ())
     def describe(entry, mark: str = " ") -> list[str]:
         source = f" [{entry.source}]" if entry.source else ""
         params = ", ".join(f"{k}={v!r}" for k, v in losses.defaults(entry.name).items())
@@ -144,10 +151,10 @@ def _name_list(text: str) -> list[str]:
 
 
 #: The configuration key each run flag overrides.
-FLAG_KEYS = {"losses": "losses", "datasets": "datasets", "bits": "bits", "replicates": "replicates", "epochs": "run.epochs",
+FLAG_KEYS = {"losses": "losses", "plugins": "plugins", "datasets": "datasets", "bits": "bits", "replicates": "replicates", "epochs": "run.epochs",
              "protocol": "run.protocol", "mode": "run.mode", "backbone": "run.backbone",
              "data_root": "execution.data_root", "image_root": "execution.image_root", "device": "execution.device",
-             "workers": "execution.workers", "threads": "execution.threads"}
+             "workers": "execution.workers", "threads": "execution.threads", "log": "execution.log"}
 
 
 def _set_nested(tree: dict, key: str, value) -> None:
@@ -184,7 +191,8 @@ def _grid_from_args(args: argparse.Namespace):
 
     transformers.utils.logging.disable_progress_bar()  # our own bars show the progress of each step
     grid = build_grid(load_config(args.config, _overrides(args)))
-    return grid, RunContext(results=args.results, execution=grid.config.execution, progress=not args.quiet)
+    return grid, RunContext(results=args.results, execution=grid.config.execution, plugins=grid.config.plugins,
+                            progress=not args.quiet and sys.stderr.isatty())
 
 
 def _run(args: argparse.Namespace, grid, context) -> int:
@@ -226,12 +234,37 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    report = build_report(args.results, args.out, formats, args.metric)
+    report = build_report(args.results, args.out, formats, args.metric, args.where or [])
     for reason in report.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
     print(f"wrote {len(report.tables)} table files and {len(report.figures)} figure files under {args.out}")
     print(f"index: {report.index}")
     return 0
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from .report.selection import runs_table, select
+    from .store import RunStore
+
+    contents = RunStore(args.results).contents()
+    where = args.where or []
+    chosen = {id(item) for item in select([*contents.records, *contents.failures], where)}
+    table = runs_table([r for r in contents.records if id(r) in chosen], [f for f in contents.failures if id(f) in chosen])
+    for reason in contents.unreadable:
+        print(f"skipped: {reason}", file=sys.stderr)
+    if args.csv:
+        print(table.to_csv(index=False, float_format="%.4f"), end="")
+    else:
+        with pd_display():
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}") if len(table) else
+                  f"no runs in {args.results}")
+    return 0
+
+
+def pd_display():
+    import pandas as pd
+
+    return pd.option_context("display.width", 250, "display.max_columns", None, "display.max_colwidth", 60)
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
@@ -265,6 +298,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> 
     if losses:
         parser.add_argument("--losses", type=_name_list, help="'all' (the five families) or a comma list: names, "
                             "variants, package.module:Class")
+    parser.add_argument("--plugins", type=_name_list, help="comma list of modules to import first, whose "
+                        "@losses.register losses can then be named in --losses (also: the benchmark.losses entry points)")
     parser.add_argument("--datasets", type=_name_list, help="comma list of datasets (list datasets)")
     parser.add_argument("--bits", type=_int_list, help="comma list of code lengths, e.g. 16,32,64")
     parser.add_argument("--replicates", type=int, help="independent repetitions of each cell (default 3); what each "
@@ -283,6 +318,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> 
                         "CPU, one on a GPU)")
     parser.add_argument("--threads", type=int, help="threads of each run for a real CLIP's passes (default: the "
                         "worker's share of the cores; small work always runs on one thread)")
+    parser.add_argument("--log", choices=choices(ExecutionConfig, "log"),
+                        help="tensorboard: write each run's loss terms and mAP per epoch to <run>/tensorboard/")
     parser.add_argument("--shard", help="I/N: run only shard I of N (default under a Slurm array: the array task)")
     parser.add_argument("--executor", choices=["local", "slurm"], default="local",
                         help="slurm: submit the pending runs as one job array through submitit")
@@ -317,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_list.add_argument("what", choices=sorted(LISTINGS), help="what to list")
     p_list.add_argument("--data-root", type=Path, default=None,
                         help="folder holding one folder per real dataset (default $BENCHMARK_DATA_ROOT or ./data)")
+    p_list.add_argument("--plugins", type=_name_list, help="modules to import first (their losses are listed too)")
     p_list.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="results folder whose cache holds the synthetic sets (default: results/)")
 
@@ -340,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     p_report.add_argument("--format", default="latex,markdown,csv", help="comma list of latex, markdown, csv")
     p_report.add_argument("--metric", default="map", help="map (default), map_tie_aware, map_best, map_worst, map@K")
+    p_report.add_argument("--where", action="append", metavar="KEY=VALUE",
+                          help="report the runs with this configuration value (run.protocol=paper, epochs=50) or loss "
+                               "parameter (dcgh.gamma=0.5); repeatable. By default the configuration with the most "
+                               "runs; the index lists the others")
 
     from .config import ablation_names, load_ablation
 
@@ -355,6 +397,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_arguments(p_ablate, losses=False)
     p_ablate.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     p_ablate.set_defaults(losses=None)
+
+    p_results = _subcommand(
+        sub, "results", _cmd_results,
+        help="list the runs in a results folder: their settings that differ, status and headline mAP",
+        description="A table of the finished and failed runs in a results folder: loss (with its parameters), "
+                    "dataset, bits, replicate, status, I->T and T->I mAP, and every configuration key whose value "
+                    "differs between the runs listed, so that what a report would put together is visible first.",
+        epilog=EPILOG_RESULTS,
+    )
+    p_results.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default: results/)")
+    p_results.add_argument("--where", action="append", metavar="KEY=VALUE", help="only these runs (as for report)")
+    p_results.add_argument("--csv", action="store_true", help="print CSV instead of a table")
 
     p_diagnose = _subcommand(
         sub, "diagnose", _cmd_diagnose,

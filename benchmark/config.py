@@ -114,6 +114,7 @@ class ExecutionConfig:
     workers: int | None = field(default=None, metadata=_bounds(1))
     threads: int | None = field(default=None, metadata=_bounds(1))
     save_continuous: bool | None = None
+    log: Literal["none", "tensorboard"] = "none"
     slurm: dict = field(default_factory=dict)
 
 
@@ -123,6 +124,7 @@ class Config:
 
     losses: tuple[str, ...] = ("all",)
     loss_params: dict[str, dict] = field(default_factory=dict)
+    plugins: tuple[str, ...] = field(default=(), metadata={"may_be_empty": True})
     datasets: tuple[str, ...] = ("synth-mirflickr25k", "synth-nuswide", "synth-coco")
     bits: tuple[int, ...] = field(default=(16, 32, 64), metadata=_bounds(1))
     replicates: int = field(default=3, metadata=_bounds(1))
@@ -143,7 +145,8 @@ class RunSpec:
 
     The seeds are the run's own: ``seed`` draws its initialisation (heads, dropout, batch order, proxies,
     centers), ``synthetic.seed`` and ``synthetic.backbone_seed`` its synthetic data and backbone, and
-    ``settings.split.split_seed`` its split (``seeds`` gathers them). ``loss_params`` are this loss's parameters
+    ``settings.split.split_seed`` its split (``seeds`` gathers them); ``varies`` names the sources its replicate
+    draws anew (replicate r adds r to their base seeds). ``loss_params`` are this loss's parameters
     only and ``synthetic`` is None for a real dataset, so a setting that cannot change a run's result never
     changes its id. A ``loss`` named ``ref:...`` is a reference row (``benchmark.references``), not a loss.
     """
@@ -153,6 +156,7 @@ class RunSpec:
     bits: int = field(metadata=_bounds(1))
     replicate: int = field(metadata=_bounds(0))
     seed: int = field(metadata=_bounds(0))
+    varies: tuple[Literal["data", "backbone", "split", "init"], ...] = field(metadata={"may_be_empty": True})
     loss_params: dict
     settings: RunSettings
     synthetic: SyntheticConfig | None
@@ -181,6 +185,12 @@ class RunSpec:
         return {"data": synthetic.seed if synthetic else None,
                 "backbone": synthetic.backbone_seed if synthetic else None,
                 "split": self.settings.split.split_seed, "init": self.seed}
+
+    @property
+    def base_seeds(self) -> dict[str, int | None]:
+        """The configuration's seed of each source: the run's own, less the replicate for the sources it varies."""
+        return {source: seed - self.replicate if seed is not None and source in self.varies else seed
+                for source, seed in self.seeds.items()}
 
 
 @dataclass(frozen=True)

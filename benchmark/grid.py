@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,6 +21,23 @@ from .config import Config, RunSpec
 from .device import resolve_device
 from .errors import ConfigError
 from .references import REFERENCES, is_reference
+
+#: The entry-point group through which installed packages register their losses.
+ENTRY_POINT_GROUP = "benchmark.losses"
+
+
+def load_plugins(modules=()) -> None:
+    """Import ``modules`` and every module of the ``benchmark.losses`` entry-point group, so that the losses they
+    register with ``@losses.register`` can be named in ``losses:``. Importing twice does nothing more."""
+    targets = [(module, f"plugin module {module!r}") for module in modules]
+    targets += [(ep.value.partition(":")[0], f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}")
+                for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]
+    for module, what in targets:
+        try:
+            importlib.import_module(module)
+        except (ImportError, SyntaxError) as exc:
+            raise ConfigError(f"cannot import {what}: {exc}; check that it is on PYTHONPATH or installed") from exc
+
 
 #: Names that stand for several losses in ``losses:`` (and ``family:NAME`` for each family).
 LOSS_GROUPS = {"all": losses.representatives, "zoo": lambda: losses.available(variants=False)}
@@ -121,17 +141,21 @@ def _replicate_specs(config: Config, dataset: str, replicate: int) -> list[RunSp
     data_options = replace(config.synthetic, seed=config.synthetic.seed + step("data"),
                            backbone_seed=config.synthetic.backbone_seed + step("backbone")) if synthetic else None
     names = list(config.losses) + (list(REFERENCES) if config.references else [])
-    return [RunSpec(loss=name, dataset=dataset, bits=bits, replicate=replicate, seed=step("init"),
+    return [RunSpec(loss=name, dataset=dataset, bits=bits, replicate=replicate, seed=step("init"), varies=tuple(varied),
                     loss_params=dict(config.loss_params.get(name, {})), settings=settings, synthetic=data_options)
             for bits in config.bits for name in names]
 
 
 def build_grid(config: Config) -> Grid:
-    """Check ``config`` against the registry, the datasets and this machine; its runs."""
+    """Check ``config`` against the registry (with its plugins loaded), the datasets and this machine; its runs."""
+    load_plugins(config.plugins)
     names = _check_losses(config)
     _check_datasets(config)
     _check_replicates(config)
     resolve_device(config.execution.device)
+    if config.execution.log == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
+        raise ConfigError("--log tensorboard needs the tensorboard package: pip install 'xmhash-bench[tensorboard]' "
+                          "(or pip install tensorboard)")
     settings = config.run
     if settings.backbone != "synthetic":
         settings = replace(settings, backbone=str(Path(settings.backbone).expanduser().resolve()))

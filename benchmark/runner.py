@@ -32,7 +32,7 @@ from .backbones import check_backbone_folder, synthetic_backbone
 from .config import ExecutionConfig, RunSpec
 from .device import resolve_device
 from .errors import ConfigError
-from .grid import Grid
+from .grid import Grid, load_plugins
 from .paths import DEFAULT_RESULTS, cache_dir
 from .record import RunFailure
 from .references import is_reference
@@ -50,6 +50,7 @@ class RunContext:
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     progress: bool = True
     threads: int = 1
+    plugins: tuple[str, ...] = ()  # imported before a run (in workers and Slurm jobs too), for users' losses
 
     @property
     def cache(self) -> Path:
@@ -78,6 +79,7 @@ def resources(spec: RunSpec, context: RunContext) -> tuple[data.PairedDataset, d
 def prepare_shared(spec: RunSpec, context: RunContext) -> dict:
     """Build the caches the runs of ``spec``'s dataset share (data, split, backbone, features) and return how
     the data was read (missing images included), before any training starts."""
+    load_plugins(context.plugins)
     dataset, _, backbone = resources(spec, context)
     prepare_features(spec, dataset, backbone, context.cache, context.execution.device, context.progress,
                      context.threads)
@@ -100,11 +102,13 @@ def execute_run(spec: RunSpec, context: RunContext, grid_id: str | None = None) 
     header = [f"run {spec.run_id}", f"spec {json.dumps(spec.to_dict())}"]
     start = time.perf_counter()
     try:
+        load_plugins(context.plugins)
         dataset, split, backbone = resources(spec, context)
         run = evaluate_reference if is_reference(spec.loss) else train_and_evaluate
         record = run(spec, dataset, split, backbone, cache_dir=context.cache, device=context.execution.device,
                      progress=context.progress, threads=context.threads, folder=store.folder(spec.run_id),
-                     save_continuous=context.execution.save_continuous)
+                     save_continuous=context.execution.save_continuous,
+                     tensorboard=context.execution.log == "tensorboard")
     except Exception as exc:  # a failed run is recorded and the grid goes on
         failure = RunFailure(run_id=spec.run_id, spec=spec, grid_id=grid_id, error=str(exc),
                              error_type=type(exc).__name__, traceback=traceback.format_exc(), failed_at=_now())
@@ -244,6 +248,25 @@ def submit_slurm(specs: list[RunSpec], context: RunContext, grid_id: str) -> lis
     return [job.job_id for job in jobs]
 
 
+def preflight_warnings(grid: Grid) -> list[str]:
+    """What would stop the grid's runs that the configuration alone cannot tell: a backbone folder without
+    config.json, a real dataset's missing files."""
+    warnings = []
+    backbone = grid.config.run.backbone
+    if backbone != "synthetic" and not (Path(backbone) / "config.json").is_file():
+        warnings.append(f"backbone folder {backbone} has no config.json: every run would fail; give --backbone a CLIP "
+                        "folder written by save_pretrained")
+    root = grid.config.execution.data_root
+    for dataset in grid.config.datasets:
+        if not data.is_synthetic(dataset):
+            folder = Path(root) / dataset if root else data.data_root() / dataset
+            missing = data.missing_dataset_files(dataset, folder)
+            if missing:
+                warnings.append(f"{dataset}: {folder} lacks {', '.join(missing)}; give --data-root, or build them "
+                                f"with python -m benchmark prepare {dataset} --raw DOWNLOAD --out {folder}")
+    return warnings
+
+
 def resolved_yaml(grid: Grid) -> str:
     """The grid's configuration with every key as resolved (defaults, file, flags), as YAML."""
     return yaml.safe_dump(json.loads(json.dumps(grid.config.to_dict())), sort_keys=False)
@@ -264,6 +287,8 @@ def run_grid(grid: Grid, context: RunContext, *, force: bool = False, shard: tup
           + (f" ({retried} failed before, retried)" if retried else "") + f"; records in {store.root}", file=out)
     if dry_run:
         print(resolved_yaml(grid), file=out)
+        for warning in preflight_warnings(grid):
+            print(f"warning: {warning}", file=out)
         for spec in mine:
             print(f"  {status[spec.run_id]:<8} {spec.run_id}", file=out)
         return 0

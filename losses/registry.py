@@ -146,14 +146,24 @@ def _accepted_params(cls: type) -> tuple[list[str], bool]:
     return names, any(p.kind is p.VAR_KEYWORD for p in params)
 
 
+def _entry(name: str) -> LossEntry:
+    """The registered entry ``name``; LossConfigError naming the nearest registered name otherwise."""
+    if name not in _REGISTRY:
+        hint = difflib.get_close_matches(name, list(_REGISTRY), n=1)
+        raise LossConfigError(
+            f"unknown loss {name!r}"
+            + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; available: {', '.join(available())}; or give a user's loss as 'package.module:ClassName'"
+        )
+    return _REGISTRY[name]
+
+
 def parameters(spec: str) -> list[str]:
     """The parameters a loss (name, variant or ``module:Class``) accepts besides n_classes/n_bits; those a
     variant fixes are left out."""
     if ":" in spec:
         return _accepted_params(_load_user_class(spec))[0]
-    if spec not in _REGISTRY:
-        raise LossConfigError(f"unknown loss {spec!r}; available: {', '.join(available())}")
-    entry = _REGISTRY[spec]
+    entry = _entry(spec)
     return [name for name in _accepted_params(entry.cls)[0] if name not in entry.fixed]
 
 
@@ -215,21 +225,14 @@ def build(spec: str, n_classes: int, n_bits: int, **params) -> HashingLoss:
         raise LossConfigError(f"loss spec must be a non-empty string, got {spec!r}")
     if ":" in spec:
         cls, fixed = _load_user_class(spec), {}
-    elif spec in _REGISTRY:
-        entry = _REGISTRY[spec]
+    else:
+        entry = _entry(spec)
         cls, fixed = entry.cls, entry.fixed
         for key, value in params.items():
             if key in fixed and fixed[key] != value:
                 raise LossConfigError(
                     f"loss {spec!r} fixes {key}={fixed[key]!r}; build {entry.base!r} with {key}={value!r} instead"
                 )
-    else:
-        hint = difflib.get_close_matches(spec, list(_REGISTRY), n=1)
-        raise LossConfigError(
-            f"unknown loss {spec!r}"
-            + (f" (did you mean {hint[0]!r}?)" if hint else "")
-            + f"; available: {', '.join(available())}; or give a user's loss as 'package.module:ClassName'"
-        )
     _check_params(spec, cls, params)
     try:
         return cls(n_classes=n_classes, n_bits=n_bits, **{**params, **fixed})

@@ -18,7 +18,10 @@ def pretrain_tiny_clip(folder: Path, images: np.ndarray, texts: list[str], vocab
                        max_length: int = 32, seed: int = 0, progress: bool = True, desc: str | None = None) -> Path:
     """Train ``TINY_CONFIGS[config]`` with CLIP's symmetric contrastive loss for ``steps`` steps on the
     pairs (``images`` uint8 ``(n, s, s, 3)``, ``texts``), then ``save_pretrained`` model, tokenizer and
-    image processor into ``folder``. Deterministic for a seed on the CPU."""
+    image processor into ``folder``. Deterministic for a seed on the CPU.
+
+    Each batch's tokens are cut to its longest caption: the padding after it is masked out, so this changes
+    only the time a step takes (captions are far shorter than ``max_length``), up to floating-point rounding."""
     model, tokenizer, processor = tiny_clip(config, vocabulary, images.shape[1], max_length, seed)
     pixels = ImageTransform(processor)(images)
     tokens = tokenize(tokenizer, texts, max_length)
@@ -32,8 +35,10 @@ def pretrain_tiny_clip(folder: Path, images: np.ndarray, texts: list[str], vocab
             order, position = rng.permutation(len(texts)), 0
         batch = torch.from_numpy(order[position:position + batch_size])
         position += batch_size
-        loss = model(pixel_values=pixels[batch], input_ids=tokens["input_ids"][batch],
-                     attention_mask=tokens["attention_mask"][batch], return_loss=True).loss
+        mask = tokens["attention_mask"][batch]
+        length = int(mask.sum(dim=1).max())
+        loss = model(pixel_values=pixels[batch], input_ids=tokens["input_ids"][batch][:, :length],
+                     attention_mask=mask[:, :length], return_loss=True).loss
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -26,7 +26,7 @@ def coco(tmp_path_factory):
 
 
 def spec(loss: str, epochs: int) -> RunSpec:
-    return RunSpec.from_dict({"loss": loss, "dataset": "synth-coco", "bits": 64, "replicate": 0, "seed": 0,
+    return RunSpec.from_dict({"loss": loss, "dataset": "synth-coco", "bits": 64, "replicate": 0, "seed": 0, "varies": [],
                               "loss_params": {},
                               "settings": {"epochs": epochs, "batch_size": 128}, "synthetic": {}}, "the benchmark")
 

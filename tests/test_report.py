@@ -19,6 +19,7 @@ import pytest
 from benchmark.config import load_config
 from benchmark.grid import build_grid
 from benchmark.record import RunFailure
+from benchmark.errors import ReportError
 from benchmark.report import build_report
 from benchmark.report.statistics import t_half_width
 from benchmark.store import RunStore
@@ -292,3 +293,50 @@ def test_rows_are_grouped_by_family_representative_first(tmp_path):
     assert "\\multirow[t]{2}{*}{pairwise}" in latex and latex.count("\\midrule") == 1 + 4
     rows = list(csv.DictReader(io.StringIO((out / "tables" / "main_map.csv").read_text())))
     assert {r["loss"]: r["family"] for r in rows}["dtsh"] == "triplet"
+
+
+def test_runs_of_different_settings_never_share_a_cell(tmp_path):
+    """dcgh on synth-coco at 16 bits four ways: default, gamma 0.5, fine-tuned for 3 epochs, paper protocol."""
+    results, out = tmp_path / "results", tmp_path / "out"
+    base = {"losses": ["dcgh"], "datasets": ["synth-coco"], "bits": [16], "replicates": 1, "references": False}
+    ways = {"default": ({}, 0.30), "gamma": ({"loss_params": {"dcgh": {"gamma": 0.5}}}, 0.40),
+            "finetune": ({"run": {"mode": "finetune", "epochs": 3}}, 0.50), "paper": ({"run": {"protocol": "paper"}}, 0.60)}
+    for overrides, value in ways.values():
+        write_record(results, load_config("default", {**base, **overrides}), "dcgh", "synth-coco", 16, 0, value)
+    build_report(results, out, formats=["markdown", "csv"])
+    rows = markdown_rows(out / "tables" / "main_map.md")
+    # default and gamma=0.5 share the configuration: two rows, each its own run, nothing averaged
+    assert list(rows) == ["dcgh", "dcgh (gamma=0.5)"]
+    assert rows["dcgh"][0] == "0.3000" and rows["dcgh (gamma=0.5)"][0] == "**0.4000**"
+    index = (out / "README.md").read_text()
+    assert "covers the 2 runs of one configuration" in index
+    assert "1 runs with run.mode=finetune, run.epochs=3: `python -m benchmark report --where run.mode=finetune " \
+           "--where run.epochs=3`" in index
+    assert "1 runs with run.protocol=paper: `python -m benchmark report --where run.protocol=paper`" in index
+    build_report(results, out / "paper", formats=["csv"], where=["protocol=paper"])
+    table = list(csv.DictReader(io.StringIO((out / "paper" / "tables" / "main_map.csv").read_text())))
+    assert [(r["loss"], round(float(r["mean"]), 6)) for r in table if r["direction"] == "i2t"] == [("dcgh", 0.6)]
+    build_report(results, out / "gamma", formats=["csv"], where=["dcgh.gamma=0.5"])
+    gamma = list(csv.DictReader(io.StringIO((out / "gamma" / "tables" / "main_map.csv").read_text())))
+    assert {r["loss"] for r in gamma} == {"dcgh (gamma=0.5)"}
+    with pytest.raises(ReportError, match="--where epoch=3: no configuration key or loss parameter has it"):
+        build_report(results, out / "bad", where=["epoch=3"])
+
+
+def test_the_results_command_lists_runs_with_their_differing_settings(tmp_path):
+    results = tmp_path / "results"
+    base = {"losses": ["dcgh"], "datasets": ["synth-coco"], "bits": [16], "replicates": 1, "references": False}
+    write_record(results, load_config("default", base), "dcgh", "synth-coco", 16, 0, 0.3)
+    write_record(results, load_config("default", {**base, "run": {"protocol": "paper"}}), "dcgh", "synth-coco", 16, 0,
+                 0.6)
+    listed = subprocess.run([sys.executable, "-m", "benchmark", "results", "--results", str(results), "--csv"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    table = list(csv.DictReader(io.StringIO(listed.stdout)))
+    assert sorted((r["run.protocol"], r["map_i2t"], r["status"]) for r in table) == [
+        ("honest", "0.3000", "done"), ("paper", "0.6000", "done")]
+    assert set(table[0]) == {"run_id", "loss", "dataset", "bits", "replicate", "status", "map_i2t", "map_t2i",
+                             "run.protocol"}  # only the settings that differ
+    paper = subprocess.run([sys.executable, "-m", "benchmark", "results", "--results", str(results), "--where",
+                            "protocol=paper"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert paper.returncode == 0 and "0.6000" in paper.stdout and "0.3000" not in paper.stdout

@@ -228,3 +228,65 @@ def test_runs_keep_their_codes_and_export_and_diagnose_read_them(tiny):
     assert ambiguous.returncode == 2 and "must name one finished run" in ambiguous.stderr
     diagnosed = cli("diagnose", "--results", results)
     assert diagnosed.returncode == 0 and "recomputed the diagnostics of 2 runs" in diagnosed.stdout
+
+
+PLUGIN = '''
+import losses
+from losses import HashingLoss, LossOutput
+
+
+@losses.register("plugin-align")
+class PluginAlign(HashingLoss):
+    """Pulls each image code toward its text code."""
+
+    def forward(self, img, txt, labels):
+        return LossOutput.from_terms({"align": (img - txt).pow(2).mean()})
+'''
+
+
+def test_plugins_register_losses_for_the_grid_and_its_workers(tiny):
+    config, results, env = tiny
+    (results.parent / "myplugin.py").write_text(PLUGIN)
+    env = {**env, "PYTHONPATH": str(results.parent)}
+    listed = cli("list", "losses", "--plugins", "myplugin", env=env)
+    assert listed.returncode == 0 and "plugin-align" in listed.stdout
+    result = cli("run", "--config", config, "--results", results, "--quiet", "--plugins", "myplugin", "--losses",
+                 "plugin-align", "--workers", "2", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 of 1 runs done" in result.stdout
+    missing = cli("run", "--config", config, "--dry-run", "--plugins", "nowhere.plugin", env=env)
+    assert missing.returncode == 2 and "cannot import plugin module 'nowhere.plugin'" in missing.stderr
+
+
+def test_dry_run_warns_about_a_missing_backbone_folder_and_dataset_files(tmp_path):
+    result = cli("run", "--config", "paper", "--backbone", tmp_path / "clip", "--data-root", tmp_path / "data",
+                 "--dry-run", "--results", tmp_path / "results")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 4 and "has no config.json" in warnings[0]
+    assert f"coco: {tmp_path / 'data' / 'coco'} lacks index.mat, label.mat, caption.mat" in result.stdout
+
+
+def test_a_redirected_log_gets_plain_lines_not_progress_bars(tiny):
+    config, results, env = tiny
+    result = cli("run", "--config", config, "--results", results, env=env)  # no --quiet; stderr is a pipe
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr and "%|" not in result.stderr, result.stderr[-500:]
+    assert sum(line.startswith("done ") for line in result.stdout.splitlines()) == 2
+
+
+def test_tensorboard_logs_each_epoch_of_each_run(tiny):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra (in dev) is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config, results, env = tiny
+    result = cli("run", "--config", config, "--results", results, "--quiet", "--log", "tensorboard", "--losses",
+                 "pairwise", env=env)
+    assert result.returncode == 0, result.stderr
+    (folder,) = (results / "runs").iterdir()
+    events = EventAccumulator(str(folder / "tensorboard"))
+    events.Reload()
+    assert {"loss/total", "loss/inter", "validation/map_i2t", "validation/map"} <= set(events.Tags()["scalars"])
+    record = json.loads((folder / "record.json").read_text())
+    logged = [e.value for e in events.Scalars("validation/map")]
+    assert logged == pytest.approx([h["val_map"] for h in record["history"]], rel=1e-6)

@@ -36,7 +36,7 @@ def setup(tmp_path_factory):
 def make_spec(loss: str = "dcgh", bits: int = 16, seed: int = 0, loss_params: dict | None = None,
               optimizer: dict | None = None, **settings) -> RunSpec:
     return RunSpec.from_dict({
-        "loss": loss, "dataset": "synth-nuswide", "bits": bits, "replicate": seed, "seed": seed,
+        "loss": loss, "dataset": "synth-nuswide", "bits": bits, "replicate": seed, "seed": seed, "varies": ["init"],
         "loss_params": loss_params or {},
         "settings": {"epochs": 4, "batch_size": 32, **settings, "optimizer": optimizer or {}},
         "synthetic": {"size": 300}}, "the test")

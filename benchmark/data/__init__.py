@@ -14,7 +14,7 @@ from ..paths import cache_dir, data_root
 from .dataset import PairedDataset
 from .real import REAL_DATASETS, load_real, missing_files
 from .splits import Split, SplitSettings, load_or_create_split
-from .synthetic import SYNTHETIC_DATASETS, cache_folder, load_synthetic
+from .synthetic import KNOBS, SYNTHETIC_DATASETS, cache_folder, load_synthetic
 
 __all__ = [
     "DataError", "PairedDataset", "Split", "SplitSettings", "cache_dir", "data_root", "dataset_names",
@@ -37,7 +37,8 @@ def load(name: str, root=None, **options) -> PairedDataset:
     Real sets (``mirflickr25k``, ``nuswide``, ``coco``): ``root`` is the folder holding ``index.mat``,
     ``label.mat`` and ``caption.mat``/``caption.txt`` (default ``<data_root()>/<name>``); option
     ``image_root`` re-roots image paths that no longer exist. Synthetic sets (``synth-*``): ``root`` is
-    the cache folder (default ``cache_dir()``); options ``seed`` (default 0) and ``size``.
+    the cache folder (default ``cache_dir()``); options ``seed`` (default 0), ``size`` and any knob of the
+    generator (``benchmark.data.synthetic.KNOBS``, docs/synthetic.md), which overrides the set's preset.
 
     Raises:
         ValueError (DataError): unknown name or option, missing or malformed files (naming them).
@@ -45,7 +46,7 @@ def load(name: str, root=None, **options) -> PairedDataset:
     if name in REAL_DATASETS:
         allowed = {"image_root"}
     elif is_synthetic(name):
-        allowed = {"seed", "size"}
+        allowed = {"seed", "size", *KNOBS}
     else:
         raise DataError(f"unknown dataset {name!r}; available: {', '.join(dataset_names())}")
     unknown = sorted(set(options) - allowed)
@@ -56,6 +57,12 @@ def load(name: str, root=None, **options) -> PairedDataset:
         return load_real(name, Path(root) if root else data_root() / name,
                          Path(image_root) if image_root else None)
     return load_synthetic(name, Path(root) if root else cache_dir(), **options)
+
+
+def missing_dataset_files(name: str, folder: Path) -> list[str]:
+    """The files real dataset ``name`` needs that ``folder`` lacks (all of them when it is not a folder)."""
+    spec = REAL_DATASETS[name]
+    return missing_files(spec, Path(folder)) if Path(folder).is_dir() else list(spec.files)
 
 
 def default_split_settings(dataset: PairedDataset, **overrides) -> SplitSettings:
@@ -76,13 +83,14 @@ def describe(root: Path | None = None, cache: Path | None = None) -> list[dict]:
     rows = []
     for name, spec in REAL_DATASETS.items():
         folder = root / name
-        missing = missing_files(spec, folder) if folder.is_dir() else list(spec.files)
+        missing = missing_dataset_files(name, folder)
         status = "found" if not missing else f"missing {', '.join(missing)}"
         rows.append({"name": name, "classes": len(spec.class_names), "location": str(folder),
                      "files": ", ".join(spec.files), "status": status})
     for name, spec in SYNTHETIC_DATASETS.items():
         folder = cache_folder(cache, name, spec.size, 0)
         status = "cached" if (folder / "vocab.json").is_file() else "generated on first use"
+        kind = f"imitates {spec.real}" if spec.real else "stress world"
         rows.append({"name": name, "classes": len(spec.class_names), "location": str(folder),
-                     "files": f"{spec.size} pairs (seed 0), imitates {spec.real}", "status": status})
+                     "files": f"{spec.size} pairs (seed 0), {kind}", "status": status})
     return rows

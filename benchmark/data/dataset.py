@@ -25,6 +25,9 @@ class PairedDataset:
         summary: how the set was read: items kept, items dropped and why, label cardinality, missing images.
         vocabulary: the word-level vocabulary of synthetic captions (None for real sets).
         root: the folder the set was read from or cached in.
+        visible: for synthetic sets, the classes each modality shows: ``{"image": (N, c) bool, "text": (N, c)
+            bool}`` (what the visible-label oracle ranks by; it can differ from ``labels``: hidden classes, label
+            noise, unlabelled classes a modality shows); None for real sets.
     """
 
     name: str
@@ -35,6 +38,7 @@ class PairedDataset:
     summary: dict = field(default_factory=dict)
     vocabulary: list[str] | None = None
     root: Path | None = None
+    visible: dict[str, np.ndarray] | None = None
 
     def __post_init__(self):
         n = self.labels.shape[0]
@@ -42,6 +46,8 @@ class PairedDataset:
             raise DataError(f"{self.name}: labels must be (N, {len(self.class_names)}), got {self.labels.shape}")
         if len(self.captions) != n or len(self.images) != n:
             raise DataError(f"{self.name}: {n} label rows, {len(self.captions)} captions, {len(self.images)} images")
+        if self.visible is not None and any(np.shape(m) != self.labels.shape for m in self.visible.values()):
+            raise DataError(f"{self.name}: visible masks must be {self.labels.shape}")
 
     def __len__(self) -> int:
         return self.labels.shape[0]

@@ -24,6 +24,7 @@ from ..store import RunStore
 from .figures import ablation_figure, critical_difference_figure, pr_and_precision_figures, training_figures
 from .diagnostics import centroid_figure, diagnostics_tables, distance_histogram_figures, embedding_figures
 from .records import coverage, tidy
+from .selection import Configuration, configurations, describe, differences, select
 from .statistics import rank_rows
 from .tables import Table, latex_text, mean, table_statistics, write_table
 
@@ -41,16 +42,9 @@ NO_TEST = "one replicate: no significance is claimed, bold marks the highest val
 
 
 def varied_sources(records: list[RunRecord]) -> list[str]:
-    """The sources of variation (data, backbone, split, init) whose seed differs between the replicates of one
-    loss, dataset and bits in ``records``."""
-    seen: dict[tuple, dict[str, set]] = {}
-    for record in records:
-        spec = record.spec
-        by_source = seen.setdefault((spec.loss, spec.dataset, spec.bits), {})
-        for source, seed in spec.seeds.items():
-            by_source.setdefault(source, set()).add(seed)
-    return [source for source in ("data", "backbone", "split", "init")
-            if any(len(by_source.get(source, ())) > 1 for by_source in seen.values())]
+    """The sources of variation (data, backbone, split, init) the replicates of ``records`` draw anew."""
+    varied = {source for record in records for source in record.spec.varies}
+    return [source for source in ("data", "backbone", "split", "init") if source in varied]
 
 
 def _caption(metric: str, records: list[RunRecord], table: Table, what: str, extra: tuple[str, ...] = ()) -> str:
@@ -127,7 +121,7 @@ def ablation_section(records: list[RunRecord], df, out: Path, formats, ablation:
     """An ablation's table (each loss with its paired difference to the reference) and its figure; a note
     saying what to run when the reference or every other loss of the ablation has no record."""
     present = [loss for loss in ablation.losses if loss in set(df.loss)]
-    if ablation.reference not in present or len(present) < 2:
+    if ablation.reference not in set(df.row) or len(present) < 2:
         return Section(ablation.description, f"Not in these records: run `python -m benchmark ablate {name}` "
                                              f"({', '.join(ablation.losses)}).\n")
     table = table_statistics(df, metric, losses=present, reference=ablation.reference)
@@ -165,19 +159,24 @@ class Report:
     skipped: list[str] = field(default_factory=list)
 
 
-def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map") -> Report:
-    """Write tables, figures and ``<out>/README.md`` from the records in ``results``."""
+def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map", where: list[str] = ()) -> Report:
+    """Write tables, figures and ``<out>/README.md`` from the records in ``results`` of one configuration: the
+    one with the most records among those meeting ``where`` (``benchmark.report.selection``); the others are
+    listed in the index with the ``--where`` that reports them."""
     results, out = Path(results), Path(out)
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:
         raise ReportError(f"unknown format(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(FORMATS)}")
     store = RunStore(results)
     contents = store.contents()
-    records = contents.records
-    if not records:
+    if not contents.records:
         skipped = "".join(f"\n  skipped: {reason}" for reason in contents.unreadable)
         raise ReportError(f"no run records in {store.root}; run python -m benchmark run first "
                           f"(or point --results at the folder holding runs/){skipped}")
+    groups = configurations(select(contents.records, list(where)))
+    if not groups:
+        raise ReportError(f"no run in {store.root} meets --where {' --where '.join(where)}")
+    records = groups[0].records
     df = tidy(records)
     if metric not in set(df.metric):
         raise ReportError(f"metric {metric!r} is not in the records; available: {', '.join(sorted(set(df.metric)))}")
@@ -191,7 +190,7 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map")
     training = Section("Training curves", "", figures=training_figures(trained, out / "figures"))
     sections = [s for s in sections if s is not None] + [figures, training]
     index = write_index(out, records, coverage(store, records, contents.failures), contents.unreadable, results,
-                        metric, sections)
+                        metric, sections, groups, where)
     return Report(tables=[p for s in sections for p in s.tables], figures=[p for s in sections for p in s.figures],
                   index=index, skipped=contents.unreadable)
 
@@ -212,8 +211,26 @@ def _embed(paths: list[Path], out: Path) -> list[str]:
     return lines
 
 
+def _selection_lines(groups: list[Configuration], where) -> list[str]:
+    """What the report selected (``groups[0]``) and every configuration it left out, with how to report it."""
+    chosen = groups[0]
+    lines = ["## Configuration", "",
+             f"This report covers the {len(chosen.records)} runs of one configuration"
+             + (f" among those meeting `--where {' --where '.join(where)}`" if where else "")
+             + "; a table cell aggregates only replicates of one configuration. Its settings:", "",
+             "| key | value |", "|---|---|"]
+    lines += [f"| `{key}` | `{value}` |" for key, value in sorted(chosen.settings.items())]
+    if len(groups) > 1:
+        lines += ["", "Left out (other configurations in these results; report one with the `--where` given):", ""]
+        for group in groups[1:]:
+            differing = differences(group.settings, chosen.settings)
+            flags = " ".join(f"--where {k}={v}" for k, v in differing.items())
+            lines.append(f"- {len(group.records)} runs with {describe(differing)}: `python -m benchmark report {flags}`")
+    return lines + [""]
+
+
 def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[str], results: Path, metric: str,
-                sections: list[Section]) -> Path:
+                sections: list[Section], groups: list[Configuration], where=()) -> Path:
     datasets = sorted({r.spec.dataset for r in records})
     synthetic = [d for d in datasets if is_synthetic(d)]
     protocols = sorted({r.spec.settings.protocol for r in records})
@@ -257,6 +274,7 @@ def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[s
     if skipped:
         lines += ["", "Record files skipped (not readable by this version):"] + [f"- {reason}" for reason in skipped]
     lines.append("")
+    lines += _selection_lines(groups, where)
     for section in sections:
         lines += [f"## {section.title}", ""]
         if section.markdown:

@@ -26,6 +26,7 @@ from ..references import REFERENCES, is_reference  # noqa: E402
 from ..store import RunStore  # noqa: E402
 from .figures import _save  # noqa: E402
 from .records import families_of, loss_order  # noqa: E402
+from .selection import row_label  # noqa: E402
 from .statistics import t_half_width  # noqa: E402
 from .tables import latex_text  # noqa: E402
 
@@ -64,7 +65,7 @@ def diagnostics_tables(records: list[RunRecord], out: Path, formats) -> tuple[li
     with_codes = [r for r in records if r.diagnostics]
     groups: dict[tuple[str, int], dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
     for record in with_codes:
-        groups[(record.spec.dataset, record.spec.bits)][record.spec.loss].append(record)
+        groups[(record.spec.dataset, record.spec.bits)][row_label(record.spec)].append(record)
     families = families_of(with_codes)
     columns = _columns(with_codes)
     files, markdown = [], []
@@ -106,7 +107,7 @@ def distance_histogram_figures(records: list[RunRecord], out: Path) -> list[Path
     groups: dict[tuple[str, int], dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
         if record.diagnostics and not is_reference(record.spec.loss):
-            groups[(record.spec.dataset, record.spec.bits)][record.spec.loss].append(record)
+            groups[(record.spec.dataset, record.spec.bits)][row_label(record.spec)].append(record)
     paths = []
     for (dataset, bits), by_loss in sorted(groups.items()):
         losses = loss_order(by_loss, families_of([r for rs in by_loss.values() for r in rs]))
@@ -141,7 +142,7 @@ def embedding_figures(records: list[RunRecord], store: RunStore, out: Path) -> t
         if record.files and not is_reference(spec.loss) and spec.replicate == 0:
             longest = max(r.spec.bits for r in records if r.spec.dataset == spec.dataset)
             if spec.bits == longest:
-                chosen[spec.dataset][spec.loss] = record
+                chosen[spec.dataset][row_label(spec)] = record
     paths = []
     for dataset, by_loss in sorted(chosen.items()):
         losses = loss_order(by_loss, families_of(list(by_loss.values())))
@@ -190,7 +191,7 @@ def centroid_figure(records: list[RunRecord], store: RunStore, out: Path) -> lis
         return []
     dataset = sorted({r.spec.dataset for r in candidates})[0]
     longest = max(r.spec.bits for r in candidates if r.spec.dataset == dataset)
-    pool = {r.spec.loss: r for r in candidates if (r.spec.dataset, r.spec.bits) == (dataset, longest)}
+    pool = {row_label(r.spec): r for r in candidates if (r.spec.dataset, r.spec.bits) == (dataset, longest)}
     record = pool.get("dcgh") or pool[sorted(pool)[0]]
     codes, labels = read_codes(store.folder(record.run_id))
     y = np.concatenate([labels["retrieval_labels"]] * 2)
@@ -200,7 +201,7 @@ def centroid_figure(records: list[RunRecord], store: RunStore, out: Path) -> lis
     distance = hamming(centroids[order], centroids[order])
     dissimilarity = label_dissimilarity(y)[np.ix_(order, order)]
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.8))
-    for ax, matrix, title, cmap in ((axes[0], distance, f"Class-centroid Hamming distance ({record.spec.loss})",
+    for ax, matrix, title, cmap in ((axes[0], distance, f"Class-centroid Hamming distance ({row_label(record.spec)})",
                                      "viridis"),
                                     (axes[1], dissimilarity, "Label dissimilarity (1 − Jaccard)", "viridis")):
         image = ax.imshow(matrix, cmap=cmap)

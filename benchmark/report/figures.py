@@ -16,6 +16,7 @@ import seaborn as sns  # noqa: E402
 from ..files import atomic_path  # noqa: E402
 from ..record import RunRecord  # noqa: E402
 from .records import DIRECTION_LABELS, families_of, loss_order  # noqa: E402
+from .selection import row_label  # noqa: E402
 from .statistics import Ranking  # noqa: E402
 from .tables import Table  # noqa: E402
 
@@ -37,7 +38,7 @@ def _by_setting(records: list[RunRecord]) -> dict[tuple[str, int], dict[str, lis
     """records grouped by (dataset, bits), then by loss."""
     groups: dict = defaultdict(lambda: defaultdict(list))
     for record in records:
-        groups[(record.spec.dataset, record.spec.bits)][record.spec.loss].append(record)
+        groups[(record.spec.dataset, record.spec.bits)][row_label(record.spec)].append(record)
     return groups
 
 

@@ -6,11 +6,12 @@ import pandas as pd
 from ..data import is_synthetic
 from ..record import RunFailure, RunRecord
 from ..store import RunStore
+from .selection import row_label
 
 #: The order of the loss families in tables (the registry's); losses of no family come after them.
 FAMILY_ORDER = ("pairwise", "triplet", "center", "proxy", "dcgh")
 DIRECTION_LABELS = {"i2t": "I→T", "t2i": "T→I", "i2i": "I→I", "t2t": "T→T"}
-COLUMNS = ["run_id", "loss", "family", "dataset", "bits", "replicate", "protocol", "mode", "synthetic", "direction",
+COLUMNS = ["run_id", "loss", "row", "family", "dataset", "bits", "replicate", "protocol", "mode", "synthetic", "direction",
            "metric", "value"]
 
 
@@ -23,20 +24,20 @@ def tidy(records: list[RunRecord]) -> pd.DataFrame:
         for direction, metrics in record.metrics.items():
             for metric, value in metrics.items():
                 if metric.startswith("map"):
-                    rows.append([record.run_id, spec.loss, record.family, spec.dataset, spec.bits, spec.replicate,
+                    rows.append([record.run_id, spec.loss, row_label(spec), record.family, spec.dataset, spec.bits, spec.replicate,
                                  spec.settings.protocol, spec.settings.mode, is_synthetic(spec.dataset), direction,
                                  metric, float(value)])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def families_of(records: list[RunRecord]) -> dict[str, str | None]:
-    """Each loss's family, as its records state it."""
-    return {record.spec.loss: record.family for record in records}
+    """Each row's (``selection.row_label``) family, as its records state it."""
+    return {row_label(record.spec): record.family for record in records}
 
 
 def loss_order(names, families: dict[str, str | None]) -> list[str]:
-    """``names`` grouped by family in the families' order, each family's representative (the loss named like
-    it) first, then its other members by name; losses of no family last."""
+    """Rows ``names`` grouped by family in the families' order, each family's representative (the loss named
+    like it) first, then its other members by name; rows of no family last."""
     def key(name: str):
         family = families.get(name)
         rank = FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)

@@ -54,21 +54,23 @@ class Table:
 
 def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = None, reference: str | None = None,
                      directions=("i2t", "t2i")) -> Table:
-    """The table of ``metric`` for ``losses`` (default: every loss in ``df``, then its reference rows) over the
-    columns (direction, dataset, bits) present; with ``reference``, each row's difference to that row."""
+    """The table of ``metric`` for the rows (losses with their parameters) of ``losses`` (default: every loss in
+    ``df``, then the reference rows) over the columns (direction, dataset, bits) present; with ``reference``,
+    each row's difference to that row."""
     subset = df[(df.metric == metric) & df.direction.isin(directions)]
     if losses is not None:
         subset = subset[subset.loss.isin(losses)]
     values: dict[tuple[str, Column], dict[int, float]] = {}
-    for (loss, direction, dataset, bits), group in subset.groupby(["loss", "direction", "dataset", "bits"]):
-        values[(loss, (direction, dataset, int(bits)))] = dict(zip(group.replicate.astype(int), group.value))
-    present = {loss for loss, _ in values}
-    families = dict(zip(subset.loss, subset.family))
+    for (row, direction, dataset, bits), group in subset.groupby(["row", "direction", "dataset", "bits"]):
+        values[(row, (direction, dataset, int(bits)))] = dict(zip(group.replicate.astype(int), group.value))
+    present = {row for row, _ in values}
+    families = dict(zip(subset.row, subset.family))
     if losses is None:
         trained = loss_order((name for name in present if not is_reference(name)), families)
         rows = trained + [name for name in REFERENCES if name in present]
-    else:
-        rows = [loss for loss in losses if loss in present]
+    else:  # the losses' order, each loss's rows (its parameter settings) together
+        of_loss = dict(zip(subset.row, subset.loss))
+        rows = sorted(present, key=lambda row: (losses.index(of_loss[row]), row))
     columns = sorted({column for _, column in values}, key=lambda c: (list(directions).index(c[0]), c[1], c[2]))
     comparisons, differences = {}, {}
     for column in columns:

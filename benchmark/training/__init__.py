@@ -21,6 +21,7 @@ from .features import FEATURE_SOURCES
 from .records import code_diagnostics, kept_files, run_record
 from .references import evaluate_reference
 from .state import indices_sha256
+from .tensorboard import TensorBoardLog
 from .trainer import Trainer, TrainingDiverged
 
 __all__ = ["Trainer", "TrainingDiverged", "evaluate_reference", "feature_mode", "make_trainer", "prepare_features",
@@ -63,11 +64,13 @@ def make_trainer(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_p
 
 def train_and_evaluate(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *,
                        cache_dir: Path, device: str | None = None, progress: bool = True, threads: int = 1,
-                       folder: Path | None = None, save_continuous: bool | None = None) -> RunRecord:
+                       folder: Path | None = None, save_continuous: bool | None = None,
+                       tensorboard: bool = False) -> RunRecord:
     """Train the run ``spec`` on ``dataset`` and evaluate it as its protocol says; returns its record, with the
     diagnostics of its codes. ``threads``: for a fine-tuned real CLIP's passes (everything else runs on one
     thread). With ``folder``, the run keeps its codes, its heads' and loss's state and (``save_continuous``;
-    default: for a synthetic set) its continuous outputs there (``benchmark.codes``).
+    default: for a synthetic set) its continuous outputs there (``benchmark.codes``), and with ``tensorboard`` its
+    per-epoch losses and mAP in ``folder/tensorboard``.
 
     Raises:
         TrainingDiverged: a loss term became NaN or infinite (names the epoch, step and term).
@@ -78,7 +81,13 @@ def train_and_evaluate(spec: RunSpec, dataset: PairedDataset, split: Split, back
     with torch_threads(backbone_threads(spec, threads) if source.runs_backbone else 1):
         trainer = make_trainer(spec, dataset, split, backbone_path, cache_dir=cache_dir, device=device,
                                progress=progress)
-        history, outcome = trainer.fit()
+        log = TensorBoardLog(folder) if tensorboard and folder is not None else None
+        trainer.observers += [log] if log else []
+        try:
+            history, outcome = trainer.fit()
+        finally:
+            if log:
+                log.close()
     trained = trainer.trained.nonzero()[0]
     training = TrainingUse(part=trainer.protocol.training_part, n_indices=len(trained),
                            indices_sha256=indices_sha256(trained), epochs=len(history), steps=trainer.steps)

@@ -32,7 +32,8 @@ def reference_codes(name: str, features: dict[str, np.ndarray], bits: int, seed:
 
 def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *, cache_dir: Path,
                        device: str | None = None, progress: bool = True, threads: int = 1,
-                       folder: Path | None = None, save_continuous: bool | None = None) -> RunRecord:
+                       folder: Path | None = None, save_continuous: bool | None = None,
+                       tensorboard: bool = False) -> RunRecord:
     """The record of the reference row ``spec.loss`` on the query set of ``split``, with the backbone's
     (cached) features of ``dataset``."""
     start = time.perf_counter()

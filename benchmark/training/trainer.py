@@ -74,6 +74,7 @@ class Trainer:
         self.steps = 0
         self.evaluations: list[dict] = []
         self.timings = {"encode_s": 0.0, "train_s": 0.0, "eval_s": 0.0}
+        self.observers: list = []  # called with each epoch's history entry (e.g. TensorBoard logging)
 
     # -------------------------------------------------------------------------------------- the algorithm
 
@@ -96,6 +97,8 @@ class Trainer:
             entry.update(self.protocol.after_epoch(self, epoch))
             entry["seconds"] = time.perf_counter() - start
             history.append(entry)
+            for observe in self.observers:
+                observe(entry)
             epochs.set_postfix(loss=f"{entry['loss']['total']:.4f}")
         return history, self.protocol.finish(self)
 

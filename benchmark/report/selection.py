@@ -1,0 +1,125 @@
+"""Which runs a report puts together: a table cell aggregates only the replicates of one configuration.
+
+A run's *configuration* is everything that shapes its result besides its coordinates (loss, dataset, bits,
+replicate) and its loss's own parameters: protocol, mode, epochs, optimizer, backbone, split, data options, what
+its replicates vary, and the base seeds (its seeds less the replicate, for the sources the replicates vary). Runs
+of one configuration share a table; within it each (loss, parameters) is a row. ``--where KEY=VALUE`` selects runs
+by any configuration key (``run.protocol=paper``; a unique last part such as ``protocol=paper`` will do) or loss
+parameter (``dcgh.gamma=0.5``: dcgh runs given gamma 0.5; other losses are kept).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+import yaml
+
+from ..config import RunSpec
+from ..errors import ReportError
+from ..record import RunRecord
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def configuration(spec: RunSpec) -> dict[str, object]:
+    """The configuration of run ``spec``, as flat dotted keys (see the module docstring)."""
+    flat = _flatten({"run": asdict(spec.settings), "synthetic": asdict(spec.synthetic) if spec.synthetic else None})
+    base = spec.base_seeds
+    flat["run.split.split_seed"] = base["split"]
+    if spec.synthetic is not None:
+        flat["synthetic.seed"], flat["synthetic.backbone_seed"] = base["data"], base["backbone"]
+    flat["init_seed"] = base["init"]
+    flat["vary"] = list(spec.varies)
+    return flat
+
+
+def row_label(spec: RunSpec) -> str:
+    """A table row: the loss, with the parameters it was given (``dcgh (gamma=0.5)``)."""
+    if not spec.loss_params:
+        return spec.loss
+    return f"{spec.loss} ({', '.join(f'{k}={v!r}' for k, v in sorted(spec.loss_params.items()))})"
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A group of records sharing one configuration."""
+
+    settings: dict[str, object]
+    records: list[RunRecord]
+
+
+def _key(settings: dict) -> str:
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
+def configurations(records: list[RunRecord]) -> list[Configuration]:
+    """``records`` grouped by configuration, the group with the most records first."""
+    groups: dict[str, Configuration] = {}
+    for record in records:
+        settings = configuration(record.spec)
+        groups.setdefault(_key(settings), Configuration(settings, [])).records.append(record)
+    return sorted(groups.values(), key=lambda g: (-len(g.records), _key(g.settings)))
+
+
+def differences(settings: dict[str, object], reference: dict[str, object]) -> dict[str, object]:
+    """The keys of ``settings`` whose values differ from ``reference``'s."""
+    return {k: v for k, v in settings.items() if reference.get(k, object()) != v}
+
+
+def _condition(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ReportError(f"--where takes KEY=VALUE (e.g. run.protocol=paper or dcgh.gamma=0.5), got {text!r}")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ReportError(f"--where {text}: the value is not valid YAML") from None
+
+
+def select(records: list, where: list[str]) -> list:
+    """The records (or failure records: anything with a ``spec``) meeting every ``KEY=VALUE`` condition (see the
+    module docstring)."""
+    keys = sorted({k for r in records for k in configuration(r.spec)})
+    losses = {r.spec.loss for r in records}
+    for text in where:
+        key, value = _condition(text)
+        loss, _, parameter = key.partition(".")
+        if loss in losses and parameter:
+            records = [r for r in records if r.spec.loss != loss or r.spec.loss_params.get(parameter) == value]
+            continue
+        matches = [k for k in keys if k == key or k.endswith("." + key)]
+        if len(matches) != 1:
+            found = f"it matches {', '.join(matches)}" if matches else "no configuration key or loss parameter has it"
+            raise ReportError(f"--where {text}: {found}; keys: {', '.join(keys)}; or LOSS.PARAMETER")
+        records = [r for r in records if configuration(r.spec).get(matches[0]) == value]
+    return records
+
+
+def describe(settings: dict[str, object]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items()) or "the same configuration"
+
+
+def runs_table(records: list[RunRecord], failures: list) -> pd.DataFrame:
+    """A row per finished or failed run: its coordinates, its status, its headline mAP (I->T, T->I) and the
+    configuration keys and loss parameters that differ between the runs listed."""
+    entries = [(r.spec, "done", r.metrics["i2t"]["map"], r.metrics["t2i"]["map"], r.run_id) for r in records]
+    entries += [(f.spec, "failed", None, None, f.run_id) for f in failures]
+    settings = [configuration(spec) for spec, *_ in entries]
+    keys = sorted({k for s in settings for k in s})
+    differing = [k for k in keys if len({json.dumps(s.get(k), default=str) for s in settings}) > 1]
+    rows = []
+    for (spec, status, i2t, t2i, run_id), flat in zip(entries, settings):
+        rows.append({"run_id": run_id, "loss": row_label(spec), "dataset": spec.dataset, "bits": spec.bits,
+                     "replicate": spec.replicate, "status": status, "map_i2t": i2t, "map_t2i": t2i,
+                     **{k: flat.get(k) for k in differing}})
+    columns = ["run_id", "loss", "dataset", "bits", "replicate", "status", "map_i2t", "map_t2i", *differing]
+    return pd.DataFrame(rows, columns=columns).sort_values(["dataset", "bits", "loss", "replicate"], kind="stable")
