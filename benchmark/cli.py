@@ -3,6 +3,7 @@ a bug and keeps its traceback."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from pathlib import Path
 
@@ -38,6 +39,11 @@ EPILOG_REPORT = """examples:
 EPILOG_ABLATE = """examples:
   python -m benchmark ablate variance                          # on the synthetic sets of the default config
   python -m benchmark ablate variance --bits 64 --replicates 5 --out reports/ablation
+"""
+EPILOG_STRESS = """examples:
+  python -m benchmark stress cooccurrence=0,0.5,0.9 --datasets synth-coco --bits 32
+  python -m benchmark stress dominant=0.3,0.55,0.8 --datasets synth-semantic-bias \\
+      --losses dcgh,dcgh-novar,dcgh-labelvar --reference dcgh
 """
 EPILOG_RESULTS = """examples:
   python -m benchmark results                                  # every run in results/
@@ -182,15 +188,29 @@ def _overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
-def _grid_from_args(args: argparse.Namespace):
+def _grid_from_args(args: argparse.Namespace, knob: tuple[str, list] | None = None):
+    """The grid of the flags; with ``knob`` (a synthetic knob and its values), the grids at each value together."""
     import transformers
 
     from .config import load_config
-    from .grid import build_grid
+    from .grid import Grid, build_grid
     from .runner import RunContext
 
     transformers.utils.logging.disable_progress_bar()  # our own bars show the progress of each step
-    grid = build_grid(load_config(args.config, _overrides(args)))
+    if knob is None:
+        grid = build_grid(load_config(args.config, _overrides(args)))
+    else:
+        name, values = knob
+        grids = []
+        for value in values:
+            overrides = _overrides(args)
+            _set_nested(overrides, f"synthetic.knobs.{name}", value)
+            grids.append(build_grid(load_config(args.config, overrides)))
+        real = [d for d in grids[0].config.datasets if not data.is_synthetic(d)]
+        if real:
+            raise ConfigError(f"stress varies a knob of the synthetic sets; {', '.join(real)} is not one: give "
+                              "--datasets synth-... (python -m benchmark list datasets)")
+        grid = Grid(grids[0].config, tuple(spec for g in grids for spec in g.specs))
     return grid, RunContext(results=args.results, execution=grid.config.execution, plugins=grid.config.plugins,
                             progress=not args.quiet and sys.stderr.isatty())
 
@@ -226,6 +246,46 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     for path in section.tables + section.figures:
+        print(f"wrote {path}")
+    return status
+
+
+def _knob_values(text: str) -> tuple[str, list]:
+    """``KNOB=v1,v2,...`` as the knob's name and its values (YAML scalars), checked against the generator's knobs."""
+    from .data.synthetic import KNOBS
+
+    name, sep, values = text.partition("=")
+    name = name.strip()
+    if not sep or not values.strip():
+        raise ConfigError(f"stress takes KNOB=V1,V2,... (e.g. cooccurrence=0,0.5,0.9), got {text!r}")
+    if name not in KNOBS:
+        hint = difflib.get_close_matches(name, list(KNOBS), n=1)
+        raise ConfigError(f"unknown synthetic knob {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                          + f"; knobs: {', '.join(KNOBS)} (docs/synthetic.md)")
+    parsed = []
+    for item in values.split(","):
+        try:
+            parsed.append(yaml.safe_load(item))
+        except yaml.YAMLError:
+            raise ConfigError(f"stress {name}: value {item!r} is not a number") from None
+    if len(set(map(repr, parsed))) != len(parsed):
+        raise ConfigError(f"stress {name}: a value is given twice in {values!r}")
+    return name, parsed
+
+
+def _cmd_stress(args: argparse.Namespace) -> int:
+    from .report.stress import write_stress_report
+    from .store import RunStore
+
+    knob = _knob_values(args.knob)
+    grid, context = _grid_from_args(args, knob)
+    status = _run(args, grid, context)
+    if args.dry_run or args.executor == "slurm":
+        return status
+    ids = {spec.run_id for spec in grid.specs}
+    records = [r for r in RunStore(args.results).contents().records if r.run_id in ids]
+    diagnostics = [d.strip() for d in args.diagnostics.split(",") if d.strip()]
+    for path in write_stress_report(records, knob[0], args.out, diagnostics, args.reference):
         print(f"wrote {path}")
     return status
 
@@ -397,6 +457,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_arguments(p_ablate, losses=False)
     p_ablate.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     p_ablate.set_defaults(losses=None)
+
+    from .report.stress import DEFAULT_DIAGNOSTICS
+
+    p_stress = _subcommand(
+        sub, "stress", _cmd_stress,
+        help="run the grid along the values of one synthetic knob and draw each loss's mAP and diagnostics against it",
+        description="Run the grid once per value of one knob of the synthetic generator (docs/synthetic.md), "
+                    "replicated and resumable through the same runner as `run` (same --results), then write a table "
+                    "and one figure per dataset x bits of each loss's mAP and chosen diagnostics (mean ± 95% CI over "
+                    "replicates) against the knob.",
+        epilog=EPILOG_STRESS,
+    )
+    p_stress.add_argument("knob", metavar="KNOB=V1,V2,...", help="a synthetic knob and its values, e.g. cooccurrence=0,0.5,0.9")
+    _add_run_arguments(p_stress)
+    p_stress.add_argument("--out", type=Path, default=Path("reports/stress"), help="output folder (default: reports/stress/)")
+    p_stress.add_argument("--diagnostics", default=",".join(DEFAULT_DIAGNOSTICS),
+                          help=f"comma list of diagnostics to draw (docs/diagnostics.md); default {','.join(DEFAULT_DIAGNOSTICS)}")
+    p_stress.add_argument("--reference", metavar="LOSS",
+                          help="also tabulate each loss's paired difference to this one (paired t-test, Holm)")
 
     p_results = _subcommand(
         sub, "results", _cmd_results,

@@ -24,6 +24,7 @@ from typing import Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from .data.synthetic import GENERATOR_VERSION as SYNTHETIC_GENERATOR_VERSION
 from .errors import ConfigError, check_int
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -81,12 +82,14 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """The synthetic stand-ins: their size, generation seed, and their backbone's pretraining seed and budget.
+    """The synthetic sets: their size, generation seed and generator knobs (over each set's preset:
+    docs/synthetic.md), and their backbone's pretraining seed and budget.
 
     In a ``RunSpec`` the seeds are the run's own (its replicate's, when the replicates vary them)."""
 
     size: int | None = field(default=None, metadata=_bounds(50))
     seed: int = field(default=0, metadata=_bounds(0))
+    knobs: dict = field(default_factory=dict)
     backbone_seed: int = field(default=0, metadata=_bounds(0))
     pretrain_steps: int = field(default=300, metadata=_bounds(1))
 
@@ -170,7 +173,10 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        content = self.to_dict()
+        if self.synthetic is not None:  # a new generator makes other data from the same seed: other runs
+            content["synthetic_generator"] = SYNTHETIC_GENERATOR_VERSION
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
         loss = re.sub(r"[^A-Za-z0-9-]+", "_", self.loss)
         return f"{self.dataset}-{self.bits}b-{loss}-r{self.replicate}-{digest[:10]}"
 

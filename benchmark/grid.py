@@ -20,7 +20,7 @@ from . import data
 from .config import Config, RunSpec
 from .device import resolve_device
 from .errors import ConfigError
-from .references import REFERENCES, is_reference
+from .references import is_reference, references_for
 
 #: The entry-point group through which installed packages register their losses.
 ENTRY_POINT_GROUP = "benchmark.losses"
@@ -119,6 +119,11 @@ def _check_datasets(config: Config) -> None:
             hint = difflib.get_close_matches(name, data.dataset_names(), n=1)
             raise ConfigError(f"unknown dataset {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
                               + f"; available: {', '.join(data.dataset_names())}")
+    for name in filter(data.is_synthetic, config.datasets):
+        try:
+            data.synthetic.knob_values(name, **config.synthetic.knobs)
+        except data.DataError as exc:
+            raise ConfigError(f"synthetic.knobs: {exc}") from None
     real = [name for name in config.datasets if not data.is_synthetic(name)]
     if real and config.run.backbone in (None, "synthetic"):
         raise ConfigError(f"dataset(s) {', '.join(real)} need a pretrained CLIP folder: give --backbone PATH "
@@ -140,7 +145,7 @@ def _replicate_specs(config: Config, dataset: str, replicate: int) -> list[RunSp
     settings = replace(config.run, split=split)
     data_options = replace(config.synthetic, seed=config.synthetic.seed + step("data"),
                            backbone_seed=config.synthetic.backbone_seed + step("backbone")) if synthetic else None
-    names = list(config.losses) + (list(REFERENCES) if config.references else [])
+    names = list(config.losses) + (references_for(synthetic) if config.references else [])
     return [RunSpec(loss=name, dataset=dataset, bits=bits, replicate=replicate, seed=step("init"), varies=tuple(varied),
                     loss_params=dict(config.loss_params.get(name, {})), settings=settings, synthetic=data_options)
             for bits in config.bits for name in names]

@@ -61,7 +61,7 @@ def resources(spec: RunSpec, context: RunContext) -> tuple[data.PairedDataset, d
     """The dataset, its split and the backbone folder of a run (built and cached on first use)."""
     if spec.synthetic is not None:
         size = {"size": spec.synthetic.size} if spec.synthetic.size is not None else {}
-        dataset = data.load(spec.dataset, root=context.cache, seed=spec.synthetic.seed, **size)
+        dataset = data.load(spec.dataset, root=context.cache, seed=spec.synthetic.seed, **size, **spec.synthetic.knobs)
     else:
         execution = context.execution
         dataset = data.load(spec.dataset, root=Path(execution.data_root) / spec.dataset if execution.data_root else None,
@@ -89,7 +89,8 @@ def prepare_shared(spec: RunSpec, context: RunContext) -> dict:
 def _shared_key(spec: RunSpec) -> tuple:
     """What decides the caches a run shares with others: two runs with the same key share all of them."""
     s = spec.settings
-    return spec.dataset, spec.synthetic, s.backbone, s.split, s.max_text_len, feature_mode(spec)
+    synthetic = json.dumps(asdict(spec.synthetic), sort_keys=True) if spec.synthetic else None  # knobs: a dict
+    return spec.dataset, synthetic, s.backbone, s.split, s.max_text_len, feature_mode(spec)
 
 
 def _now() -> str:

@@ -75,6 +75,7 @@ def test_yaml_exponents_without_a_dot_are_numbers(tmp_path):
     ({"loss_params": {"triplet": {"margin": 0.1}}}, "loss_params names loss 'triplet', which is not in this grid"),
     ({"datasets": ["synth-cocoa"]}, "unknown dataset 'synth-cocoa' (did you mean 'synth-coco'?)"),
     ({"datasets": ["coco"]}, "dataset(s) coco need a pretrained CLIP folder"),
+    ({"synthetic": {"knobs": {"hierarchi": 0.5}}}, "synthetic.knobs: unknown synthetic knob(s) hierarchi (did you mean 'hierarchy'?)"),
 ])
 def test_the_grid_checks_losses_and_datasets_before_any_work(overrides, message):
     config = load_config("default", {"losses": ["pairwise", "dcgh"], **overrides})
@@ -86,12 +87,12 @@ def test_the_grid_checks_losses_and_datasets_before_any_work(overrides, message)
 def test_loss_groups_expand_in_order():
     grid = build_grid(load_config("default", {"losses": ["all", "dcgh-novar", "dcgh"]}))
     assert grid.config.losses == ("center", "dcgh", "pairwise", "proxy", "triplet", "dcgh-novar")
-    assert len(grid.training_runs) == 3 * 3 * 3 * 6 and len(grid.specs) == len(grid.training_runs) + 3 * 3 * 3 * 3
+    assert len(grid.training_runs) == 3 * 3 * 3 * 6 and len(grid.specs) == len(grid.training_runs) + 3 * 3 * 3 * 4
 
 
 def test_a_run_id_changes_with_what_shapes_the_run_only():
     base = {s.label: s.run_id for s in build_grid(load_config("default")).specs}
-    assert len(base) == 135 + 81
+    assert len(base) == 135 + 108
     def ids(**overrides):
         return {s.label: s.run_id for s in build_grid(load_config("default", overrides)).specs}
     assert not set(ids(run={"epochs": 31}).values()) & set(base.values())
@@ -100,7 +101,7 @@ def test_a_run_id_changes_with_what_shapes_the_run_only():
     assert {label for label in base if gamma[label] != base[label]} == {l for l in base if l.startswith("dcgh ")}
     assert set(ids(references=False)) == {label for label in base if not label.startswith("ref:")}
     real = {"datasets": ["coco"], "run": {"backbone": "/clip"}}
-    assert ids(**real) == ids(**real, synthetic={"seed": 3})  # a real dataset's runs ignore synthetic settings
+    assert ids(**real) == ids(**real, synthetic={"seed": 3, "knobs": {"hierarchy": 0.5}})  # a real dataset's runs ignore synthetic settings
 
 
 def test_a_run_spec_round_trips_through_its_dict():

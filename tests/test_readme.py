@@ -36,4 +36,4 @@ def test_readme_main_job_is_the_default_grid():
     result = subprocess.run([sys.executable, *args[1:], "--dry-run", "--results", "/nonexistent/results"],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "0 done, 216 to run (135 training runs, 81 reference rows)" in result.stdout
+    assert "0 done, 243 to run (135 training runs, 108 reference rows)" in result.stdout

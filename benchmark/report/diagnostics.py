@@ -78,7 +78,7 @@ def diagnostics_tables(records: list[RunRecord], out: Path, formats) -> tuple[li
                    + "; descriptive, nothing is tested.")
         table = pd.DataFrame([[_cell([_value(r, key) for r in by_loss[row]]) for key, _ in columns] for row in rows],
                              index=[REFERENCES.get(r, r) for r in rows], columns=[heading for _, heading in columns])
-        text = _markdown(table, caption)
+        text = markdown_frame(table, caption)
         markdown.append(text)
         stem = f"diagnostics_{dataset}_{bits}"
         if "markdown" in formats:
@@ -95,9 +95,11 @@ def diagnostics_tables(records: list[RunRecord], out: Path, formats) -> tuple[li
     return files, "\n".join(markdown)
 
 
-def _markdown(table: pd.DataFrame, caption: str) -> str:
-    lines = [f"*{caption}*", "", "| Loss | " + " | ".join(table.columns) + " |", "|" + "---|" * (len(table.columns) + 1)]
-    lines += [f"| {name} | " + " | ".join(row) + " |" for name, row in zip(table.index, table.values.tolist())]
+def markdown_frame(table: pd.DataFrame, caption: str, index_name: str = "Loss") -> str:
+    """A Markdown table of string cells under an italic caption: the index as its first column."""
+    lines = [f"*{caption}*", "", f"| {index_name} | " + " | ".join(map(str, table.columns)) + " |",
+             "|" + "---|" * (len(table.columns) + 1)]
+    lines += [f"| {name} | " + " | ".join(map(str, row)) + " |" for name, row in zip(table.index, table.values.tolist())]
     return "\n".join(lines) + "\n"
 
 

@@ -1,5 +1,6 @@
 """Evaluating the reference rows (``benchmark.references``) on a run's split, data and backbone: random codes,
-LSH of the backbone's features, and the features themselves ranked by cosine. Nothing is trained."""
+LSH of the backbone's features, the features themselves ranked by cosine, and (synthetic sets) the classes each
+modality shows ranked by cosine. Nothing is trained."""
 from __future__ import annotations
 
 import time
@@ -30,6 +31,14 @@ def reference_codes(name: str, features: dict[str, np.ndarray], bits: int, seed:
     return {m: np.where(x @ projection >= 0, 1, -1).astype(np.int8) for m, x in features.items()}
 
 
+def visible_labels(dataset: PairedDataset) -> dict[str, np.ndarray]:
+    """The classes each modality of a synthetic set shows, as 0/1 rows per modality (what ``ref:oracle`` ranks)."""
+    if dataset.visible is None:
+        raise ValueError(f"ref:oracle needs a synthetic set (it ranks the classes each modality shows); {dataset.name} "
+                         "has no such record")
+    return {modality: np.asarray(shown, np.float64) for modality, shown in dataset.visible.items()}
+
+
 def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *, cache_dir: Path,
                        device: str | None = None, progress: bool = True, threads: int = 1,
                        folder: Path | None = None, save_continuous: bool | None = None,
@@ -45,10 +54,11 @@ def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, back
     by_modality = {"image": features.image.cpu().numpy(), "text": features.text.cpu().numpy()}
     query, retrieval, labels = split.query, split.retrieval, dataset.labels
     results, codes_hashes, diagnostics, files = {}, {}, None, {}
-    if spec.loss == "ref:continuous":
+    if spec.loss in ("ref:continuous", "ref:oracle"):
+        ranked = by_modality if spec.loss == "ref:continuous" else visible_labels(dataset)
         for direction in DIRECTIONS:
             source, target = DIRECTION_MODALITIES[direction]
-            results[direction] = cosine_ranking_metrics(by_modality[source][query], by_modality[target][retrieval],
+            results[direction] = cosine_ranking_metrics(ranked[source][query], ranked[target][retrieval],
                                                         labels[query], labels[retrieval], topk=spec.settings.topk)
     else:
         codes = reference_codes(spec.loss, by_modality, spec.bits, spec.seed)

@@ -5,6 +5,7 @@ What each knob does, and how its effect is measured, is in docs/synthetic.md.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from dataclasses import dataclass
@@ -81,7 +82,9 @@ def resolve(preset: dict, overrides: dict) -> dict:
     combination too. DataError names an unknown knob (with the valid ones) or a bad value (with its range)."""
     unknown = sorted(set(overrides) - set(KNOBS))
     if unknown:
-        raise DataError(f"unknown synthetic knob(s) {', '.join(unknown)}; valid: {', '.join(KNOBS)}")
+        hints = [difflib.get_close_matches(name, list(KNOBS), n=1) for name in unknown]
+        hint = "".join(f" (did you mean {h[0]!r}?)" for h in hints if h) if len(unknown) == 1 else ""
+        raise DataError(f"unknown synthetic knob(s) {', '.join(unknown)}{hint}; valid: {', '.join(KNOBS)}")
     values = {name: knob.check({**preset, **overrides}[name]) for name, knob in KNOBS.items()}
     single, mean = values["single_label"], values["labels_per_item"]
     if mean < 2 - single - 1e-9:
