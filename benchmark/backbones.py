@@ -1,11 +1,15 @@
-"""Which CLIP folder a run uses: a pretrained one given by path, or for a synthetic set a tiny CLIP pretrained
-contrastively on the set's training split once and cached under ``<cache>/backbones/``; and opening a folder
-with one clear error when it is not a usable CLIP."""
+"""Which CLIP folder a run uses: a pretrained one given by path; an OpenAI checkpoint (``ViT-B-32.pt``) converted
+once into a CLIP folder cached under ``<cache>/backbones/``; or for a synthetic set a tiny CLIP pretrained
+contrastively on the set's training split once and cached there too; and opening a folder with one clear error
+when it is not a usable CLIP."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from methods import Backbone, load_backbone, pretrain_tiny_clip
+from methods.openai_checkpoint import (BPE_FILE, CONVERTER_VERSION, OpenAICheckpointError, convert_openai_checkpoint,
+                                       file_sha256, find_tokenizer, tokenizer_hash)
 
 from .data import PairedDataset, Split
 from .errors import BackboneError
@@ -29,6 +33,91 @@ def open_backbone(path: Path) -> Backbone:
         return load_backbone(path)
     except (OSError, ValueError, KeyError) as exc:  # what transformers raises for a folder it cannot load
         raise BackboneError(f"cannot load the CLIP backbone in {path}: {exc}") from exc
+
+
+#: Overrides where the tokenizer of an OpenAI checkpoint is looked for (OpenAI's merges file or a tokenizer folder).
+TOKENIZER_ENV = "BENCHMARK_CLIP_TOKENIZER"
+_HASHES: dict[tuple, str] = {}  # (path, size, mtime) -> SHA-256: a checkpoint is hashed once per process
+
+
+def is_openai_checkpoint(backbone: str | Path) -> bool:
+    """Whether the ``run.backbone`` setting names an OpenAI checkpoint file (a path ending in ``.pt``)."""
+    return str(backbone).lower().endswith(".pt")
+
+
+def openai_tokenizer(checkpoint: Path) -> Path:
+    """The tokenizer to convert ``checkpoint`` with: ``$BENCHMARK_CLIP_TOKENIZER``, else one next to it
+    (``methods.openai_checkpoint.find_tokenizer``); BackboneError saying what to provide otherwise."""
+    given = os.environ.get(TOKENIZER_ENV)
+    if given:
+        if not Path(given).expanduser().exists():
+            raise BackboneError(f"${TOKENIZER_ENV} is {given}, which does not exist; point it at OpenAI's {BPE_FILE} "
+                                "or a folder holding a saved CLIPTokenizer")
+        return Path(given).expanduser().resolve()
+    found = find_tokenizer(checkpoint)
+    if found is None:
+        raise BackboneError(
+            f"OpenAI checkpoint {checkpoint} holds no vocabulary: put OpenAI's {BPE_FILE} (from the openai/CLIP code) "
+            f"or a folder tokenizer/ with a saved CLIPTokenizer (vocab.json and merges.txt, or tokenizer.json, e.g. of "
+            f"openai/clip-vit-base-patch32) next to it, or set ${TOKENIZER_ENV} to either")
+    return found
+
+
+def _checkpoint_sha256(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = file_sha256(path)
+    return _HASHES[key]
+
+
+def openai_backbone(checkpoint: str | Path, cache_dir: Path) -> Path:
+    """The CLIP folder converted from OpenAI checkpoint ``checkpoint`` (a TorchScript archive or a state dict),
+    built on first use under ``<cache>/backbones/`` and keyed by the contents of the checkpoint and of its tokenizer;
+    BackboneError with one line naming the file otherwise."""
+    checkpoint = Path(checkpoint).expanduser()
+    if not checkpoint.is_file():
+        state = "is a folder" if checkpoint.is_dir() else "does not exist"
+        raise BackboneError(f"OpenAI checkpoint {checkpoint} {state}; give --backbone the .pt file (e.g. ViT-B-32.pt) "
+                            "or a CLIP folder written by save_pretrained")
+    tokenizer = openai_tokenizer(checkpoint)
+    try:
+        digest = _checkpoint_sha256(checkpoint)
+        folder = (Path(cache_dir) / "backbones" /
+                  f"openai-{checkpoint.stem}-{digest[:16]}-tok{tokenizer_hash(tokenizer)[:12]}-v{CONVERTER_VERSION}")
+        if not (folder / "config.json").is_file():
+            with atomic_folder(folder, marker="config.json") as tmp:
+                convert_openai_checkpoint(checkpoint, tmp, tokenizer, checkpoint_sha256=digest)
+    except OpenAICheckpointError as exc:
+        raise BackboneError(str(exc)) from None
+    except OSError as exc:
+        raise BackboneError(f"cannot convert OpenAI checkpoint {checkpoint} into {cache_dir}: {exc}") from None
+    return folder
+
+
+def backbone_folder(backbone: str | Path, cache_dir: Path) -> Path:
+    """The CLIP folder of a ``run.backbone`` path: an OpenAI checkpoint (``.pt``) converted and cached, or the
+    folder itself, checked."""
+    if is_openai_checkpoint(backbone):
+        return openai_backbone(backbone, cache_dir)
+    return check_backbone_folder(Path(backbone))
+
+
+def backbone_problem(backbone: str) -> str | None:
+    """What would stop every run using the ``run.backbone`` path ``backbone``, found without loading it; None if
+    nothing is seen."""
+    if is_openai_checkpoint(backbone):
+        if not Path(backbone).is_file():
+            return f"OpenAI checkpoint {backbone} does not exist: every run would fail"
+        try:
+            openai_tokenizer(Path(backbone))
+        except BackboneError as exc:
+            return f"every run would fail: {exc}"
+        return None
+    if not (Path(backbone) / "config.json").is_file():
+        return (f"backbone folder {backbone} has no config.json: every run would fail; give --backbone a CLIP "
+                "folder written by save_pretrained (or OpenAI's .pt checkpoint)")
+    return None
 
 
 def synthetic_backbone(dataset: PairedDataset, split: Split, cache_dir: Path, *, seed: int = 0,

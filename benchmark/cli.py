@@ -45,6 +45,20 @@ EPILOG_STRESS = """examples:
   python -m benchmark stress dominant=0.3,0.55,0.8 --datasets synth-semantic-bias \\
       --losses dcgh,dcgh-novar,dcgh-labelvar --reference dcgh
 """
+#: Trials per study of ``tune`` unless --trials says otherwise (small enough for a laptop).
+DEFAULT_TRIALS = 8
+EPILOG_TUNE = """examples:
+  python -m benchmark tune --losses all --datasets synth-coco --bits 16          # 8 trials per loss
+  python -m benchmark tune --losses dcgh,triplet --trials 20 --epochs 30
+  python -m benchmark tune --losses all --shard 0/4                          # this process's quarter of the studies
+  python -m benchmark run --params tuned --losses all --datasets synth-coco --bits 16   # then run the tuned grid
+
+Finished trials are never repeated: the same command resumes; a larger --trials adds trials to every study.
+"""
+EPILOG_SWEEP = """examples:
+  python -m benchmark sweep dcgh --param gamma=0,0.1,0.5,1,2 --datasets synth-coco --bits 32
+  python -m benchmark sweep triplet --param margin=0.1,0.3,0.6 --replicates 5 --out reports/margin
+"""
 EPILOG_RESULTS = """examples:
   python -m benchmark results                                  # every run in results/
   python -m benchmark results --where run.protocol=paper --csv > paper_runs.csv
@@ -135,10 +149,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from .data.prepare import prepare
 
-    summary = prepare(args.name, args.raw, args.out)
+    summary = prepare(args.name, args.raw, args.out, drop_untagged=args.drop_untagged)
     print(f"{args.name}: kept {summary['kept']} of {summary['items_seen']} items; files written to {args.out}")
     for reason, count in summary["dropped"].items():
         print(f"  dropped {count}: {reason}")
+    if "untagged" in summary:  # labelled items without tags: kept with an empty text unless --drop-untagged
+        untagged = summary["untagged"]
+        print(f"  labelled without tags: {untagged['kept']} kept (empty text), {untagged['dropped']} dropped"
+              + ("" if args.drop_untagged else "; --drop-untagged drops them"))
     cardinality = summary["label_cardinality"]
     print(f"  labels per item: mean {cardinality['mean']}, min {cardinality['min']}, max {cardinality['max']}")
     print(f"Load it with: benchmark.data.load({args.name!r}, root={str(args.out)!r})")
@@ -163,8 +181,9 @@ FLAG_KEYS = {"losses": "losses", "plugins": "plugins", "datasets": "datasets", "
              "workers": "execution.workers", "threads": "execution.threads", "log": "execution.log"}
 
 
-def _set_nested(tree: dict, key: str, value) -> None:
-    *parents, leaf = key.split(".")
+def _set_nested(tree: dict, key: str | tuple[str, ...], value) -> None:
+    """Set ``value`` at ``key``: dotted (``run.epochs``), or a tuple of parts (a loss name may hold a dot)."""
+    *parents, leaf = key.split(".") if isinstance(key, str) else key
     for part in parents:
         tree = tree.setdefault(part, {})
     tree[leaf] = value
@@ -188,8 +207,9 @@ def _overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
-def _grid_from_args(args: argparse.Namespace, knob: tuple[str, list] | None = None):
-    """The grid of the flags; with ``knob`` (a synthetic knob and its values), the grids at each value together."""
+def _grid_from_args(args: argparse.Namespace, along: tuple[tuple[str, ...], list] | None = None):
+    """The grid of the flags (with ``--params``, given those parameters); with ``along`` (a configuration key as a
+    tuple of parts, and its values), the grids at each value together, each run once."""
     import transformers
 
     from .config import load_config
@@ -197,20 +217,25 @@ def _grid_from_args(args: argparse.Namespace, knob: tuple[str, list] | None = No
     from .runner import RunContext
 
     transformers.utils.logging.disable_progress_bar()  # our own bars show the progress of each step
-    if knob is None:
+    if along is None:
         grid = build_grid(load_config(args.config, _overrides(args)))
     else:
-        name, values = knob
+        key, values = along
         grids = []
         for value in values:
             overrides = _overrides(args)
-            _set_nested(overrides, f"synthetic.knobs.{name}", value)
+            _set_nested(overrides, key, value)
             grids.append(build_grid(load_config(args.config, overrides)))
         real = [d for d in grids[0].config.datasets if not data.is_synthetic(d)]
-        if real:
+        if key[:2] == ("synthetic", "knobs") and real:
             raise ConfigError(f"stress varies a knob of the synthetic sets; {', '.join(real)} is not one: give "
                               "--datasets synth-... (python -m benchmark list datasets)")
-        grid = Grid(grids[0].config, tuple(spec for g in grids for spec in g.specs))
+        specs = {spec.run_id: spec for g in grids for spec in g.specs}
+        grid = Grid(grids[0].config, tuple(specs.values()))
+    if getattr(args, "params", None):
+        from .parameters import grid_with_parameters, parameters_path
+
+        grid = grid_with_parameters(grid, *parameters_path(args.params, args.results))
     return grid, RunContext(results=args.results, execution=grid.config.execution, plugins=grid.config.plugins,
                             progress=not args.quiet and sys.stderr.isatty())
 
@@ -242,51 +267,106 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     records = [r for r in RunStore(args.results).contents().records if r.run_id in ids]
     section = ablation_section(records, tidy(records), args.out, FORMATS, ablation, args.what)
     if not section.tables:
-        print(f"no ablation table: the {ablation.reference} runs and at least one other ablation loss need records",
-              file=sys.stderr)
+        print(f"no ablation table: {section.markdown.strip()}", file=sys.stderr)
         return 1
     for path in section.tables + section.figures:
         print(f"wrote {path}")
     return status
 
 
-def _knob_values(text: str) -> tuple[str, list]:
-    """``KNOB=v1,v2,...`` as the knob's name and its values (YAML scalars), checked against the generator's knobs."""
-    from .data.synthetic import KNOBS
-
+def _name_values(text: str, command: str, placeholder: str, example: str, what: str, names: list[str],
+                 where: str = "") -> tuple[str, list]:
+    """``NAME=v1,v2,...`` as the name (one of ``names``, the valid ones) and its values (YAML scalars), each once."""
     name, sep, values = text.partition("=")
     name = name.strip()
     if not sep or not values.strip():
-        raise ConfigError(f"stress takes KNOB=V1,V2,... (e.g. cooccurrence=0,0.5,0.9), got {text!r}")
-    if name not in KNOBS:
-        hint = difflib.get_close_matches(name, list(KNOBS), n=1)
-        raise ConfigError(f"unknown synthetic knob {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                          + f"; knobs: {', '.join(KNOBS)} (docs/synthetic.md)")
+        raise ConfigError(f"{command} takes {placeholder}=V1,V2,... (e.g. {example}), got {text!r}")
+    if name not in names:
+        hint = difflib.get_close_matches(name, names, n=1)
+        raise ConfigError(f"unknown {what} {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                          + f"; valid: {', '.join(names) or '(none)'}{where}")
     parsed = []
     for item in values.split(","):
         try:
             parsed.append(yaml.safe_load(item))
         except yaml.YAMLError:
-            raise ConfigError(f"stress {name}: value {item!r} is not a number") from None
+            raise ConfigError(f"{command} {name}: value {item!r} is not valid YAML") from None
     if len(set(map(repr, parsed))) != len(parsed):
-        raise ConfigError(f"stress {name}: a value is given twice in {values!r}")
+        raise ConfigError(f"{command} {name}: a value is given twice in {values!r}")
     return name, parsed
 
 
-def _cmd_stress(args: argparse.Namespace) -> int:
+def _knob_values(text: str) -> tuple[str, list]:
+    """``KNOB=v1,v2,...`` as the knob's name and its values (YAML scalars), checked against the generator's knobs."""
+    from .data.synthetic import KNOBS
+
+    return _name_values(text, "stress", "KNOB", "cooccurrence=0,0.5,0.9", "synthetic knob", list(KNOBS),
+                        " (docs/synthetic.md)")
+
+
+def _run_along(args: argparse.Namespace, key: tuple[str, ...], values: list, axis, reference: str | None = None) -> int:
+    """Run the grid of the flags at each of ``values`` of the configuration ``key``, then write the table and
+    figures of its records along ``axis`` (``benchmark.report.stress``) under ``--out``."""
     from .report.stress import write_stress_report
     from .store import RunStore
 
-    knob = _knob_values(args.knob)
-    grid, context = _grid_from_args(args, knob)
+    grid, context = _grid_from_args(args, (key, values))
     status = _run(args, grid, context)
     if args.dry_run or args.executor == "slurm":
         return status
     ids = {spec.run_id for spec in grid.specs}
     records = [r for r in RunStore(args.results).contents().records if r.run_id in ids]
     diagnostics = [d.strip() for d in args.diagnostics.split(",") if d.strip()]
-    for path in write_stress_report(records, knob[0], args.out, diagnostics, args.reference):
+    for path in write_stress_report(records, axis, args.out, diagnostics, reference):
         print(f"wrote {path}")
+    return status
+
+
+def _cmd_stress(args: argparse.Namespace) -> int:
+    from .report.stress import knob_axis
+
+    knob, values = _knob_values(args.knob)
+    return _run_along(args, ("synthetic", "knobs", knob), values, knob_axis(knob), args.reference)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import losses
+
+    from .grid import load_plugins
+    from .report.stress import parameter_axis
+
+    load_plugins(args.plugins or ())
+    try:
+        names = losses.parameters(args.loss)
+    except losses.LossConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    parameter, values = _name_values(args.param, "sweep", "PARAMETER", "gamma=0,0.5,1",
+                                     f"parameter of loss {args.loss!r}", names, " (docs/losses.md)")
+    args.losses = [args.loss]
+    args.set = [*(args.set or []), "references=false"]  # a sweep draws the loss along its parameter only
+    return _run_along(args, ("loss_params", args.loss, parameter), values, parameter_axis(args.loss, parameter))
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from .report.tuning import is_trial, sensitivity_figures
+    from .runner import parse_shard, slurm_array_shard
+    from .store import RunStore
+    from .tuning import studies_of, tune
+
+    if args.force:
+        raise ConfigError(f"tune never repeats a finished trial; to tune afresh, delete {args.results / 'tuning'}")
+    grid, context = _grid_from_args(args)
+    shard = parse_shard(args.shard) if args.shard else slurm_array_shard()
+    status = tune(grid, context, trials=args.trials, shard=shard, executor=args.executor, dry_run=args.dry_run,
+                  params_file=args.params_file)
+    if args.dry_run or args.executor == "slurm":
+        return status
+    names = {study.name for study in studies_of(grid)}
+    trials = [r for r in RunStore(args.results).contents().records
+              if is_trial(r) and r.spec.parameter_set.study in names]
+    for path in sensitivity_figures(trials, args.out / "figures"):
+        if path.suffix == ".png":
+            print(f"wrote {path}")
     return status
 
 
@@ -294,7 +374,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    report = build_report(args.results, args.out, formats, args.metric, args.where or [])
+    report = build_report(args.results, args.out, formats, args.metric, args.where or [], args.decimals,
+                          args.published)
     for reason in report.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
     print(f"wrote {len(report.tables)} table files and {len(report.figures)} figure files under {args.out}")
@@ -369,7 +450,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> 
                         help="honest: epoch chosen on validation; paper: best query epoch per direction (optimistic)")
     parser.add_argument("--mode", choices=choices(RunSettings, "mode"),
                         help="frozen: heads on cached CLIP features; finetune: backbone and heads end to end")
-    parser.add_argument("--backbone", help="a CLIP folder written by save_pretrained, or 'synthetic'")
+    parser.add_argument("--backbone", help="a CLIP folder written by save_pretrained, an OpenAI checkpoint .pt, or "
+                        "'synthetic'")
     parser.add_argument("--data-root", help="folder holding one folder per real dataset")
     parser.add_argument("--image-root", help="re-root image paths of real datasets that no longer exist")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default: results/)")
@@ -426,6 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_RUN,
     )
     _add_run_arguments(p_run)
+    p_run.add_argument("--params", metavar="tuned|FILE.yaml",
+                       help="run with tuned parameters: 'tuned' (<results>/tuned.yaml, written by tune) or a file "
+                            "of the same layout; each record names the set it used")
 
     p_report = _subcommand(
         sub, "report", _cmd_report,
@@ -442,6 +527,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="report the runs with this configuration value (run.protocol=paper, epochs=50) or loss "
                                "parameter (dcgh.gamma=0.5); repeatable. By default the configuration with the most "
                                "runs; the index lists the others")
+    p_report.add_argument("--decimals", type=int, choices=(3, 4), default=3,
+                          help="decimals of the numbers in the LaTeX and Markdown tables (default 3: a LaTeX table of "
+                               "3 datasets x 3 code lengths with intervals fits a two-column page; 4 does not)")
+    p_report.add_argument("--published", type=Path, metavar="FILE.yaml",
+                          help="add rows quoting published numbers from this YAML file (a list of entries: method, "
+                               "source, dataset, task, bits, value; docs/protocol.md, Reports)")
 
     from .config import ablation_names, load_ablation
 
@@ -476,6 +567,43 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"comma list of diagnostics to draw (docs/diagnostics.md); default {','.join(DEFAULT_DIAGNOSTICS)}")
     p_stress.add_argument("--reference", metavar="LOSS",
                           help="also tabulate each loss's paired difference to this one (paired t-test, Holm)")
+
+    p_tune = _subcommand(
+        sub, "tune", _cmd_tune,
+        help="tune every loss's parameters on the validation split with the same budget (Optuna), resumable",
+        description="Per (loss, dataset, bits) of the grid, an Optuna study (TPE, seeded from the configuration) of "
+                    "the loss's declared search space and the shared optimizer parameters: the same --trials trials "
+                    "of the same epochs for every loss, the first being the defaults, each scored on validation mAP "
+                    "(the query set is never evaluated). Trials are runs in the same store; studies persist under "
+                    "<results>/tuning/. Writes the best parameters to <results>/tuned.yaml (run them with run "
+                    "--params tuned) and the sensitivity figures to --out.",
+        epilog=EPILOG_TUNE,
+    )
+    _add_run_arguments(p_tune)
+    p_tune.add_argument("--trials", type=int, default=DEFAULT_TRIALS,
+                        help=f"trials per (loss, dataset, bits), the defaults included (default {DEFAULT_TRIALS})")
+    p_tune.add_argument("--params-file", type=Path, help="where to write the best parameters (default: "
+                        "<results>/tuned.yaml; entries of other losses, datasets or bits in it are kept)")
+    p_tune.add_argument("--out", type=Path, default=Path("reports/tuning"),
+                        help="folder of the sensitivity figures (default: reports/tuning/)")
+
+    p_sweep = _subcommand(
+        sub, "sweep", _cmd_sweep,
+        help="run one loss along the values of one of its parameters and draw its mAP against it",
+        description="Run the grid of one loss once per value of one of its parameters (replicated and resumable "
+                    "through the same runner as `run`, same --results; no reference rows), then write a table and one "
+                    "figure per dataset x bits of its query-set mAP (mean ± 95% CI over replicates) against the "
+                    "parameter: the parameter-sensitivity figure of papers.",
+        epilog=EPILOG_SWEEP,
+    )
+    p_sweep.add_argument("loss", help="a loss (list losses), variant or package.module:Class")
+    p_sweep.add_argument("--param", required=True, metavar="NAME=V1,V2,...",
+                         help="the parameter and its values, e.g. gamma=0,0.1,0.5,1,2")
+    _add_run_arguments(p_sweep, losses=False)
+    p_sweep.add_argument("--out", type=Path, default=Path("reports/sweep"),
+                         help="output folder (default: reports/sweep/)")
+    p_sweep.add_argument("--diagnostics", default="",
+                         help="comma list of diagnostics to draw beside the mAP (docs/diagnostics.md); default none")
 
     p_results = _subcommand(
         sub, "results", _cmd_results,
@@ -522,6 +650,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_prepare.add_argument("name", choices=["mirflickr25k", "nuswide", "coco"], help="the dataset")
     p_prepare.add_argument("--raw", type=Path, required=True, help="folder of the original download")
     p_prepare.add_argument("--out", type=Path, required=True, help="folder to write the files into")
+    p_prepare.add_argument("--drop-untagged", action="store_true",
+                           help="mirflickr25k: drop labelled images without tags (kept with an empty text by default, "
+                                "as the released data scripts of the DCMH/DCHMT code do)")
     return parser
 
 

@@ -142,6 +142,34 @@ class Config:
 
 
 @dataclass(frozen=True)
+class ParameterSet:
+    """Where a run's parameters come from when not from its configuration alone: a tuning trial, or a tuned set
+    (``python -m benchmark tune``, then ``run --params``).
+
+    Attributes:
+        name: ``trial`` for a tuning trial; for a set run with ``--params``, its name (``tuned``, or the stem of the
+            file given).
+        defaults: every parameter the set gives — a loss parameter by its name (``margin``), a shared one by its
+            configuration key (``run.optimizer.head_lr``) — with the value the run would have without the set (its
+            configuration's, else the loss's default). The values the set gives are the run's own ``loss_params``
+            and ``settings``; a report puts the run in its configuration with ``defaults``'s values.
+        study: the Optuna study the parameters come from (None for a hand-written file).
+        trial: True for a tuning trial: the query set is never evaluated (docs/protocol.md).
+        space: a trial's search space: per parameter ``low``, ``high`` and ``log``, or ``options`` (empty for a
+            tuned set).
+        trials, epochs: a tuned set's budget: the trials of its study and the epochs of each (None for a trial).
+    """
+
+    name: str
+    defaults: dict
+    study: str | None = None
+    trial: bool = False
+    space: dict = field(default_factory=dict)
+    trials: int | None = field(default=None, metadata=_bounds(1))
+    epochs: int | None = field(default=None, metadata=_bounds(1))
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One run: its grid coordinates (loss, dataset, bits, replicate) and every setting that shapes its result;
     ``run_id`` is their hash.
@@ -151,7 +179,9 @@ class RunSpec:
     ``settings.split.split_seed`` its split (``seeds`` gathers them); ``varies`` names the sources its replicate
     draws anew (replicate r adds r to their base seeds). ``loss_params`` are this loss's parameters
     only and ``synthetic`` is None for a real dataset, so a setting that cannot change a run's result never
-    changes its id. A ``loss`` named ``ref:...`` is a reference row (``benchmark.references``), not a loss.
+    changes its id. ``parameter_set`` says where tuned parameters came from (None: the configuration's own; then it
+    is left out of the id, so such runs keep the ids they had before tuning existed). A ``loss`` named ``ref:...``
+    is a reference row (``benchmark.references``), not a loss.
     """
 
     loss: str
@@ -163,6 +193,7 @@ class RunSpec:
     loss_params: dict
     settings: RunSettings
     synthetic: SyntheticConfig | None
+    parameter_set: ParameterSet | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -174,6 +205,8 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         content = self.to_dict()
+        if self.parameter_set is None:  # a run of its configuration's own parameters keeps the id it always had
+            del content["parameter_set"]
         if self.synthetic is not None:  # a new generator makes other data from the same seed: other runs
             content["synthetic_generator"] = SYNTHETIC_GENERATOR_VERSION
         digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
@@ -182,7 +215,8 @@ class RunSpec:
 
     @property
     def label(self) -> str:
-        return f"{self.loss} {self.dataset} {self.bits} bits replicate {self.replicate}"
+        tag = f" [{self.parameter_set.name}]" if self.parameter_set is not None else ""
+        return f"{self.loss}{tag} {self.dataset} {self.bits} bits replicate {self.replicate}"
 
     @property
     def seeds(self) -> dict[str, int | None]:

@@ -50,11 +50,11 @@ class Selection:
     """Which trained state each direction's metrics come from, and the evidence that it was used.
 
     Attributes:
-        protocol: ``honest`` or ``paper``.
+        protocol: ``honest``, ``paper``, or ``trial`` (a tuning trial: its metrics are of the validation split).
         source: the set whose mAP chose the state: ``validation`` (honest) or ``query`` (paper, optimistic).
         criterion: the rule, in words.
         epochs: per direction, the epoch of the state its metrics were computed with (honest: one epoch).
-        score: honest: the validation mAP (mean of I->T and T->I) of the selected epoch; paper: None.
+        score: honest and trial: the validation mAP (mean of I->T and T->I) of the selected epoch; paper: None.
         selected_state_sha256: per direction, the hash of the trainable state when it was selected.
         evaluated_state_sha256: per direction, the hash of the trainable state the reported metrics were
             computed with; equal to the selected one when the final evaluation used the selected state.

@@ -28,7 +28,7 @@ import yaml
 from tqdm import tqdm
 
 from . import data
-from .backbones import check_backbone_folder, synthetic_backbone
+from .backbones import backbone_folder, backbone_problem, synthetic_backbone
 from .config import ExecutionConfig, RunSpec
 from .device import resolve_device
 from .errors import ConfigError
@@ -72,7 +72,7 @@ def resources(spec: RunSpec, context: RunContext) -> tuple[data.PairedDataset, d
         backbone = synthetic_backbone(dataset, split, context.cache, seed=spec.synthetic.backbone_seed,
                                       steps=spec.synthetic.pretrain_steps, progress=context.progress)
     else:
-        backbone = check_backbone_folder(Path(spec.settings.backbone))
+        backbone = backbone_folder(spec.settings.backbone, context.cache)  # an OpenAI .pt: converted once, cached
     return dataset, split, backbone
 
 
@@ -187,8 +187,8 @@ def _init_worker(parent: int) -> None:
 
 def _summary_line(spec: RunSpec, outcome: dict) -> str:
     if outcome["status"] == "done":
-        return (f"done   {spec.label}: I->T {outcome['i2t']:.4f}  T->I {outcome['t2i']:.4f}  "
-                f"({outcome['seconds']:.1f} s)")
+        result = outcome.get("summary") or f"I->T {outcome['i2t']:.4f}  T->I {outcome['t2i']:.4f}"
+        return f"done   {spec.label}: {result}  ({outcome['seconds']:.1f} s)"
     return f"FAILED {spec.label}: {outcome['error']}"
 
 
@@ -198,9 +198,12 @@ def _warn_missing_images(spec: RunSpec, summary: dict) -> None:
                    f"(e.g. {summary['missing_image_examples'][0]}); pass --image-root DIR to re-root them")
 
 
-def run_local(specs: list[RunSpec], context: RunContext, grid_id: str) -> list[dict]:
+def run_local(specs: list[RunSpec], context: RunContext, grid_id: str | None, work=execute_run,
+              unit: str = "run") -> list[dict]:
     """Run ``specs`` here: the caches they share first (once per dataset and replicate, so no two runs build
-    one), then the runs, one at a time or in worker processes (by default one per core on the CPU)."""
+    one), then ``work(spec, context, grid_id)`` of each (``execute_run``; a tuning study for ``tune``), one at a
+    time or in worker processes (by default one per core on the CPU). ``work`` returns a summary dict whose
+    ``status`` is ``done`` or ``failed``."""
     workers, threads = plan_workers(context.execution.workers, context.execution.threads, len(specs),
                                     resolve_device(context.execution.device))
     context = replace(context, threads=threads)
@@ -208,7 +211,7 @@ def run_local(specs: list[RunSpec], context: RunContext, grid_id: str) -> list[d
     for spec in specs:
         shared.setdefault(_shared_key(spec), spec)
     outcomes = []
-    bar = tqdm(total=len(specs), desc="runs", unit="run", disable=not context.progress, position=0)
+    bar = tqdm(total=len(specs), desc=f"{unit}s", unit=unit, disable=not context.progress, position=0)
 
     def finished(spec: RunSpec, outcome: dict) -> None:
         outcomes.append(outcome)
@@ -219,7 +222,7 @@ def run_local(specs: list[RunSpec], context: RunContext, grid_id: str) -> list[d
         for spec in shared.values():
             _warn_missing_images(spec, prepare_shared(spec, context))
         for spec in specs:
-            finished(spec, execute_run(spec, context, grid_id))
+            finished(spec, work(spec, context, grid_id))
     else:
         quiet = replace(context, progress=False)
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
@@ -227,15 +230,16 @@ def run_local(specs: list[RunSpec], context: RunContext, grid_id: str) -> list[d
             for spec, summary in zip(shared.values(), pool.map(prepare_shared, shared.values(),
                                                                 [quiet] * len(shared))):
                 _warn_missing_images(spec, summary)
-            futures = {pool.submit(execute_run, spec, quiet, grid_id): spec for spec in specs}
+            futures = {pool.submit(work, spec, quiet, grid_id): spec for spec in specs}
             for future in as_completed(futures):
                 finished(futures[future], future.result())
     bar.close()
     return outcomes
 
 
-def submit_slurm(specs: list[RunSpec], context: RunContext, grid_id: str) -> list[str]:
-    """Submit ``specs`` as one Slurm job array through submitit; returns the job ids."""
+def submit_slurm(specs: list[RunSpec], context: RunContext, grid_id: str | None, work=execute_run) -> list[str]:
+    """Submit ``work(spec, context, grid_id)`` of each of ``specs`` (``execute_run``, or a tuning study) as one
+    Slurm job array through submitit; returns the job ids."""
     try:
         import submitit
     except ImportError:
@@ -245,7 +249,7 @@ def submit_slurm(specs: list[RunSpec], context: RunContext, grid_id: str) -> lis
     executor = submitit.AutoExecutor(folder=Path(context.results) / "slurm")
     executor.update_parameters(**context.execution.slurm)
     quiet = replace(context, progress=False)
-    jobs = executor.map_array(execute_run, specs, [quiet] * len(specs), [grid_id] * len(specs))
+    jobs = executor.map_array(work, specs, [quiet] * len(specs), [grid_id] * len(specs))
     return [job.job_id for job in jobs]
 
 
@@ -254,9 +258,9 @@ def preflight_warnings(grid: Grid) -> list[str]:
     config.json, a real dataset's missing files."""
     warnings = []
     backbone = grid.config.run.backbone
-    if backbone != "synthetic" and not (Path(backbone) / "config.json").is_file():
-        warnings.append(f"backbone folder {backbone} has no config.json: every run would fail; give --backbone a CLIP "
-                        "folder written by save_pretrained")
+    problem = backbone_problem(backbone) if backbone != "synthetic" else None
+    if problem:
+        warnings.append(problem)
     root = grid.config.execution.data_root
     for dataset in grid.config.datasets:
         if not data.is_synthetic(dataset):

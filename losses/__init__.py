@@ -11,6 +11,7 @@ Families (``losses.families()``), each with its representative first:
 loss as ``package.module:ClassName``.
 """
 from .base import HashingLoss, LossConfigError, LossOutput, OptimizerSettings
+from .space import Choice, FloatRange, IntRange, Range
 from .registry import (
     FAMILIES,
     LossEntry,
@@ -24,6 +25,7 @@ from .registry import (
     register,
     register_variant,
     representatives,
+    search_space,
     unregister,
 )
 
@@ -33,11 +35,15 @@ from . import hashnet, dch, dchmt, dtsh, dpn, orthohash, hyp2, dsph, proxy_ancho
 
 __all__ = [
     "FAMILIES",
+    "Choice",
+    "FloatRange",
     "HashingLoss",
+    "IntRange",
     "LossConfigError",
     "LossEntry",
     "LossOutput",
     "OptimizerSettings",
+    "Range",
     "available",
     "build",
     "defaults",
@@ -48,5 +54,6 @@ __all__ = [
     "register",
     "register_variant",
     "representatives",
+    "search_space",
     "unregister",
 ]

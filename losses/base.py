@@ -2,7 +2,9 @@
 for losses that own learnable parameters (proxies)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -65,10 +67,13 @@ class HashingLoss(nn.Module):
     * ``labels``: float multi-hot ``(n, n_classes)``.
 
     A loss with learnable parameters sets ``optimizer_settings``; the trainer calls
-    :meth:`make_optimizer` and needs no special case per loss.
+    :meth:`make_optimizer` and needs no special case per loss. A loss declares the range a tuner may search of
+    each of its parameters in ``search_space`` (``losses.space``: ``{"margin": FloatRange(0.05, 1.0)}``); the
+    parameters it leaves out are never tuned.
     """
 
     optimizer_settings: OptimizerSettings | None = None
+    search_space: ClassVar[Mapping[str, object]] = {}  # parameter -> losses.space range; read, never mutated
 
     def __init__(self, n_classes: int, n_bits: int):
         super().__init__()

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from .base import HashingLoss, LossOutput, check_number, check_seed
 from .registry import register
+from .space import FloatRange
 
 #: Probabilities inside the BCE are clamped to [PROB_EPS, 1 - PROB_EPS] so codes at exactly +-1 stay finite.
 PROB_EPS = 1e-6
@@ -71,6 +72,8 @@ class CenterLoss(HashingLoss):
         centers: ``(n_classes, n_bits)`` buffer of +-1, fixed per (c, k, seed).
         tie_breaker: ``(n_bits,)`` buffer of +-1 filling the zero entries of a target.
     """
+
+    search_space = {"lambda_q": FloatRange(0.001, 1.0, log=True)}
 
     def __init__(self, n_classes: int, n_bits: int, lambda_q: float = 0.05, seed: int = 0):
         super().__init__(n_classes, n_bits)

@@ -8,6 +8,7 @@ from .base import LossConfigError, LossOutput, check_choice, check_number
 from .functional import cosine_matrix, masked_mean, soft_similarity
 from .proxy import ProxyLoss
 from .registry import register, register_variant
+from .space import FloatRange
 
 VARIANCES = ("all-classes", "label-classes")
 
@@ -49,6 +50,9 @@ class DCGHLoss(ProxyLoss):
         variance: ``"all-classes"`` (default, the released implementation) or ``"label-classes"``.
         zeta, seed, proxy_lr, proxy_momentum, proxy_weight_decay: as for ``proxy``.
     """
+
+    search_space = {"alpha": FloatRange(0.0, 2.0), "beta": FloatRange(0.005, 0.5, log=True),
+                    "gamma": FloatRange(0.0, 2.0), "proxy_lr": FloatRange(0.002, 0.2, log=True)}
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ import torch
 from .base import HashingLoss, LossConfigError, LossOutput, check_number
 from .functional import hard_similarity, masked_mean
 from .registry import register
+from .space import FloatRange
 
 #: The source's floor on the product of two norms inside its cosine.
 NORM_PRODUCT_FLOOR = 1e-4
@@ -39,6 +40,8 @@ class DCHLoss(HashingLoss):
         gamma: the Cauchy scale (default 20).
         lambda_q: weight of the quantization term (default 0.1).
     """
+
+    search_space = {"gamma": FloatRange(2.0, 100.0, log=True), "lambda_q": FloatRange(0.01, 1.0, log=True)}
 
     def __init__(self, n_classes: int, n_bits: int, gamma: float = 20.0, lambda_q: float = 0.1):
         super().__init__(n_classes, n_bits)

@@ -9,6 +9,7 @@ import torch
 from .base import HashingLoss, LossOutput, check_number
 from .functional import hard_similarity
 from .registry import register
+from .space import FloatRange
 
 
 def euclidean_distances(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,6 +39,8 @@ class DCHMTLoss(HashingLoss):
         vartheta: sets the margin ``sqrt(2 k vartheta)`` (default 0.5, the authors' default).
         gamma: weight of the quantization term (default 1: the authors add it unweighted).
     """
+
+    search_space = {"vartheta": FloatRange(0.1, 1.0), "gamma": FloatRange(0.1, 10.0, log=True)}
 
     def __init__(self, n_classes: int, n_bits: int, vartheta: float = 0.5, gamma: float = 1.0):
         super().__init__(n_classes, n_bits)

@@ -6,6 +6,7 @@ import torch
 
 from .base import HashingLoss, LossConfigError, LossOutput, check_number, check_seed
 from .registry import register
+from .space import FloatRange
 
 
 def random_target_vectors(n_classes: int, n_bits: int, p: float, generator: torch.Generator) -> torch.Tensor:
@@ -43,6 +44,8 @@ class DPNLoss(HashingLoss):
         centers: ``(n_classes, n_bits)`` buffer of +-1 target vectors, fixed per (c, k, p, seed).
         tie_breaker: ``(n_bits,)`` buffer of +-1 filling the zero entries of a voted target.
     """
+
+    search_space = {"m": FloatRange(0.1, 2.0), "p": FloatRange(0.1, 0.9)}
 
     def __init__(self, n_classes: int, n_bits: int, m: float = 1.0, p: float = 0.5, seed: int = 0):
         super().__init__(n_classes, n_bits)

@@ -8,6 +8,7 @@ from .base import LossOutput, check_number
 from .functional import irrelevant_pairs
 from .hyp2 import ThresholdProxies, proxy_terms
 from .registry import register
+from .space import FloatRange
 
 
 @register("dsph", family="proxy", source="DSPH — Huo et al., IEEE TCSVT 2024")
@@ -30,6 +31,9 @@ class DSPHLoss(ThresholdProxies):
     Attributes:
         proxies: learnable ``(n_classes, n_bits)`` parameter (``randn``, then ``kaiming_normal_(fan_out)``).
     """
+
+    search_space = {"alpha": FloatRange(0.1, 4.0, log=True), "zeta": FloatRange(0.0, 0.5),
+                    "proxy_lr": FloatRange(0.002, 0.2, log=True)}
 
     def __init__(self, n_classes: int, n_bits: int, alpha: float = 0.8, zeta: float = 0.0, seed: int = 0,
                  proxy_lr: float = 0.02, proxy_momentum: float = 0.9, proxy_weight_decay: float = 5e-4):

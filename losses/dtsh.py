@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from .base import HashingLoss, LossOutput, check_number
 from .functional import hard_similarity
 from .registry import register
+from .space import FloatRange
 
 #: The source clamps each triplet's logit to this range before its log-likelihood.
 LOGIT_RANGE = (-100.0, 50.0)
@@ -51,6 +52,8 @@ class DTSHLoss(HashingLoss):
         alpha: the margin of the triplet logit (default 5).
         lambda_q: weight of the quantization term (default 1).
     """
+
+    search_space = {"alpha": FloatRange(1.0, 20.0, log=True), "lambda_q": FloatRange(0.1, 10.0, log=True)}
 
     def __init__(self, n_classes: int, n_bits: int, alpha: float = 5.0, lambda_q: float = 1.0):
         super().__init__(n_classes, n_bits)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from .base import HashingLoss, LossOutput, check_number
 from .functional import hard_similarity, masked_mean
 from .registry import register
+from .space import FloatRange
 
 
 @register("hashnet", family="pairwise", source="HashNet — Cao et al., ICCV 2017")
@@ -24,6 +25,8 @@ class HashNetLoss(HashingLoss):
     Args:
         scale: ``alpha * k`` (default 10: the authors' ``sigmoid_param = 10 / hash_bit``).
     """
+
+    search_space = {"scale": FloatRange(1.0, 50.0, log=True)}
 
     def __init__(self, n_classes: int, n_bits: int, scale: float = 10.0):
         super().__init__(n_classes, n_bits)

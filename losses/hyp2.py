@@ -9,6 +9,7 @@ from .base import HashingLoss, LossOutput, check_number, check_seed, proxy_optim
 from .functional import cosine_matrix, irrelevant_pairs, masked_mean
 from .proxy import init_kaiming_proxies
 from .registry import register
+from .space import FloatRange
 
 
 def proxy_terms(codes: torch.Tensor, proxies: torch.Tensor, labels: torch.Tensor, zeta: float):
@@ -59,6 +60,9 @@ class HyP2Loss(ThresholdProxies):
     Attributes:
         proxies: learnable ``(n_classes, n_bits)`` parameter (``randn``, then ``kaiming_normal_(fan_out)``).
     """
+
+    search_space = {"beta": FloatRange(0.05, 2.0, log=True), "zeta": FloatRange(0.0, 0.5),
+                    "proxy_lr": FloatRange(0.002, 0.2, log=True)}
 
     def __init__(self, n_classes: int, n_bits: int, beta: float = 0.5, zeta: float = 0.0, seed: int = 0,
                  proxy_lr: float = 0.02, proxy_momentum: float = 0.9, proxy_weight_decay: float = 5e-4):

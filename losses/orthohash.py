@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from .base import HashingLoss, LossOutput, check_number, check_seed
 from .functional import cosine_matrix
 from .registry import register
+from .space import FloatRange
 
 
 def bernoulli_codebook(n_classes: int, n_bits: int, generator: torch.Generator) -> torch.Tensor:
@@ -38,6 +39,8 @@ class OrthoHashLoss(HashingLoss):
     Attributes:
         centers: ``(n_classes, n_bits)`` buffer, the +-1 codebook, fixed per (c, k, seed).
     """
+
+    search_space = {"s": FloatRange(2.0, 32.0, log=True), "m": FloatRange(0.0, 0.5)}
 
     def __init__(self, n_classes: int, n_bits: int, s: float = 8.0, m: float = 0.2, ce: float = 1.0,
                  quan: float = 0.0, seed: int = 0):

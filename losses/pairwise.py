@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from .base import HashingLoss, LossOutput, check_number
 from .functional import hard_similarity
 from .registry import register
+from .space import FloatRange
 
 
 def pairwise_nll(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -27,6 +28,8 @@ class PairwiseLoss(HashingLoss):
         lambda_intra: weight of the two intra-modal likelihoods (default 1).
         gamma: weight of the quantization term (default 0.1).
     """
+
+    search_space = {"lambda_intra": FloatRange(0.1, 2.0), "gamma": FloatRange(0.01, 1.0, log=True)}
 
     def __init__(self, n_classes: int, n_bits: int, lambda_intra: float = 1.0, gamma: float = 0.1):
         super().__init__(n_classes, n_bits)

@@ -8,6 +8,7 @@ from torch import nn
 from .base import HashingLoss, LossOutput, check_number, check_seed, proxy_optimizer
 from .functional import cosine_matrix
 from .registry import register
+from .space import FloatRange
 
 
 def init_kaiming_proxies(n_classes: int, n_bits: int, seed: int) -> torch.Tensor:
@@ -41,6 +42,8 @@ class ProxyLoss(HashingLoss):
     Attributes:
         proxies: learnable ``(n_classes, n_bits)`` parameter.
     """
+
+    search_space = {"zeta": FloatRange(0.0, 0.5), "proxy_lr": FloatRange(0.002, 0.2, log=True)}
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from .base import HashingLoss, LossOutput, check_number, check_seed, proxy_optim
 from .functional import cosine_matrix
 from .proxy import init_kaiming_proxies
 from .registry import register
+from .space import FloatRange
 
 
 def log1p_sum_exp(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -41,6 +42,9 @@ class ProxyAnchorLoss(HashingLoss):
     Attributes:
         proxies: learnable ``(n_classes, n_bits)`` parameter (``randn``, then ``kaiming_normal_(fan_out)``).
     """
+
+    search_space = {"alpha": FloatRange(4.0, 64.0, log=True), "mrg": FloatRange(0.0, 0.5),
+                    "proxy_lr": FloatRange(0.001, 0.1, log=True)}
 
     def __init__(self, n_classes: int, n_bits: int, alpha: float = 32.0, mrg: float = 0.1, seed: int = 0,
                  proxy_lr: float = 1e-2, proxy_weight_decay: float = 1e-4):

@@ -9,6 +9,7 @@ import inspect
 from dataclasses import dataclass, field
 
 from .base import HashingLoss, LossConfigError
+from .space import Choice, FloatRange, IntRange
 
 #: The loss families, in the order lists and reports show them.
 FAMILIES = ("pairwise", "triplet", "center", "proxy", "dcgh")
@@ -88,6 +89,7 @@ def register(
     def decorator(cls: type[HashingLoss]) -> type[HashingLoss]:
         if not (isinstance(cls, type) and issubclass(cls, HashingLoss)):
             raise TypeError(f"@register({name!r}) decorates HashingLoss subclasses, got {cls!r}")
+        _checked_space(name, cls)
         _add(LossEntry(name=name, cls=cls, description=description or _first_doc_line(cls), family=family,
                        source=source, representative=bool(representative)))
         return cls
@@ -172,6 +174,37 @@ def defaults(spec: str) -> dict[str, object]:
     cls = _load_user_class(spec) if ":" in spec else _REGISTRY[spec].cls
     signature = inspect.signature(cls.__init__).parameters
     return {name: signature[name].default for name in parameters(spec)}
+
+
+def _checked_space(label: str, cls: type) -> dict:
+    """``cls.search_space``, checked: a range (``losses.space``) per parameter the loss accepts, each default inside
+    its range."""
+    space = dict(getattr(cls, "search_space", None) or {})
+    names, _ = _accepted_params(cls)
+    signature = inspect.signature(cls.__init__).parameters
+    for key, value in space.items():
+        if key not in names:
+            hint = difflib.get_close_matches(key, names, n=1)
+            raise LossConfigError(f"loss {label!r}: search_space names {key!r}, which is not one of its parameters"
+                                  + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                                  + f"; parameters: {', '.join(names) or '(none)'}")
+        if not isinstance(value, (FloatRange, IntRange, Choice)):
+            raise LossConfigError(f"loss {label!r}: search_space[{key!r}] must be a losses.FloatRange, IntRange or "
+                                  f"Choice, got {value!r}")
+        default = signature[key].default
+        if default is not inspect.Parameter.empty and not value.contains(default):
+            raise LossConfigError(f"loss {label!r}: the default {key}={default!r} is outside its search range "
+                                  f"{value.describe()}")
+    return space
+
+
+def search_space(spec: str) -> dict:
+    """The range a tuner may search of each parameter of a loss (name, variant or ``module:Class``), as its class
+    declares in ``search_space`` (``losses.space``); a variant's fixed parameters are left out."""
+    if ":" in spec:
+        return _checked_space(spec, _load_user_class(spec))
+    entry = _entry(spec)
+    return {key: value for key, value in _checked_space(spec, entry.cls).items() if key not in entry.fixed}
 
 
 def _check_params(label: str, cls: type, params: dict) -> None:

@@ -7,6 +7,7 @@ import torch
 from .base import HashingLoss, LossOutput, check_choice, check_number
 from .functional import cosine_matrix, hard_similarity
 from .registry import register
+from .space import Choice, FloatRange
 
 
 @register(
@@ -29,6 +30,8 @@ class TripletLoss(HashingLoss):
         mining: ``"all"`` (every valid triplet, default) or ``"hard"`` (per anchor the hardest positive
             and the hardest negative only).
     """
+
+    search_space = {"margin": FloatRange(0.05, 1.0), "mining": Choice(("all", "hard"))}
 
     def __init__(self, n_classes: int, n_bits: int, margin: float = 0.3, mining: str = "all"):
         super().__init__(n_classes, n_bits)

@@ -38,8 +38,9 @@ def modules_under(folder: str) -> list[Path]:
     ("losses", ("methods", "benchmark")),
     ("methods", ("benchmark", "losses")),
     ("benchmark/data", ("methods", "losses", "torch", "transformers")),
-    ("benchmark/report", ("torch", "transformers", "losses", "methods", "benchmark.runner", "benchmark.grid",
-                          "benchmark.training", "benchmark.backbones", "benchmark.metrics")),
+    ("benchmark/report", ("torch", "transformers", "optuna", "losses", "methods", "benchmark.runner", "benchmark.grid",
+                          "benchmark.training", "benchmark.backbones", "benchmark.metrics", "benchmark.tuning",
+                          "benchmark.parameters")),
 ])
 def test_imports_flow_one_way(folder, forbidden):
     offending = {f"{path.relative_to(ROOT)}: {name}" for path in modules_under(folder)
@@ -52,7 +53,8 @@ def test_the_torch_free_layers_load_without_torch():
     modules = ["benchmark.errors", "benchmark.files", "benchmark.paths", "benchmark.config", "benchmark.record",
                "benchmark.store", "benchmark.data", "benchmark.report"]
     code = (f"import sys\nfor m in {modules!r}: __import__(m)\n"
-            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'losses', 'methods'))\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'losses', 'methods',"
+            " 'optuna'))\n"
             "assert not heavy, heavy[:5]")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -44,7 +44,7 @@ def test_bad_arguments_exit_non_zero_without_traceback():
 
 
 def test_every_subcommand_has_help_with_examples():
-    for command in ("list", "run", "report", "ablate", "prepare", "diagnose", "export", "results"):
+    for command in ("list", "run", "report", "ablate", "prepare", "diagnose", "export", "results", "tune", "sweep"):
         result = run_cli(command, "--help")
         assert result.returncode == 0, command
         assert "examples:" in result.stdout and f"python -m benchmark {command}" in result.stdout, command

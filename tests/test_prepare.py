@@ -82,8 +82,28 @@ def mirflickr(tmp_path: Path) -> Path:
 
 
 def test_mirflickr_converts_tags_labels_and_paths(mirflickr: Path, tmp_path: Path):
+    # every labelled image is kept, the untagged ones (im3: empty tag file, im5: none) with an empty text, as the
+    # released make_mirflickr25k.py of the DCMH/DCHMT code does
     out = tmp_path / "out"
     summary, paths, labels, captions = run("mirflickr25k", mirflickr, out)
+    images = (mirflickr / "mirflickr").resolve()
+    assert paths == [str(images / f"im{n}.jpg") for n in (1, 3, 5, 9, 10)]
+    assert labels.tolist() == [hot(MIRFLICKR25K, "sky", "clouds"), hot(MIRFLICKR25K, "sky"), hot(MIRFLICKR25K, "sky"),
+                               hot(MIRFLICKR25K, "night"), hot(MIRFLICKR25K, "water", "sunset")]
+    assert captions == [["sky clouds"], [""], [""], ["moon"], ["water sunset"]]
+    check_summary(summary, out, seen=7, kept=5, dropped={"no label": 1, "no tags": 0, "image file missing": 1},
+                  files=["index.mat", "label.mat", "caption.mat"])
+    assert summary["untagged"] == {"kept": 2, "dropped": 0}
+    assert summary["dataset"] == "mirflickr25k" and summary["raw"] == str(mirflickr.resolve())
+    assert summary["label_cardinality"] == {"mean": round(7 / 5, 4), "min": 1, "max": 2}
+    assert summary["items_per_class"] == [3 if c == "sky" else int(c in ("clouds", "night", "water", "sunset"))
+                                          for c in MIRFLICKR25K]
+
+
+def test_mirflickr_drop_untagged(mirflickr: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    summary = prepare("mirflickr25k", mirflickr, out, drop_untagged=True)
+    paths, labels, captions = read_back(out, len(MIRFLICKR25K))
     images = (mirflickr / "mirflickr").resolve()
     assert paths == [str(images / "im1.jpg"), str(images / "im9.jpg"), str(images / "im10.jpg")]
     assert labels.tolist() == [hot(MIRFLICKR25K, "sky", "clouds"), hot(MIRFLICKR25K, "night"),
@@ -91,10 +111,17 @@ def test_mirflickr_converts_tags_labels_and_paths(mirflickr: Path, tmp_path: Pat
     assert captions == [["sky clouds"], ["moon"], ["water sunset"]]
     check_summary(summary, out, seen=7, kept=3, dropped={"no label": 1, "no tags": 2, "image file missing": 1},
                   files=["index.mat", "label.mat", "caption.mat"])
-    assert summary["dataset"] == "mirflickr25k" and summary["raw"] == str(mirflickr.resolve())
+    assert summary["untagged"] == {"kept": 0, "dropped": 2}
     assert summary["label_cardinality"] == {"mean": round(5 / 3, 4), "min": 1, "max": 2}
-    assert summary["items_per_class"] == [int(c in ("sky", "clouds", "night", "water", "sunset"))
-                                          for c in MIRFLICKR25K]
+
+
+def test_drop_untagged_is_a_mirflickr_choice(tmp_path: Path):
+    from benchmark.errors import ConfigError
+
+    raw = nus_tree(tmp_path / "raw")
+    with pytest.raises(ConfigError, match="--drop-untagged applies to mirflickr25k only"):
+        prepare("nuswide", raw, tmp_path / "out", drop_untagged=True)
+    assert "untagged" not in prepare("nuswide", raw, tmp_path / "out")  # NUS-WIDE drops them, and has no such count
 
 
 def test_mirflickr_missing_class_file_or_tags_folder_is_named(mirflickr: Path, tmp_path: Path):
@@ -322,9 +349,19 @@ def test_cli_prepare_then_load(mirflickr: Path, tmp_path: Path):
                              "--out", str(out)], capture_output=True, text=True, timeout=120,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr
-    assert "kept 3 of 7 items" in result.stdout and "dropped 2: no tags" in result.stdout
+    assert "kept 5 of 7 items" in result.stdout and "dropped 0: no tags" in result.stdout
+    assert "labelled without tags: 2 kept (empty text), 0 dropped" in result.stdout
     ds = data.load("mirflickr25k", root=out)
-    assert ds.captions == [["sky clouds"], ["moon"], ["water sunset"]] and ds.summary["missing_images"] == 0
+    assert ds.captions == [["sky clouds"], [""], [""], ["moon"], ["water sunset"]]
+    assert ds.summary["missing_images"] == 0
+
+    dropped = subprocess.run([sys.executable, "-m", "benchmark", "prepare", "mirflickr25k", "--raw", str(mirflickr),
+                              "--out", str(out), "--drop-untagged"], capture_output=True, text=True, timeout=120,
+                             cwd=Path(__file__).resolve().parents[1])
+    assert dropped.returncode == 0, dropped.stderr
+    assert "kept 3 of 7 items" in dropped.stdout and "dropped 2: no tags" in dropped.stdout
+    assert "labelled without tags: 0 kept (empty text), 2 dropped" in dropped.stdout
+    assert data.load("mirflickr25k", root=out).captions == [["sky clouds"], ["moon"], ["water sunset"]]
 
     failed = subprocess.run([sys.executable, "-m", "benchmark", "prepare", "coco", "--raw", str(tmp_path / "none"),
                              "--out", str(out)], capture_output=True, text=True, timeout=120,

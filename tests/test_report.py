@@ -8,7 +8,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
+def ablation_config():
+    losses = ["dcgh", "dcgh-novar", "dcgh-labelvar", "dcgh-nopair", "proxy", "pairwise"]
+    return load_config("default", {"losses": losses, "datasets": ["synth-coco"], "bits": [16, 32], "replicates": 3,
+                                   "references": False})
+
+
+@pytest.fixture
 def grid_config():
     return load_config("default", {"losses": ["pairwise", "triplet", "dcgh", "dcgh-novar", "proxy"],
                                    "datasets": ["synth-coco", "synth-nuswide"], "bits": [16, 32],
@@ -39,31 +45,39 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
-def _table_lines(path: Path) -> tuple[list[str], list[list[str]]]:
-    lines = [line for line in path.read_text().splitlines() if line.startswith("| ")]
-    return _cells(lines[0]), [_cells(line) for line in lines[1:]]
+def markdown_tables(path: Path) -> list[tuple[str, list[str], dict[str, list[str]]]]:
+    """Each Markdown table of ``path``: the task line above it ("I→T", "T→I (2/2)"; "" for none), its header after
+    the first column, and its rows' cells by label; an ablation's Δ row under loss L is keyed "L Δ"."""
+    tables, task, previous = [], "", ""
+    for line in path.read_text().splitlines():
+        if line.startswith("**"):
+            task = line.replace("*", "")
+        elif line.startswith("| ") and not previous.startswith("|"):
+            tables.append((task, _cells(line)[1:], {}))
+        elif line.startswith("| "):
+            label, *cells = _cells(line)
+            rows = tables[-1][2]
+            rows[f"{list(rows)[-1]} Δ" if label.startswith("↳ Δ") else label] = cells
+        previous = line
+    return tables
 
 
-def markdown_rows(path: Path) -> dict[str, list[str]]:
-    """Each row's cells after its loss name, by loss name (the family column, if any, left out)."""
-    head, rows = _table_lines(path)
-    loss = head.index("Loss")
-    return {row[loss]: row[loss + 1:] for row in rows}
+def markdown_rows(path: Path, task: str = "I→T") -> dict[str, list[str]]:
+    """The rows of the first table of ``task`` (or of the only table when it has no task line), by label."""
+    return next(rows for heading, _, rows in markdown_tables(path) if heading.startswith(task) or not heading)
 
 
-def family_column(path: Path) -> list[str]:
-    head, rows = _table_lines(path)
-    return [row[head.index("Family")] for row in rows]
+def cell(out: Path, table: str, loss: str, column: str = "synth-coco 16 bits", task: str = "I→T") -> str:
+    for heading, head, rows in markdown_tables(out / "tables" / f"{table}.md"):
+        if heading.startswith(task) and column in head:
+            return rows[loss][head.index(column)]
+    raise KeyError(column)
 
 
-def header(path: Path) -> list[str]:
-    head, _ = _table_lines(path)
-    return head[head.index("Loss") + 1:]
-
-
-def cell(out: Path, table: str, loss: str, column: str = "I→T synth-coco 16 bits") -> str:
-    path = out / "tables" / f"{table}.md"
-    return markdown_rows(path)[loss][header(path).index(column)]
+def latex_rows(latex: str) -> list[str]:
+    """The labels of the rows of a LaTeX table, in order (the task blocks one after the other)."""
+    body = latex.split("\\midrule\n", 1)[1]
+    return [line.split(" & ")[1] for line in body.splitlines() if line.endswith("\\\\")]
 
 
 def write_cells(results: Path, config, values: dict[str, list[float]], dataset="synth-coco", bits=16) -> None:
@@ -80,11 +94,12 @@ def test_best_is_bold_and_only_tested_ties_are_marked(tmp_path, grid_config):
                                        "proxy": [0.52, 0.52, 0.47]})     # tied
     build_report(results, out)
     half = t_half_width([0.50, 0.53, 0.49])
-    assert cell(out, "main_map", "pairwise") == f"**0.5067 ± {half:.4f}**"
+    assert cell(out, "main_map", "pairwise") == f"**0.507** ± {half:.3f}"
     assert cell(out, "main_map", "triplet").endswith("†") and cell(out, "main_map", "proxy").endswith("†")
     assert "†" not in cell(out, "main_map", "dcgh") and "**" not in cell(out, "main_map", "dcgh")
     latex = (out / "tables" / "main_map.tex").read_text()
-    assert r"pairwise & \textbf{0.5067 $\pm$" in latex and r"$^\dagger$" in latex
+    assert rf"& Pairwise (DCMH) & \textbf{{0.507}}$_{{\pm{f'{half:.3f}'.lstrip('0')}}}$ \\" in latex
+    assert latex.count(r"}^\dagger$") == 2 * 2  # triplet and proxy, in both directions
     table = list(csv.DictReader(io.StringIO((out / "tables" / "main_map.csv").read_text())))
     marks = {r["loss"]: r["mark"] for r in table if (r["direction"], r["bits"]) == ("i2t", "16")}
     assert marks == {"pairwise": "best", "triplet": "tied", "dcgh": "", "proxy": "tied"}
@@ -96,7 +111,7 @@ def test_best_is_bold_and_only_tested_ties_are_marked(tmp_path, grid_config):
 def test_one_replicate_claims_no_significance(tmp_path, grid_config):
     results, out = tmp_path / "results", tmp_path / "out"
     write_cells(results, grid_config, {"pairwise": [0.50], "triplet": [0.4999], "dcgh": [0.3]})
-    build_report(results, out)
+    build_report(results, out, decimals=4)
     assert cell(out, "main_map", "pairwise") == "**0.5000**"
     assert cell(out, "main_map", "triplet") == "0.4999" and cell(out, "main_map", "dcgh") == "0.3000"
     caption = (out / "tables" / "main_map.md").read_text().splitlines()[0]
@@ -108,30 +123,66 @@ def test_missing_cells_are_dashes_never_a_crash(tmp_path, grid_config):
     write_record(results, grid_config, "dcgh", "synth-coco", 16, 0, 0.5)
     write_record(results, grid_config, "pairwise", "synth-nuswide", 32, 0, 0.6)
     build_report(results, out)
-    assert cell(out, "main_map", "dcgh", "I→T synth-nuswide 32 bits") == "–"
-    assert cell(out, "main_map", "pairwise", "I→T synth-coco 16 bits") == "–"
-    assert "pairwise & -- &" in (out / "tables" / "main_map.tex").read_text()
+    assert cell(out, "main_map", "dcgh", "synth-nuswide 32 bits") == "–"
+    assert cell(out, "main_map", "pairwise", "synth-coco 16 bits") == "–"
+    assert "& Pairwise (DCMH) & \\textbf{0.600} & -- \\\\" in (out / "tables" / "main_map.tex").read_text()
     assert len((out / "tables" / "main_map.csv").read_text().splitlines()) == 1 + 4
 
 
-def test_the_ablation_gives_paired_differences_and_says_which_are_not_significant(tmp_path, grid_config):
+ABLATION = {"dcgh": [0.50, 0.60, 0.70],
+            "dcgh-novar": [0.504, 0.597, 0.703],   # within noise of dcgh
+            "dcgh-labelvar": [0.512, 0.609, 0.711],  # about 0.01 higher in every replicate
+            "dcgh-nopair": [0.48, 0.59, 0.69],
+            "proxy": [0.45, 0.56, 0.64]}           # lower in every replicate
+
+
+def test_the_ablation_gives_paired_differences_and_says_which_are_not_significant(tmp_path, ablation_config):
     results, out = tmp_path / "results", tmp_path / "out"
-    write_cells(results, grid_config, {"dcgh": [0.50, 0.60, 0.70],
-                                       "dcgh-novar": [0.5004, 0.5990, 0.7003],  # within noise of dcgh
-                                       "proxy": [0.45, 0.56, 0.64],             # lower in every replicate
-                                       "pairwise": [0.9, 0.9, 0.9]})            # not an ablation loss
+    write_cells(results, ablation_config, {**ABLATION, "pairwise": [0.9, 0.9, 0.9]})  # pairwise: not an ablation loss
     report = build_report(results, out)
-    assert list(markdown_rows(out / "tables" / "ablation_variance_map.md")) == ["dcgh", "dcgh-novar", "proxy"]
-    novar = cell(out, "ablation_variance_map", "dcgh-novar")
-    assert "(Δ -0.0001 ± " in novar and novar.endswith(", n.s.)")
-    proxy = cell(out, "ablation_variance_map", "proxy")
-    assert "(Δ -0.0500 ± " in proxy and "n.s." not in proxy
-    assert "**" not in novar and "**" in cell(out, "ablation_variance_map", "dcgh")
+    path = out / "tables" / "ablation_variance_map.md"
+    assert list(markdown_rows(path)) == ["dcgh", "dcgh-novar", "dcgh-novar Δ", "dcgh-labelvar", "dcgh-labelvar Δ",
+                                         "dcgh-nopair", "dcgh-nopair Δ", "proxy", "proxy Δ"]
+    novar = cell(out, "ablation_variance_map", "dcgh-novar Δ")
+    assert novar.startswith("+0.001 ± ") and novar.endswith(" n.s.")
+    proxy = cell(out, "ablation_variance_map", "proxy Δ")
+    assert proxy.startswith("-0.050 ± ") and "n.s." not in proxy
+    labelvar = cell(out, "ablation_variance_map", "dcgh-labelvar Δ")
+    assert labelvar.startswith("+0.011 ± ") and "n.s." not in labelvar
+    assert "**" in cell(out, "ablation_variance_map", "dcgh-labelvar") and "**" not in novar
+    latex = (out / "tables" / "ablation_variance_map.tex").read_text()
+    assert "\\quad $\\Delta$ to DCGH & +.001$_{\\pm" in latex and "}^{\\mathrm{n.s.}}$" in latex
+    assert "\\quad $\\Delta$ to DCGH & $-$.050$_{\\pm" in latex
     rows = list(csv.DictReader(io.StringIO((out / "tables" / "ablation_variance_map.csv").read_text())))
     novar_row = next(r for r in rows if (r["loss"], r["direction"], r["bits"]) == ("dcgh-novar", "i2t", "16"))
-    assert float(novar_row["delta_to_dcgh"]) == pytest.approx(-0.0001, abs=1e-6)  # (0.0004 - 0.001 + 0.0003) / 3
+    assert float(novar_row["delta_to_dcgh"]) == pytest.approx(0.004 / 3, abs=1e-6)  # (0.004 - 0.003 + 0.003) / 3
     assert float(novar_row["delta_p_holm"]) >= 0.05
     assert out / "figures" / "ablation_variance_map.png" in report.figures
+    index = (out / "README.md").read_text()
+    assert index.count((out / "tables" / "ablation_variance_map.md").read_text()) == 1  # one table, from its file
+
+
+def test_the_ablation_takes_the_cells_and_replicates_where_every_one_of_its_losses_ran(tmp_path, ablation_config):
+    results, out = tmp_path / "results", tmp_path / "out"
+    write_cells(results, ablation_config, {**ABLATION, "dcgh-nopair": ABLATION["dcgh-nopair"][:2]})  # one missing
+    write_cells(results, ablation_config, {"dcgh": [0.4, 0.5, 0.6], "proxy": [0.31, 0.42, 0.5]}, bits=32)
+    build_report(results, out, formats=["csv"])
+    rows = list(csv.DictReader(io.StringIO((out / "tables" / "ablation_variance_map.csv").read_text())))
+    assert {(r["bits"], r["n_replicates"]) for r in rows} == {("16", "2")}
+    assert len(rows) == 5 * 2
+
+
+def test_no_ablation_table_without_the_ablations_runs(tmp_path, grid_config):
+    """dcgh and proxy are in the main grid and in the ablation: that is no ablation."""
+    results, out = tmp_path / "results", tmp_path / "out"
+    write_cells(results, grid_config, {"dcgh": [0.5, 0.6], "proxy": [0.4, 0.5], "dcgh-novar": [0.5, 0.6]})
+    report = build_report(results, out)
+    assert not list((out / "tables").glob("ablation_*")) and not list((out / "figures").glob("ablation_*"))
+    assert not any("ablation" in p.name for p in report.tables + report.figures)
+    index = (out / "README.md").read_text()
+    assert "Not in these records: no dataset, code length and replicate has a record of every loss of the " \
+           "ablation (dcgh, dcgh-novar, dcgh-labelvar, dcgh-nopair, proxy); run `python -m benchmark ablate " \
+           "variance`" in index
 
 
 def test_reference_rows_sit_below_the_losses_unmarked(tmp_path, grid_config):
@@ -144,11 +195,11 @@ def test_reference_rows_sit_below_the_losses_unmarked(tmp_path, grid_config):
     rows = markdown_rows(out / "tables" / "main_map.md")
     assert list(rows) == ["pairwise", "dcgh", "*random codes*", "*LSH of backbone features*",
                           "*backbone features (cosine)*"]
-    assert family_column(out / "tables" / "main_map.md")[2:] == ["reference", "", ""]
-    assert rows["dcgh"][0].startswith("**0.3250")  # the continuous features' 0.605 is not a competitor
+    assert rows["dcgh"][0].startswith("**0.325**")  # the continuous features' 0.605 is not a competitor
     assert all("**" not in c and "†" not in c for name, cells in list(rows.items())[2:] for c in cells)
     latex = (out / "tables" / "main_map.tex").read_text()
-    assert "\\midrule\n\\multirow[t]{3}{*}{reference} & random codes &" in latex
+    assert "\\cmidrule{2-3}\n & \\textit{Random codes} &" in latex
+    assert latex.count("\\cmidrule{2-3}") == 2  # once per task block
     assert "\\cline" not in latex and "\\midrule\n\\bottomrule" not in latex
     assert not any(name.startswith("ref:") for name in markdown_rows(out / "tables" / "ranks_map.md"))
 
@@ -191,8 +242,8 @@ def test_table_numbers_equal_the_records(tmp_path, grid_config):
     others = [r["metrics"]["t2i"]["map_tie_aware"] for r in records
               if (r["spec"]["loss"], r["spec"]["dataset"]) == ("triplet", "synth-nuswide")]
     assert value in others
-    text = cell(out, "main_map_tie_aware", "triplet", "T→I synth-nuswide 32 bits")
-    assert re.sub(r"[*†]", "", text) == f"{np.mean(others):.4f} ± {t_half_width(others):.4f}"
+    text = cell(out, "main_map_tie_aware", "triplet", "synth-nuswide 32 bits", task="T→I")
+    assert re.sub(r"[*†]", "", text) == f"{np.mean(others):.3f} ± {t_half_width(others):.3f}"
 
 
 def test_figures_and_an_index_linking_only_existing_files(tmp_path, grid_config):
@@ -206,40 +257,19 @@ def test_figures_and_an_index_linking_only_existing_files(tmp_path, grid_config)
                                                failed_at="2026-11-25T12:00:00+00:00"))
     written = build_report(results, out, formats=["markdown", "csv"])
     figures = out / "figures"
-    for stem in ("pr_synth-coco_16", "precision_at_n_synth-coco_16", "training_synth-coco_16", "ablation_variance_map",
-                 "critical_difference_map"):
+    for stem in ("pr_16", "precision_at_n_16", "training_synth-coco_16", "critical_difference_map"):
         for suffix in (".png", ".pdf"):
             assert (figures / f"{stem}{suffix}").stat().st_size > 1000, stem
     index = (out / "README.md").read_text()
     links = re.findall(r"\]\(([^)]+)\)", index)
     assert links and all((out / link).is_file() for link in links)
     assert not any(link.endswith(".tex") for link in links)  # no LaTeX asked for: none written, none linked
-    assert "figures/pr_synth-coco_16.png" in links and "tables/main_map.csv" in links
+    assert "figures/pr_16.png" in links and "tables/main_map.csv" in links
     assert "SYNTHETIC stand-ins" in index and "honest" in index and "torch 2.13.0+cpu" in index
     assert "| pairwise |" in index  # the main table is inlined
     assert "3 of 60 runs of the grid have records" in index and "it broke" in index
     assert "Missing (not run yet):" in index and "- triplet synth-coco 16 bits replicate 0" in index
     assert written.index == out / "README.md"
-
-
-def test_latex_tables_compile(tmp_path, grid_config):
-    if shutil.which("pdflatex") is None:
-        pytest.skip("pdflatex is not installed (apt-get install texlive-latex-base texlive-latex-recommended); "
-                    "the Markdown and CSV tests cover the numbers")
-    results = tmp_path / "results"
-    config = load_config("default", {"losses": ["dcgh", "dcgh-novar", "pairwise"], "datasets": ["synth-coco"],
-                                     "bits": [16], "replicates": 2})
-    write_cells(results, config, {"dcgh": [0.5, 0.51], "dcgh-novar": [0.45, 0.46], "pairwise": [0.55, 0.56],
-                                  "ref:lsh": [0.2, 0.21]})
-    build_report(results, tmp_path / "out", formats=["latex"])
-    for table in ("main_map", "ablation_variance_map", "ranks_map"):
-        document = tmp_path / "out" / "tables" / f"doc_{table}.tex"
-        document.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{multirow}\n"
-                            f"\\begin{{document}}\n\\input{{{table}.tex}}\n\\end{{document}}\n")
-        result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
-                                cwd=document.parent, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stdout[-2000:]
-        assert (document.with_suffix(".pdf")).stat().st_size > 1000
 
 
 def test_report_cli_errors_and_metric_choice(tmp_path, grid_config):
@@ -271,8 +301,9 @@ def test_ablate_runs_the_variance_grid_and_writes_its_table_and_figure(tmp_path)
     assert result.returncode == 0, result.stderr
     assert "0 done, 5 to run" in result.stdout
     rows = markdown_rows(tmp_path / "ablation" / "tables" / "ablation_variance_map.md")
-    assert list(rows) == ["dcgh", "dcgh-novar", "dcgh-labelvar", "dcgh-nopair", "proxy"]
-    assert all("(Δ " in cells[0] for loss, cells in rows.items() if loss != "dcgh")
+    assert [row for row in rows if not row.endswith(" Δ")] == ["dcgh", "dcgh-novar", "dcgh-labelvar", "dcgh-nopair",
+                                                               "proxy"]
+    assert all(rows[f"{loss} Δ"][0][0] in "+-" for loss in ("dcgh-novar", "dcgh-labelvar", "dcgh-nopair", "proxy"))
     assert (tmp_path / "ablation" / "figures" / "ablation_variance_map.png").stat().st_size > 1000
     again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode == 0 and "5 done, 0 to run" in again.stdout
@@ -288,9 +319,8 @@ def test_rows_are_grouped_by_family_representative_first(tmp_path):
     path = out / "tables" / "main_map.md"
     assert list(markdown_rows(path)) == ["pairwise", "hashnet", "triplet", "dtsh", "proxy", "dsph", "dcgh",
                                          "*LSH of backbone features*"]
-    assert family_column(path) == ["pairwise", "", "triplet", "", "proxy", "", "dcgh", "reference"]
-    latex = (out / "tables" / "main_map.tex").read_text()
-    assert "\\multirow[t]{2}{*}{pairwise}" in latex and latex.count("\\midrule") == 1 + 4
+    assert latex_rows((out / "tables" / "main_map.tex").read_text())[:8] == [
+        "Pairwise (DCMH)", "HashNet", "Triplet", "DTSH", "Proxy (HyP$^2$)", "DSPH", "DCGH", "\\textit{LSH}"]
     rows = list(csv.DictReader(io.StringIO((out / "tables" / "main_map.csv").read_text())))
     assert {r["loss"]: r["family"] for r in rows}["dtsh"] == "triplet"
 
@@ -307,7 +337,7 @@ def test_runs_of_different_settings_never_share_a_cell(tmp_path):
     rows = markdown_rows(out / "tables" / "main_map.md")
     # default and gamma=0.5 share the configuration: two rows, each its own run, nothing averaged
     assert list(rows) == ["dcgh", "dcgh (gamma=0.5)"]
-    assert rows["dcgh"][0] == "0.3000" and rows["dcgh (gamma=0.5)"][0] == "**0.4000**"
+    assert rows["dcgh"][0] == "0.300" and rows["dcgh (gamma=0.5)"][0] == "**0.400**"
     index = (out / "README.md").read_text()
     assert "covers the 2 runs of one configuration" in index
     assert "1 runs with run.mode=finetune, run.epochs=3: `python -m benchmark report --where run.mode=finetune " \

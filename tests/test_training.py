@@ -283,7 +283,7 @@ def test_a_nan_loss_stops_the_run_naming_epoch_step_and_term(setup):
 
 def test_record_reports_timings_environment_and_data(setup):
     record = run(setup, loss="center", epochs=1)
-    assert set(record.timings) == {"encode_s", "train_s", "eval_s", "total_s"}
+    assert set(record.timings) == {"encode_s", "train_s", "eval_s", "keep_s", "total_s"}
     assert record.environment["torch"] == torch.__version__ and record.environment["device"] == "cpu"
     ds, split, _, _ = setup
     assert record.data["split_hash"] == split.hash and record.data["dataset_hash"] == ds.content_hash

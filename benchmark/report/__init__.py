@@ -19,14 +19,15 @@ from ..data import is_synthetic
 from ..errors import ReportError
 from ..files import write_text
 from ..record import RunRecord
-from ..references import is_reference
+from ..references import REFERENCES, is_reference
 from ..store import RunStore
 from .figures import ablation_figure, critical_difference_figure, pr_and_precision_figures, training_figures
 from .diagnostics import centroid_figure, diagnostics_tables, distance_histogram_figures, embedding_figures
-from .records import coverage, tidy
-from .selection import Configuration, configurations, describe, differences, select
+from .records import Published, coverage, load_published, metric_name, tidy
+from .selection import Configuration, configuration, configurations, describe, differences, select
 from .statistics import rank_rows
-from .tables import Table, latex_text, mean, table_statistics, write_table
+from .tables import DECIMALS, Table, latex_text, mean, quote, table_statistics, write_table
+from .tuning import split_tuning, tuning_sections
 
 FORMATS = ("latex", "markdown", "csv")
 
@@ -39,6 +40,13 @@ def metric_slug(metric: str) -> str:
 MARKS = ("bold: best mean; †: not significantly worse than the best (two-sided paired t-test over replicates, "
          "Holm-corrected over the column's losses, α = 0.05)")
 NO_TEST = "one replicate: no significance is claimed, bold marks the highest value only"
+#: What each reference row is, for the captions.
+REFERENCE_NOTES = {
+    "ref:random": "random codes",
+    "ref:lsh": "LSH, the sign of a random projection of the backbone features",
+    "ref:continuous": "the continuous backbone features ranked by cosine",
+    "ref:oracle": "the visible-label oracle, the classes each modality shows ranked by cosine",
+}
 
 
 def varied_sources(records: list[RunRecord]) -> list[str]:
@@ -51,7 +59,7 @@ def _caption(metric: str, records: list[RunRecord], table: Table, what: str, ext
     protocols = sorted({r.spec.settings.protocol for r in records})
     synthetic = any(is_synthetic(r.spec.dataset) for r in records)
     n = table.max_replicates
-    parts = [f"{what}: {metric} of Hamming ranking",
+    parts = [f"{what}: {metric_name(metric)} of Hamming ranking",
              f"{'/'.join(protocols)} protocol" + (" (paper: best query epoch, optimistic)" if "paper" in protocols else ""),
              "SYNTHETIC stand-in data" if synthetic else "real datasets"]
     if n > 1:
@@ -59,9 +67,13 @@ def _caption(metric: str, records: list[RunRecord], table: Table, what: str, ext
         parts += [f"mean ± 95% t-interval half-width over {n} replicates (each draws anew: {sources})", MARKS]
     else:
         parts.append(NO_TEST)
-    if any(is_reference(row) for row in table.rows):
-        parts.append("reference rows (random codes; LSH, the sign of a random projection of the backbone features; "
-                     "the continuous backbone features ranked by cosine) are not tested")
+    if table.quoted:
+        sources = "; ".join(f"{q.method}: {q.source}" for q in table.quoted)
+        parts.append(f"§ (italic): published numbers quoted from their sources ({sources}), on the real datasets; "
+                     "not re-run here, no interval, never marked or tested")
+    references = [REFERENCE_NOTES.get(row, REFERENCES[row]) for row in table.rows if is_reference(row)]
+    if references:
+        parts.append(f"reference rows ({'; '.join(references)}) are not tested")
     return "; ".join([*parts, *extra]) + "."
 
 
@@ -75,11 +87,13 @@ class Section:
     figures: list[Path] = field(default_factory=list)
 
 
-def main_section(records: list[RunRecord], df, out: Path, formats, metric: str) -> tuple[Section, Table]:
-    table = table_statistics(df, metric)
+def main_section(records: list[RunRecord], df, out: Path, formats, metric: str, decimals: int = DECIMALS,
+                 published: list[Published] = ()) -> tuple[Section, Table]:
+    """The main table, with rows quoting the ``published`` numbers of ``metric`` that have a place in it."""
+    table = quote(table_statistics(df, metric), list(published), metric)
     caption = _caption(metric, records, table, "Cross-modal retrieval")
-    files, markdown = write_table(table, out / "tables", f"main_{metric_slug(metric)}", formats, caption)
-    return Section(f"Main table ({metric})", markdown, list(files.values())), table
+    files, markdown = write_table(table, out / "tables", f"main_{metric_slug(metric)}", formats, caption, decimals)
+    return Section(f"Main table ({metric_name(metric)})", markdown, list(files.values())), table
 
 
 def ranking_section(table: Table, out: Path, formats, metric: str) -> Section | None:
@@ -93,7 +107,7 @@ def ranking_section(table: Table, out: Path, formats, metric: str) -> Section | 
     friedman = (f"Friedman test over the cells: χ² = {ranking.statistic:.2f}, p = {ranking.p_value:.3g}"
                 if not math.isnan(ranking.p_value) else "no Friedman test (it needs at least 3 losses and 2 cells)")
     caption = (f"Average rank of each loss over {ranking.n_cells} cells (direction × dataset × bits; 1 = best, by "
-               f"mean {metric}); {friedman}; Nemenyi critical difference at α = 0.05: "
+               f"mean {metric_name(metric)}); {friedman}; Nemenyi critical difference at α = 0.05: "
                f"CD = {ranking.critical_difference:.2f} (losses whose average ranks differ by less are not "
                "significantly different). The cells are not independent (a dataset's directions and code lengths "
                "share its data), so read the tests as indicative.")
@@ -113,24 +127,36 @@ def ranking_section(table: Table, out: Path, formats, metric: str) -> Section | 
         files.append(write_text(out / "tables" / f"{slug}.tex", body.style.to_latex(
             hrules=True, caption=latex_text(caption), label=f"tab:{slug}", position="t", position_float="centering")))
     figures = critical_difference_figure(ranking, out / "figures", f"critical_difference_{metric_slug(metric)}")
-    return Section(f"Ranks across cells ({metric})", markdown, files, figures)
+    return Section(f"Ranks across cells ({metric_name(metric)})", markdown, files, figures)
+
+
+def ablation_runs(df: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
+    """The rows of ``df`` that belong to the ablation: those of its losses at the (dataset, bits, replicate) where
+    every one of its losses, the reference without parameters among them, has a record."""
+    runs = df[df.loss.isin(ablation.losses)]
+    complete = {key for key, group in runs.groupby(["dataset", "bits", "replicate"])
+                if set(ablation.losses) <= set(group.loss) and ablation.reference in set(group.row)}
+    return runs[[key in complete for key in zip(runs.dataset, runs.bits, runs.replicate)]]
 
 
 def ablation_section(records: list[RunRecord], df, out: Path, formats, ablation: Ablation, name: str,
-                     metric: str = "map") -> Section:
-    """An ablation's table (each loss with its paired difference to the reference) and its figure; a note
-    saying what to run when the reference or every other loss of the ablation has no record."""
-    present = [loss for loss in ablation.losses if loss in set(df.loss)]
-    if ablation.reference not in set(df.row) or len(present) < 2:
-        return Section(ablation.description, f"Not in these records: run `python -m benchmark ablate {name}` "
-                                             f"({', '.join(ablation.losses)}).\n")
-    table = table_statistics(df, metric, losses=present, reference=ablation.reference)
-    caption = _caption(metric, [r for r in records if r.spec.loss in present], table, ablation.description,
+                     metric: str = "map", decimals: int = DECIMALS) -> Section:
+    """An ablation's table (each loss with its paired difference to the reference) and its figure, over the runs
+    of ``ablation_runs``; without any, no table but a note saying what to run."""
+    runs = ablation_runs(df, ablation)
+    if runs.empty:
+        return Section(ablation.description, f"Not in these records: no dataset, code length and replicate has a "
+                                             f"record of every loss of the ablation ({', '.join(ablation.losses)}); "
+                                             f"run `python -m benchmark ablate {name}` with the settings of this "
+                                             "configuration.\n")
+    table = table_statistics(runs, metric, losses=list(ablation.losses), reference=ablation.reference)
+    ids = set(runs.run_id)
+    caption = _caption(metric, [r for r in records if r.run_id in ids], table, ablation.description,
                        (f"Δ: paired difference to {ablation.reference} by replicate, mean ± 95% t-interval "
                         "half-width; n.s.: not significant (two-sided paired t-test, Holm-corrected over the "
                         "column, α = 0.05)",))
     slug = f"ablation_{name}_{metric_slug(metric)}"
-    files, markdown = write_table(table, out / "tables", slug, formats, caption)
+    files, markdown = write_table(table, out / "tables", slug, formats, caption, decimals)
     return Section(ablation.description, markdown, list(files.values()),
                    ablation_figure(table, out / "figures", slug, metric))
 
@@ -159,11 +185,16 @@ class Report:
     skipped: list[str] = field(default_factory=list)
 
 
-def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map", where: list[str] = ()) -> Report:
+def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map", where: list[str] = (),
+                 decimals: int = DECIMALS, published: Path | None = None) -> Report:
     """Write tables, figures and ``<out>/README.md`` from the records in ``results`` of one configuration: the
     one with the most records among those meeting ``where`` (``benchmark.report.selection``); the others are
-    listed in the index with the ``--where`` that reports them."""
+    listed in the index with the ``--where`` that reports them. Numbers print with ``decimals`` decimals (3 or
+    4); ``published``, a YAML file (``records.load_published``), adds rows quoting published numbers."""
     results, out = Path(results), Path(out)
+    if decimals not in (3, 4):
+        raise ReportError(f"decimals must be 3 or 4, got {decimals!r}")
+    quoted = load_published(published) if published is not None else []
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:
         raise ReportError(f"unknown format(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(FORMATS)}")
@@ -176,21 +207,26 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
     groups = configurations(select(contents.records, list(where)))
     if not groups:
         raise ReportError(f"no run in {store.root} meets --where {' --where '.join(where)}")
-    records = groups[0].records
+    records, tuned, trials = split_tuning(groups[0].records)  # runs of tuned parameters: a section of their own
+    if not records:
+        raise ReportError(f"the runs in {store.root} are tuning trials and tuned runs only: run the same grid with its "
+                          "default parameters too (python -m benchmark run, without --params)")
+    failures = [f for f in contents.failures if configuration(f.spec) == groups[0].settings]
     df = tidy(records)
     if metric not in set(df.metric):
         raise ReportError(f"metric {metric!r} is not in the records; available: {', '.join(sorted(set(df.metric)))}")
-    main, table = main_section(records, df, out, formats, metric)
+    main, table = main_section(records, df, out, formats, metric, decimals, quoted)
     sections = [main, ranking_section(table, out, formats, metric)]
-    sections += [ablation_section(records, df, out, formats, load_ablation(name), name, metric)
+    sections += [ablation_section(records, df, out, formats, load_ablation(name), name, metric, decimals)
                  for name in ablation_names()]
     sections.append(diagnostics_section(records, store, out, formats))
+    sections += [Section(*part) for part in tuning_sections(records, tuned, trials, out, formats, metric, decimals)]
     trained = [r for r in records if not is_reference(r.spec.loss)]
     figures = Section("Figures", "", figures=pr_and_precision_figures(trained, out / "figures"))
     training = Section("Training curves", "", figures=training_figures(trained, out / "figures"))
     sections = [s for s in sections if s is not None] + [figures, training]
-    index = write_index(out, records, coverage(store, records, contents.failures), contents.unreadable, results,
-                        metric, sections, groups, where)
+    index = write_index(out, records, coverage(store, records, failures), contents.unreadable, results,
+                        metric, sections, groups, where, len(contents.failures) - len(failures))
     return Report(tables=[p for s in sections for p in s.tables], figures=[p for s in sections for p in s.figures],
                   index=index, skipped=contents.unreadable)
 
@@ -211,8 +247,9 @@ def _embed(paths: list[Path], out: Path) -> list[str]:
     return lines
 
 
-def _selection_lines(groups: list[Configuration], where) -> list[str]:
-    """What the report selected (``groups[0]``) and every configuration it left out, with how to report it."""
+def _selection_lines(groups: list[Configuration], where, other_failures: int) -> list[str]:
+    """What the report selected (``groups[0]``) and every configuration it left out, with how to report it, and
+    how many failed runs belong to configurations left out."""
     chosen = groups[0]
     lines = ["## Configuration", "",
              f"This report covers the {len(chosen.records)} runs of one configuration"
@@ -226,11 +263,14 @@ def _selection_lines(groups: list[Configuration], where) -> list[str]:
             differing = differences(group.settings, chosen.settings)
             flags = " ".join(f"--where {k}={v}" for k, v in differing.items())
             lines.append(f"- {len(group.records)} runs with {describe(differing)}: `python -m benchmark report {flags}`")
+    if other_failures:
+        lines += ["", f"{other_failures} failed runs belong to other configurations (`python -m benchmark results` "
+                      "lists them)."]
     return lines + [""]
 
 
 def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[str], results: Path, metric: str,
-                sections: list[Section], groups: list[Configuration], where=()) -> Path:
+                sections: list[Section], groups: list[Configuration], where=(), other_failures: int = 0) -> Path:
     datasets = sorted({r.spec.dataset for r in records})
     synthetic = [d for d in datasets if is_synthetic(d)]
     protocols = sorted({r.spec.settings.protocol for r in records})
@@ -274,7 +314,7 @@ def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[s
     if skipped:
         lines += ["", "Record files skipped (not readable by this version):"] + [f"- {reason}" for reason in skipped]
     lines.append("")
-    lines += _selection_lines(groups, where)
+    lines += _selection_lines(groups, where, other_failures)
     for section in sections:
         lines += [f"## {section.title}", ""]
         if section.markdown:

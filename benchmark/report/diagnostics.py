@@ -179,8 +179,9 @@ def _tsne(tsne, codes: np.ndarray) -> np.ndarray:
     if len(unique) < 4:
         positions = np.zeros((len(unique), 2))
     else:
-        positions = tsne(n_components=2, perplexity=min(30.0, (len(unique) - 1) / 3), init="pca",
-                         random_state=EMBEDDING_SEED).fit_transform(unique.astype(float))
+        # 500 iterations (sklearn's default is 1000): the layout of a few hundred points has settled by then
+        positions = tsne(n_components=2, perplexity=min(30.0, (len(unique) - 1) / 3), init="pca", max_iter=500,
+                         random_state=EMBEDDING_SEED, n_jobs=1).fit_transform(unique.astype(float))
     spread = 0.01 * (np.ptp(positions, axis=0).max() or 1.0)
     return positions[inverse] + np.random.default_rng(EMBEDDING_SEED).normal(0, spread, (len(codes), 2))
 

@@ -1,6 +1,9 @@
-"""Figures from the run records, as PNG and PDF: PR curves by Hamming radius and precision@N curves per
-dataset x bits (one line per loss, I->T and T->I side by side), training curves, and the ablation bars.
-Curves of several seeds are averaged point by point."""
+"""Figures from the run records, as PNG and PDF, each usable in a paper: per code length, the PR curves by Hamming
+radius and the precision@N curves with a panel per dataset x direction and one shared legend (a loss keeps its
+colour, marker and line style in every figure, so the curves read in greyscale too); per dataset x code length,
+the training curves (each loss term, the validation mAP and the epoch the protocol selected); the ablation's
+paired differences to its reference with their intervals. Curves of several replicates are averaged point by
+point."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -11,16 +14,22 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from ..files import atomic_path  # noqa: E402
 from ..record import RunRecord  # noqa: E402
-from .records import DIRECTION_LABELS, families_of, loss_order  # noqa: E402
+from .records import (DIRECTION_LABELS, dataset_name, dataset_order, families_of, loss_order, metric_name,  # noqa: E402
+                      row_name)
 from .selection import row_label  # noqa: E402
 from .statistics import Ranking  # noqa: E402
 from .tables import Table  # noqa: E402
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+#: With the 10 markers, 20 losses get a distinct (marker, line style) pair.
+LINESTYLES = ("-", "--", "-.", ":")
+#: Markers drawn per curve at most (a PR curve at 64 bits has 65 points).
+MARKS_PER_CURVE = 9
 
 DIRECTIONS = ("i2t", "t2i")
 
@@ -34,12 +43,16 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
     return paths
 
 
-def _by_setting(records: list[RunRecord]) -> dict[tuple[str, int], dict[str, list[RunRecord]]]:
-    """records grouped by (dataset, bits), then by loss."""
-    groups: dict = defaultdict(lambda: defaultdict(list))
-    for record in records:
-        groups[(record.spec.dataset, record.spec.bits)][row_label(record.spec)].append(record)
-    return groups
+def styles(rows: list[str]) -> dict[str, dict]:
+    """Each row's colour, marker and line style (the ``plot`` keywords), by its place in ``rows``."""
+    palette = sns.color_palette("colorblind", n_colors=len(MARKERS))
+    return {row: {"color": palette[i % len(palette)], "marker": MARKERS[i % len(MARKERS)],
+                  "linestyle": LINESTYLES[i % len(LINESTYLES)]} for i, row in enumerate(rows)}
+
+
+def _rows(records: list[RunRecord]) -> list[str]:
+    """The rows (``selection.row_label``) of ``records`` in table order."""
+    return loss_order({row_label(r.spec) for r in records}, families_of(records))
 
 
 def _mean_curve(records: list[RunRecord], direction: str, curve: str, x: str, y: str):
@@ -48,92 +61,142 @@ def _mean_curve(records: list[RunRecord], direction: str, curve: str, x: str, y:
     return xs, ys
 
 
-def _curve_figure(by_loss: dict[str, list[RunRecord]], title: str, curve: str, x: str, y: str, xlabel: str,
-                  ylabel: str, log_x: bool = False):
+def curve_figure(records: list[RunRecord], bits: int, curve: str, x: str, y: str, xlabel: str, ylabel: str,
+                  title: str, log_x: bool = False):
+    """A panel per dataset (columns) x direction (rows) of the ``bits``-bit runs, a line per row, one legend."""
     sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    palette = sns.color_palette("tab10", n_colors=max(3, len(by_loss)))
-    for ax, direction in zip(axes, DIRECTIONS):
-        for colour, loss in zip(palette, loss_order(by_loss, families_of([r for rs in by_loss.values() for r in rs]))):
-            xs, ys = _mean_curve(by_loss[loss], direction, curve, x, y)
-            if curve == "pr_radius":  # radii within which nothing relevant is retrieved have no PR point
-                xs, ys = xs[xs > 0], ys[xs > 0]
-            ax.plot(xs, ys, marker="o", markersize=2.5, linewidth=1.3, color=colour, label=loss)
-        ax.set_title(f"{title} — {DIRECTION_LABELS[direction]}")
-        ax.set_xlabel(xlabel)
-        if log_x:
-            ax.set_xscale("log")
-    axes[0].set_ylabel(ylabel)
-    axes[1].legend(fontsize=7, loc="best")
+    datasets = sorted({r.spec.dataset for r in records}, key=dataset_order)
+    rows = _rows(records)
+    style, names = styles(rows), {row_label(r.spec): row_name(r.spec) for r in records}
+    fig, axes = plt.subplots(len(DIRECTIONS), len(datasets), figsize=(2.6 * len(datasets) + 0.6, 5.0),
+                             squeeze=False, sharex=True, sharey="col")
+    for column, dataset in enumerate(datasets):
+        for line, direction in enumerate(DIRECTIONS):
+            ax = axes[line, column]
+            for row in rows:
+                runs = [r for r in records if r.spec.dataset == dataset and row_label(r.spec) == row]
+                if not runs:
+                    continue
+                xs, ys = _mean_curve(runs, direction, curve, x, y)
+                if curve == "pr_radius":  # radii within which nothing relevant is retrieved have no PR point
+                    xs, ys = xs[xs > 0], ys[xs > 0]
+                ax.plot(xs, ys, linewidth=1.2, markersize=4, markevery=max(1, len(xs) // MARKS_PER_CURVE),
+                        label=names[row], **style[row])
+            ax.set_title(f"{dataset_name(dataset)}, {DIRECTION_LABELS[direction]}", fontsize=9)
+            if log_x:
+                ax.set_xscale("log")
+            if line == len(DIRECTIONS) - 1:
+                ax.set_xlabel(xlabel)
+            if column == 0:
+                ax.set_ylabel(ylabel)
+    handles = {label: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.suptitle(f"{title}, {bits} bits", fontsize=10)
+    fig.tight_layout()
+    fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=min(len(handles), 5), fontsize=8, frameon=False)
     return fig
 
 
 def pr_and_precision_figures(records: list[RunRecord], out: Path) -> list[Path]:
+    """Per code length: ``pr_<bits>`` (precision against recall by Hamming radius) and ``precision_at_n_<bits>``."""
     paths = []
-    for (dataset, bits), by_loss in sorted(_by_setting(records).items()):
-        title = f"{dataset}, {bits} bits"
-        fig = _curve_figure(by_loss, title, "pr_radius", "recall", "precision", "recall", "precision")
-        paths += _save(fig, out, f"pr_{dataset}_{bits}")
-        fig = _curve_figure(by_loss, title, "precision@N", "n", "value", "N (top retrieved)", "precision@N",
-                            log_x=True)
-        paths += _save(fig, out, f"precision_at_n_{dataset}_{bits}")
+    for bits in sorted({r.spec.bits for r in records}):
+        runs = [r for r in records if r.spec.bits == bits]
+        fig = curve_figure(runs, bits, "pr_radius", "recall", "precision", "Recall", "Precision",
+                            "Precision-recall by Hamming radius")
+        paths += _save(fig, out, f"pr_{bits}")
+        fig = curve_figure(runs, bits, "precision@N", "n", "value", "Top N retrieved", "Precision@N",
+                            "Precision of the top N", log_x=True)
+        paths += _save(fig, out, f"precision_at_n_{bits}")
     return paths
 
 
+def _by_setting(records: list[RunRecord]) -> dict[tuple[str, int], dict[str, list[RunRecord]]]:
+    """records grouped by (dataset, bits), then by row."""
+    groups: dict = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        groups[(record.spec.dataset, record.spec.bits)][row_label(record.spec)].append(record)
+    return groups
+
+
 def training_figures(records: list[RunRecord], out: Path) -> list[Path]:
-    """Per dataset x bits, one column per run (seed 0 of each loss): loss terms, then validation mAP."""
+    """Per dataset x bits, a column per row (its first replicate): the weighted loss terms by epoch with their
+    legend below them, then the validation mAP by direction (and the query-set mAP when the protocol recorded
+    it) with the epoch the protocol selected marked."""
     paths = []
-    for (dataset, bits), by_loss in sorted(_by_setting(records).items()):
-        losses = loss_order(by_loss, families_of([r for rs in by_loss.values() for r in rs]))
+    settings = sorted(_by_setting(records).items(), key=lambda item: (dataset_order(item[0][0]), item[0][1]))
+    for (dataset, bits), by_row in settings:
+        rows = loss_order(by_row, families_of([r for rs in by_row.values() for r in rs]))
         sns.set_theme(style="whitegrid", context="paper")
-        fig, axes = plt.subplots(2, len(losses), figsize=(2.6 * len(losses), 4.6), squeeze=False, sharex=True)
-        for column, loss in enumerate(losses):
-            record = min(by_loss[loss], key=lambda r: r.spec.seed)
-            history = record.history
-            epochs = [h["epoch"] for h in history]
-            for term in history[0]["loss"]:
-                axes[0, column].plot(epochs, [h["loss"][term] for h in history], linewidth=1.1, label=term)
-            axes[0, column].set_title(f"{loss} (seed {record.spec.seed})", fontsize=8)
-            axes[0, column].legend(fontsize=5)
-            for key, label in (("val_map_i2t", "I→T"), ("val_map_t2i", "T→I")):
-                if key in history[0]:
-                    axes[1, column].plot(epochs, [h[key] for h in history], linewidth=1.1, label=label)
-            for direction, label in (("i2t", "I→T"), ("t2i", "T→I")):
-                if "query_map" in history[0]:
-                    axes[1, column].plot(epochs, [h["query_map"][direction] for h in history], linewidth=1.1,
-                                         label=f"{label} (query)")
-            axes[1, column].set_xlabel("epoch")
-            axes[1, column].legend(fontsize=6)
-        axes[0, 0].set_ylabel("loss (weighted terms)")
-        axes[1, 0].set_ylabel("mAP per epoch")
-        fig.suptitle(f"Training curves — {dataset}, {bits} bits", fontsize=10)
+        fig, axes = plt.subplots(3, len(rows), figsize=(3.0 * len(rows), 6.8), squeeze=False,
+                                 gridspec_kw={"height_ratios": [3, 1, 3]})
+        for column, row in enumerate(rows):
+            record = min(by_row[row], key=lambda r: r.spec.replicate)
+            _training_column(record, *axes[:, column])
+        axes[0, 0].set_ylabel("Loss (weighted terms)")
+        fig.suptitle(f"Training curves, {dataset_name(dataset)}, {bits} bits", fontsize=10)
+        fig.tight_layout()
         paths += _save(fig, out, f"training_{dataset}_{bits}")
     return paths
 
 
+def _training_column(record: RunRecord, top, legend, bottom) -> None:
+    history = record.history
+    epochs = [h["epoch"] for h in history]
+    for i, term in enumerate(history[0]["loss"]):
+        top.plot(epochs, [h["loss"][term] for h in history], linewidth=1.2, linestyle=LINESTYLES[i % len(LINESTYLES)],
+                 label=term)
+    top.set_title(f"{row_name(record.spec)} (replicate {record.spec.replicate})", fontsize=9)
+    legend.axis("off")
+    legend.legend(*top.get_legend_handles_labels(), loc="center", ncol=2, fontsize=7, frameon=False)
+    curves = [(f"Validation, {DIRECTION_LABELS[d]}", [h[f"val_map_{d}"] for h in history], "-")
+              for d in DIRECTIONS if f"val_map_{d}" in history[0]]
+    curves += [(f"Query set, {DIRECTION_LABELS[d]}", [h["query_map"][d] for h in history], "--")
+               for d in DIRECTIONS if "query_map" in history[0]]
+    for label, values, linestyle in curves:
+        bottom.plot(epochs, values, linewidth=1.2, linestyle=linestyle, marker="o", markersize=3, label=label)
+    selected = sorted({record.selection.epochs[d] for d in DIRECTIONS if d in record.selection.epochs})
+    for i, epoch in enumerate(selected):
+        bottom.axvline(epoch, color="0.2", linewidth=1.2, linestyle=":", label="Selected epoch" if i == 0 else None)
+    for ax in (top, bottom):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.margins(x=0.08)
+    bottom.set_xlabel("Epoch")
+    bottom.set_ylabel("Validation mAP" if "query_map" not in history[0] else "mAP")
+    bottom.legend(fontsize=7, loc="lower right", framealpha=0.8)
+
+
 def ablation_figure(table: Table, out: Path, stem: str, metric: str) -> list[Path]:
-    """Each loss's paired difference to the ablation's reference, with its 95% interval: one panel per
-    direction, one group per (dataset, bits), a marker per loss; the zero line is the reference."""
+    """Each loss's paired difference to the ablation's reference, with its 95% interval: a panel per direction, a
+    group per (dataset, bits), a marker per loss; the zero line is the reference. Not bars: a difference has no
+    baseline but zero, and its interval is the point."""
     others = [row for row in table.rows if row != table.reference]
     directions = list(dict.fromkeys(c[0] for c in table.columns))
     settings = list(dict.fromkeys((c[1], c[2]) for c in table.columns))
+    style = styles(others)
     sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(1, len(directions), figsize=(4.8 * len(directions), 3.4), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(directions), figsize=(1.2 + 1.3 * len(settings) * len(directions), 3.4),
+                             squeeze=False, sharey=True)
     width = 0.7 / max(1, len(others))
     for ax, direction in zip(axes[0], directions):
-        for i, (row, marker) in enumerate(zip(others, MARKERS)):
-            for x, (dataset, bits) in enumerate(settings):
-                difference = table.differences.get((row, (direction, dataset, bits)))
-                if difference is None:
-                    continue
-                error = 0.0 if np.isnan(difference.half_width) else difference.half_width
-                ax.errorbar(x - 0.35 + (i + 0.5) * width, difference.mean, yerr=error, fmt=marker, color=f"C{i}",
-                            capsize=2, markersize=4, label=row if x == 0 else None)
+        for i, row in enumerate(others):
+            points = [(x, table.differences[(row, (direction, *setting))]) for x, setting in enumerate(settings)
+                      if (row, (direction, *setting)) in table.differences]
+            if not points:
+                continue
+            xs = [x - 0.35 + (i + 0.5) * width for x, _ in points]
+            errors = [0.0 if np.isnan(d.half_width) else d.half_width for _, d in points]
+            ax.errorbar(xs, [d.mean for _, d in points], yerr=errors, fmt=style[row]["marker"],
+                        color=style[row]["color"], capsize=2.5, markersize=5, label=table.names[row])
         ax.axhline(0.0, color="black", linewidth=0.8)
-        ax.set_xticks(range(len(settings)), [f"{d}\n{b} bits" for d, b in settings], fontsize=6)
-        ax.set_title(DIRECTION_LABELS[direction])
-    axes[0, 0].set_ylabel(f"Δ {metric} to {table.reference} (95% CI)")
-    axes[0, -1].legend(fontsize=7, loc="best")
+        ax.grid(axis="x", visible=False)
+        ax.set_xticks(range(len(settings)), [f"{dataset_name(d)}\n{b} bits" for d, b in settings], fontsize=7)
+        ax.set_title(DIRECTION_LABELS[direction], fontsize=9)
+    axes[0, 0].set_ylabel(f"Δ {metric_name(metric)} to {table.names[table.reference]} (95% CI)")
+    fig.tight_layout()
+    handles = {label: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=min(len(handles), 4), fontsize=8, frameon=False)
     return _save(fig, out, stem)
 
 

@@ -1,32 +1,44 @@
-"""Run records into one tidy DataFrame, and the coverage of the grids they come from. Reads the store only."""
+"""Run records into one tidy DataFrame, the coverage of the grids they come from, the names and order the tables
+and figures give losses and datasets, and published numbers to quote. Reads the store only."""
 from __future__ import annotations
 
-import pandas as pd
+import re
+from dataclasses import MISSING, dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
-from ..data import is_synthetic
+import pandas as pd
+import yaml
+
+from ..config import CONFIG_DIR, RunSpec, _bounds, from_mapping
+from ..data import SYNTHETIC_DATASETS, dataset_names, is_synthetic
+from ..errors import ReportError
 from ..record import RunFailure, RunRecord
+from ..references import REFERENCES
 from ..store import RunStore
 from .selection import row_label
 
 #: The order of the loss families in tables (the registry's); losses of no family come after them.
 FAMILY_ORDER = ("pairwise", "triplet", "center", "proxy", "dcgh")
 DIRECTION_LABELS = {"i2t": "I→T", "t2i": "T→I", "i2i": "I→I", "t2t": "T→T"}
-COLUMNS = ["run_id", "loss", "row", "family", "dataset", "bits", "replicate", "protocol", "mode", "synthetic", "direction",
-           "metric", "value"]
+COLUMNS = ["run_id", "loss", "row", "name", "family", "dataset", "bits", "replicate", "protocol", "mode", "synthetic",
+           "direction", "metric", "value"]
 
 
 def tidy(records: list[RunRecord]) -> pd.DataFrame:
     """One row per run x direction x scalar metric (``map``, ``map_tie_aware``, ``map_best``, ``map_worst``,
-    ``map@K``), with the run's loss, dataset, bits, replicate, protocol and mode."""
+    ``map@K``), with the run's loss, its row (``selection.row_label``) and the row's display name (``row_name``),
+    dataset, bits, replicate, protocol and mode."""
     rows = []
     for record in records:
         spec = record.spec
         for direction, metrics in record.metrics.items():
             for metric, value in metrics.items():
                 if metric.startswith("map"):
-                    rows.append([record.run_id, spec.loss, row_label(spec), record.family, spec.dataset, spec.bits, spec.replicate,
-                                 spec.settings.protocol, spec.settings.mode, is_synthetic(spec.dataset), direction,
-                                 metric, float(value)])
+                    rows.append([record.run_id, spec.loss, row_label(spec), row_name(spec), record.family, spec.dataset,
+                                 spec.bits, spec.replicate, spec.settings.protocol, spec.settings.mode,
+                                 is_synthetic(spec.dataset), direction, metric, float(value)])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -60,3 +72,99 @@ def coverage(store: RunStore, records: list[RunRecord], failures: list[RunFailur
         "missing": sorted(label for run_id, label in expected.items()
                           if run_id not in done and run_id not in {f.run_id for f in failures}),
     }
+
+
+# ----------------------------------------------------------------------------------------- names and order
+
+#: The names LaTeX tables and figures print for datasets, losses and metrics (Markdown and CSV keep the names used on
+#: the command line).
+NAMES_FILE = CONFIG_DIR / "report" / "names.yaml"
+
+
+@lru_cache(maxsize=1)
+def _names() -> dict[str, dict[str, str]]:
+    return yaml.safe_load(NAMES_FILE.read_text(encoding="utf-8"))
+
+
+def loss_name(loss: str) -> str:
+    """The name a paper gives ``loss`` (``dcgh-novar``: "DCGH w/o var"; a reference row: what it is), else
+    ``loss`` itself."""
+    return _names()["losses"].get(loss) or REFERENCES.get(loss, loss)
+
+
+def row_name(spec: RunSpec) -> str:
+    """A row's display name: its loss's name and the parameters it was given ("DCGH (gamma=0.5)")."""
+    return loss_name(spec.loss) + row_label(spec)[len(spec.loss):]
+
+
+def stands_for(dataset: str) -> str:
+    """The real set whose place ``dataset`` takes in a table: the set a synthetic stand-in imitates, else itself."""
+    spec = SYNTHETIC_DATASETS.get(dataset)
+    return spec.real if spec is not None and spec.real else dataset
+
+
+def dataset_name(dataset: str) -> str:
+    """"MS-COCO" for coco, "MS-COCO (synthetic)" for its stand-in synth-coco; a name not in the names file as is."""
+    name = _names()["datasets"].get(stands_for(dataset))
+    if name is None:
+        return dataset
+    return f"{name} (synthetic)" if is_synthetic(dataset) else name
+
+
+def dataset_order(dataset: str) -> tuple:
+    """Sort key of the column groups: the papers' order (MIRFLICKR-25K, NUS-WIDE, MS-COCO), a synthetic stand-in
+    in its real set's place after it, then the other worlds of the names file, then the rest by name."""
+    order = list(_names()["datasets"])
+    place = stands_for(dataset)
+    return order.index(place) if place in order else len(order), is_synthetic(dataset), dataset
+
+
+def metric_name(metric: str) -> str:
+    """"mAP" for map, "mAP@50" for map@50, "tie-aware mAP" for map_tie_aware."""
+    return _names()["metrics"].get(metric) or metric.replace("map", "mAP", 1)
+
+
+# ----------------------------------------------------------------------------------------- published numbers
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published number quoted in the main table (``report --published FILE``): ``method``'s ``metric`` on
+    ``dataset`` (a real set; its synthetic stand-in's column takes it when the real set has none) in direction
+    ``task`` at ``bits``, as ``source`` states it; ``cite``, a BibTeX key, makes the LaTeX row cite it."""
+
+    method: str
+    source: str
+    dataset: str
+    task: Literal["i2t", "t2i"]
+    bits: int = field(metadata=_bounds(1))
+    value: float = field(metadata=_bounds(0, 1))
+    metric: str = "map"
+    cite: str | None = None
+
+
+def load_published(path: Path) -> list[Published]:
+    """The numbers of a published-results file: a YAML list of entries with the fields of ``Published``."""
+    try:
+        entries = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportError(f"cannot read --published {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ReportError(f"--published {path} is not valid YAML: {exc}") from exc
+    required = [f.name for f in fields(Published) if f.default is MISSING]
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ReportError(f"--published {path} must be a list of entries, each with {', '.join(required)} "
+                          "(docs/protocol.md, Reports)")
+    published = []
+    for i, entry in enumerate(entries, 1):
+        where = f"entry {i} of {path}"
+        missing = [name for name in required if name not in entry]
+        if missing:
+            raise ReportError(f"{where} lacks {', '.join(missing)}")
+        number = from_mapping(Published, entry, where)
+        if number.dataset not in dataset_names():
+            raise ReportError(f"{where}: unknown dataset {number.dataset!r}; one of {', '.join(dataset_names())}")
+        if number.cite is not None and not re.fullmatch(r"[\w:./-]+(,[\w:./-]+)*", number.cite):
+            raise ReportError(f"{where}: cite must be BibTeX keys separated by commas, got {number.cite!r}")
+        published.append(number)
+    return published

@@ -5,7 +5,8 @@ replicate) and its loss's own parameters: protocol, mode, epochs, optimizer, bac
 its replicates vary, and the base seeds (its seeds less the replicate, for the sources the replicates vary). Runs
 of one configuration share a table; within it each (loss, parameters) is a row. ``--where KEY=VALUE`` selects runs
 by any configuration key (``run.protocol=paper``; a unique last part such as ``protocol=paper`` will do) or loss
-parameter (``dcgh.gamma=0.5``: dcgh runs given gamma 0.5; other losses are kept).
+parameter (``dcgh.gamma=0.5``: dcgh runs given gamma 0.5; other losses are kept). Tuning trials and runs with tuned
+parameters (``spec.parameter_set``) belong to the configuration they were tuned in (``configuration``).
 """
 from __future__ import annotations
 
@@ -31,8 +32,12 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
 
 
 def configuration(spec: RunSpec) -> dict[str, object]:
-    """The configuration of run ``spec``, as flat dotted keys (see the module docstring)."""
+    """The configuration of run ``spec``, as flat dotted keys (see the module docstring). A run with a parameter
+    set (a tuning trial, tuned parameters) is in the configuration it was tuned in: the settings the set gives
+    count with the values they have without it."""
     flat = _flatten({"run": asdict(spec.settings), "synthetic": asdict(spec.synthetic) if spec.synthetic else None})
+    if spec.parameter_set is not None:
+        flat.update({key: value for key, value in spec.parameter_set.defaults.items() if key in flat})
     base = spec.base_seeds
     flat["run.split.split_seed"] = base["split"]
     if spec.synthetic is not None:
@@ -43,7 +48,10 @@ def configuration(spec: RunSpec) -> dict[str, object]:
 
 
 def row_label(spec: RunSpec) -> str:
-    """A table row: the loss, with the parameters it was given (``dcgh (gamma=0.5)``)."""
+    """A table row: the loss, with the parameters it was given (``dcgh (gamma=0.5)``), or with the name of the
+    parameter set they come from (``dcgh [tuned]``)."""
+    if spec.parameter_set is not None:
+        return f"{spec.loss} [{spec.parameter_set.name}]"
     if not spec.loss_params:
         return spec.loss
     return f"{spec.loss} ({', '.join(f'{k}={v!r}' for k, v in sorted(spec.loss_params.items()))})"
@@ -62,12 +70,18 @@ def _key(settings: dict) -> str:
 
 
 def configurations(records: list[RunRecord]) -> list[Configuration]:
-    """``records`` grouped by configuration, the group with the most records first."""
+    """``records`` grouped by configuration, the group with the most runs of their configuration's own parameters
+    (not tuning trials or tuned runs) first, then by number of records."""
     groups: dict[str, Configuration] = {}
     for record in records:
         settings = configuration(record.spec)
         groups.setdefault(_key(settings), Configuration(settings, [])).records.append(record)
-    return sorted(groups.values(), key=lambda g: (-len(g.records), _key(g.settings)))
+
+    def order(group: Configuration):
+        own = sum(record.spec.parameter_set is None for record in group.records)
+        return -own, -len(group.records), _key(group.settings)
+
+    return sorted(groups.values(), key=order)
 
 
 def differences(settings: dict[str, object], reference: dict[str, object]) -> dict[str, object]:

@@ -1,8 +1,11 @@
-"""A stress experiment (``python -m benchmark stress KNOB=v1,v2,...``): each row's mAP and chosen code-space
-diagnostics, mean ± 95% t-interval over replicates, against the values of one synthetic knob; a table and one
-figure per dataset x bits. Reads the store only."""
+"""Runs along one quantity: a stress experiment (``python -m benchmark stress KNOB=v1,v2,...``, a synthetic knob) or
+a sweep (``python -m benchmark sweep LOSS --param NAME=v1,v2,...``, a loss parameter). Each row's mAP and chosen
+code-space diagnostics, mean ± 95% t-interval over replicates, against the values of the quantity (an ``Axis``); a
+table and one figure per dataset x bits. Reads the store only."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib
@@ -13,11 +16,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..files import atomic_path  # noqa: E402
+from ..config import RunSpec  # noqa: E402
 from ..record import RunRecord  # noqa: E402
 from ..references import REFERENCES, is_reference  # noqa: E402
 from .diagnostics import markdown_frame  # noqa: E402
 from .figures import MARKERS, _save  # noqa: E402
-from .records import DIRECTION_LABELS, families_of, loss_order  # noqa: E402
+from .records import DIRECTION_LABELS, loss_order  # noqa: E402
 from .selection import row_label  # noqa: E402
 from .statistics import ALPHA, differences_to, t_half_width  # noqa: E402
 
@@ -26,7 +30,8 @@ DEFAULT_DIAGNOSTICS = ("semantic_bias_spread", "separation_auc", "structure_spea
 LINESTYLES = ("-", "--", "-.", ":")
 #: Axis labels of the diagnostics a stress figure usually draws; others get their key, capitalised.
 DIAGNOSTIC_LABELS = {"semantic_bias_spread": "Semantic-bias spread (bits)", "separation_auc": "Separation (AUC)",
-                     "structure_spearman": "Inter-class structure (Spearman)"}
+                     "structure_spearman": "Inter-class structure (Spearman)",
+                     "nearest_is_frequent": "Nearest own centroid is the frequent class"}
 
 
 def knob_value(record: RunRecord, knob: str):
@@ -35,17 +40,47 @@ def knob_value(record: RunRecord, knob: str):
     return None if synthetic is None else synthetic.knobs.get(knob)
 
 
-def stress_table(records: list[RunRecord], knob: str, diagnostics=DEFAULT_DIAGNOSTICS,
+@dataclass(frozen=True)
+class Axis:
+    """What runs are tabulated along: ``name`` (the table's column), each record's ``value`` on it (None: not on
+    it), the ``row`` a run is drawn as, the ``stem`` of the files and the ``label`` captions use."""
+
+    name: str
+    value: Callable[[RunRecord], object]
+    row: Callable[[RunSpec], str]
+    stem: str
+    label: str
+
+
+def knob_axis(knob: str) -> Axis:
+    """A synthetic knob (``stress``): its value in every run's data."""
+    return Axis(knob, lambda record: knob_value(record, knob), row_label, f"stress_{knob}", knob)
+
+
+def parameter_axis(loss: str, parameter: str) -> Axis:
+    """A parameter of ``loss`` (``sweep``): its value in the runs of ``loss`` given it, whose row leaves it out."""
+    def value(record: RunRecord):
+        spec = record.spec
+        return spec.loss_params.get(parameter) if spec.loss == loss and spec.parameter_set is None else None
+
+    def row(spec: RunSpec) -> str:
+        return row_label(replace(spec, loss_params={k: v for k, v in spec.loss_params.items() if k != parameter}))
+
+    slug = "".join(c if c.isalnum() or c == "-" else "_" for c in loss)
+    return Axis(parameter, value, row, f"sweep_{slug}_{parameter}", f"{loss} {parameter}")
+
+
+def stress_table(records: list[RunRecord], axis: Axis, diagnostics=DEFAULT_DIAGNOSTICS,
                  reference: str | None = None) -> pd.DataFrame:
-    """One row per dataset x bits x row (loss, with its parameters) x knob value x quantity (``I→T mAP``,
-    ``T→I mAP``, then each diagnostic): ``mean``, ``ci`` (95% t half-width over replicates, NaN for one) and
-    ``n``. With ``reference`` (a row), also each other trained row's paired difference to it by replicate:
-    ``delta``, ``delta_ci`` and ``p_holm`` (paired t-test, Holm-corrected over the rows of the cell). Records
-    whose run did not set ``knob`` are left out; diagnostics a record lacks (reference rows without codes) are
-    left out for it."""
+    """One row per dataset x bits x row (``axis.row``: a loss, with its parameters) x value on ``axis`` x quantity
+    (``I→T mAP``, ``T→I mAP``, then each diagnostic): ``mean``, ``ci`` (95% t half-width over replicates, NaN for
+    one) and ``n``. With ``reference`` (a row), also each other trained row's paired difference to it by replicate:
+    ``delta``, ``delta_ci`` and ``p_holm`` (paired t-test, Holm-corrected over the rows of the cell). Records not on
+    the axis are left out; diagnostics a record lacks (reference rows without codes) are left out for it."""
+    knob = axis.name
     rows = []
     for record in records:
-        value = knob_value(record, knob)
+        value = axis.value(record)
         if value is None:
             continue
         quantities = {f"{DIRECTION_LABELS[d]} mAP": record.metrics[d]["map"] for d in ("i2t", "t2i")}
@@ -53,7 +88,7 @@ def stress_table(records: list[RunRecord], knob: str, diagnostics=DEFAULT_DIAGNO
             if record.diagnostics and record.diagnostics.get(name) is not None:
                 quantities[name] = record.diagnostics[name]
         spec = record.spec
-        rows += [(spec.dataset, spec.bits, row_label(spec), value, quantity, spec.replicate, float(v))
+        rows += [(spec.dataset, spec.bits, axis.row(spec), value, quantity, spec.replicate, float(v))
                  for quantity, v in quantities.items()]
     frame = pd.DataFrame(rows, columns=["dataset", "bits", "row", knob, "quantity", "replicate", "value"])
     keys = ["dataset", "bits", "row", knob, "quantity"]
@@ -70,11 +105,13 @@ def stress_table(records: list[RunRecord], knob: str, diagnostics=DEFAULT_DIAGNO
     return table.merge(differences, on=keys, how="left")
 
 
-def stress_figures(table: pd.DataFrame, records: list[RunRecord], knob: str, out: Path) -> list[Path]:
-    """Per dataset x bits, one panel per quantity: each row's mean against the knob, with its 95% interval as an
-    error bar; a distinct marker and line style per row (readable in greyscale) and one shared legend."""
+def stress_figures(table: pd.DataFrame, records: list[RunRecord], axis: Axis, out: Path) -> list[Path]:
+    """Per dataset x bits, one panel per quantity: each row's mean against the axis's values, with its 95% interval
+    as an error bar; a distinct marker and line style per row (readable in greyscale) and one shared legend."""
     out.mkdir(parents=True, exist_ok=True)
-    trained = loss_order({r for r in table.row if not is_reference(r)}, families_of(records))
+    knob = axis.name
+    families = {axis.row(record.spec): record.family for record in records}
+    trained = loss_order({r for r in table.row if not is_reference(r)}, families)
     order = trained + [r for r in REFERENCES if r in set(table.row)]
     paths = []
     for (dataset, bits), cell in table.groupby(["dataset", "bits"], sort=True):
@@ -88,42 +125,43 @@ def stress_figures(table: pd.DataFrame, records: list[RunRecord], knob: str, out
                 ax.errorbar(line[knob], line["mean"], yerr=np.nan_to_num(line["ci"]), label=REFERENCES.get(row, row),
                             marker=MARKERS[i % len(MARKERS)], linestyle=LINESTYLES[i % len(LINESTYLES)],
                             color=f"{0.3 + 0.15 * (i - len(trained))}" if is_reference(row) else None, capsize=2, markersize=4, linewidth=1.2)
-            ax.set_xlabel(knob.replace("_", " ").capitalize())
+            ax.set_xlabel(axis.label.replace("_", " ").capitalize())
             ax.set_ylabel(DIAGNOSTIC_LABELS.get(quantity, quantity if quantity.endswith("mAP")
                                                 else quantity.replace("_", " ").capitalize()))
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), frameon=False,
                    bbox_to_anchor=(0.5, -0.02 - 0.06 * ((len(labels) - 1) // 6)))
-        fig.suptitle(f"{dataset}, {bits} bits: along {knob} (mean ± 95% CI over replicates)")
+        fig.suptitle(f"{dataset}, {bits} bits: along {axis.label} (mean ± 95% CI over replicates)")
         fig.tight_layout(rect=(0, 0.08 + 0.06 * ((len(labels) - 1) // 6), 1, 1))
-        paths += _save(fig, out, f"stress_{knob}_{dataset}_{bits}b")
+        paths += _save(fig, out, f"{axis.stem}_{dataset}_{bits}b")
     return paths
 
 
-def write_stress_report(records: list[RunRecord], knob: str, out: Path, diagnostics=DEFAULT_DIAGNOSTICS,
+def write_stress_report(records: list[RunRecord], axis: Axis, out: Path, diagnostics=DEFAULT_DIAGNOSTICS,
                         reference: str | None = None) -> list[Path]:
-    """The stress table (CSV, and Markdown: mean ± CI per knob value, then with ``reference`` each row's paired
-    difference to it) and its figures under ``out``."""
-    table = stress_table(records, knob, diagnostics, reference)
+    """The table along ``axis`` (CSV, and Markdown: mean ± CI per value, then with ``reference`` each row's paired
+    difference to it) and its figures under ``out``: ``<axis.stem>.csv|.md``, ``figures/<axis.stem>_*``."""
+    table = stress_table(records, axis, diagnostics, reference)
     if table.empty:
         return []
     out.mkdir(parents=True, exist_ok=True)
+    knob = axis.name
     text = _wide_markdown(table, knob, [f"{m:.4f}" + ("" if np.isnan(c) else f" ± {c:.4f}")
                                         for m, c in zip(table["mean"], table["ci"])],
-                          f"Along {knob}: mean ± 95% t-interval over replicates")
+                          f"Along {axis.label}: mean ± 95% t-interval over replicates")
     if reference is not None and "delta" in table and table["delta"].notna().any():
         tested = table[table["delta"].notna()]
         text += "\n" + _wide_markdown(
             tested, knob, [f"{d:+.4f} ± {c:.4f}" + ("" if p < ALPHA else " n.s.")
                            for d, c, p in zip(tested["delta"], tested["delta_ci"], tested["p_holm"])],
-            f"Along {knob}: paired difference to {reference} by replicate, mean ± 95% t-interval; n.s.: not "
+            f"Along {axis.label}: paired difference to {reference} by replicate, mean ± 95% t-interval; n.s.: not "
             f"significant (paired t-test, Holm-corrected over the rows of each cell, α = {ALPHA})")
-    paths = [out / f"stress_{knob}.csv", out / f"stress_{knob}.md"]
+    paths = [out / f"{axis.stem}.csv", out / f"{axis.stem}.md"]
     with atomic_path(paths[0]) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(paths[1]) as tmp:
         Path(tmp).write_text(text)
-    return paths + stress_figures(table, records, knob, out / "figures")
+    return paths + stress_figures(table, records, axis, out / "figures")
 
 
 def _wide_markdown(table: pd.DataFrame, knob: str, cells: list[str], caption: str) -> str:
@@ -132,5 +170,6 @@ def _wide_markdown(table: pd.DataFrame, knob: str, cells: list[str], caption: st
     wide = table.assign(cell=cells).pivot_table(index=["dataset", "bits", "quantity", "row"], columns=knob,
                                                 values="cell", aggfunc="first")
     wide.index = [" / ".join(map(str, key)) for key in wide.index]
-    wide.columns = [f"{knob}={value:g}" for value in wide.columns]
+    wide.columns = [f"{knob}={value:g}" if isinstance(value, (int, float)) else f"{knob}={value}"
+                    for value in wide.columns]
     return markdown_frame(wide.fillna(""), caption, "dataset / bits / quantity / row")

@@ -1,31 +1,56 @@
-"""Paper-style tables from the tidy records, as LaTeX (booktabs, through pandas' Styler), Markdown and CSV, and
-what their marks claim (``benchmark.report.statistics``).
+"""Paper-style tables from the tidy records, as LaTeX (booktabs), Markdown and CSV, and what their marks claim
+(``benchmark.report.statistics``).
 
-A cell is the mean over replicates and, with several, ± the half-width of its 95% t-interval. Per column the
-best mean is bold and every other loss that a paired t-test across replicates (Holm-corrected over the column)
-cannot tell from it is marked † (tied). With one replicate nothing is tested and only the best is bold. An
-ablation table adds each loss's paired difference Δ to the reference loss, with its 95% interval, marked "n.s."
-when not significant. Reference rows (random codes, LSH, backbone features) sit below the losses, unmarked. A
+Layout (docs/protocol.md, Reports): a block of rows per task (I→T, then T→I); in each, one row per loss (in family
+order), then the quoted rows (published numbers, ``report --published``), then the reference rows (random codes,
+LSH, backbone features), each group set apart; column groups per dataset in the papers' order (MIRFLICKR-25K,
+NUS-WIDE, MS-COCO, a synthetic stand-in in its real set's place), a column per code length. LaTeX is one
+``table*`` whose tabular has a ``\\multirow`` task label and ``\\cmidrule``s under the dataset groups, with the names
+of ``names.yaml``; it fits a two-column page (tested with pdflatex). Markdown has a table per task (and per group
+of datasets, so that no table has more than ``MAX_COLUMNS`` value columns) with the names used on the command line.
+
+A cell is the mean over replicates and, with several, ± the half-width of its 95% t-interval (a subscript in
+LaTeX). Per column the best mean is bold and every other loss that a paired t-test across replicates
+(Holm-corrected over the column) cannot tell from it is marked † (tied). With one replicate nothing is tested and
+only the best is bold. An ablation table follows each loss with a row of its paired difference Δ to the reference
+loss, with its 95% interval, marked "n.s." when not significant. Quoted and reference rows are never marked. A
 missing cell is "–".
 """
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from ..files import write_text
 from ..references import REFERENCES, is_reference
-from .records import DIRECTION_LABELS, loss_order
+from .records import DIRECTION_LABELS, Published, dataset_name, dataset_order, loss_order, stands_for
 from .statistics import Comparison, Difference, compare_to_best, differences_to, t_half_width
 
-DECIMALS = 4
+#: Decimals of the numbers in LaTeX and Markdown tables (``report --decimals``); CSV keeps ``CSV_DECIMALS``.
+DECIMALS = 3
+CSV_DECIMALS = 6
 MISSING = "–"
+#: The most value columns of one tabular or Markdown table (3 datasets x 3 code lengths).
+MAX_COLUMNS = 9
+#: Font size, column gap and row spacing of the LaTeX tables: 9 columns of "0.751±.012†" fit a two-column page's
+#: table*, and a row's marks clear the intervals of the row above.
+LATEX_SIZE, LATEX_TABCOLSEP, LATEX_ARRAYSTRETCH = r"\scriptsize", "2.5pt", "1.15"
 
 Column = tuple[str, str, int]  # direction, dataset, bits
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """A row of published numbers, by column: quoted as ``source`` states them, never marked or tested."""
+
+    method: str
+    source: str
+    cite: str | None
+    values: dict[Column, float]
 
 
 @dataclass
@@ -38,7 +63,9 @@ class Table:
     comparisons: dict[tuple[str, Column], Comparison]
     differences: dict[tuple[str, Column], Difference]
     families: dict[str, str | None]
+    names: dict[str, str]  # each row's display name (records.row_name)
     reference: str | None = None  # the row differences are measured against (ablations)
+    quoted: list[Quoted] = field(default_factory=list)
 
     def group(self, row: str) -> str:
         """The label of the block of rows ``row`` belongs to: its loss family, or "reference"."""
@@ -71,7 +98,8 @@ def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = N
     else:  # the losses' order, each loss's rows (its parameter settings) together
         of_loss = dict(zip(subset.row, subset.loss))
         rows = sorted(present, key=lambda row: (losses.index(of_loss[row]), row))
-    columns = sorted({column for _, column in values}, key=lambda c: (list(directions).index(c[0]), c[1], c[2]))
+    columns = sorted({column for _, column in values},
+                     key=lambda c: (list(directions).index(c[0]), dataset_order(c[1]), c[2]))
     comparisons, differences = {}, {}
     for column in columns:
         in_column = {row: values[(row, column)] for row in rows if (row, column) in values}
@@ -80,74 +108,130 @@ def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = N
             comparisons.update({(row, column): c for row, c in compare_to_best(competing).items()})
         if reference is not None and reference in in_column:
             differences.update({(row, column): d for row, d in differences_to(in_column, reference).items()})
-    return Table(rows, columns, values, comparisons, differences, families, reference)
+    return Table(rows, columns, values, comparisons, differences, families, dict(zip(subset.row, subset.name)),
+                 reference)
+
+
+def quote(table: Table, published: list[Published], metric: str) -> Table:
+    """``table`` with a row per (method, source) of the ``published`` numbers of ``metric`` that have a place in its
+    columns: the column of their dataset, else of its synthetic stand-in."""
+    rows: dict[tuple[str, str, str | None], dict[Column, float]] = {}
+    for number in published:
+        places = [c for c in table.columns if number.metric == metric and (c[0], c[2]) == (number.task, number.bits)
+                  and number.dataset in (c[1], stands_for(c[1]))]
+        if places:
+            column = min(places, key=lambda c: c[1] != number.dataset)
+            rows.setdefault((number.method, number.source, number.cite), {})[column] = number.value
+    return replace(table, quoted=[Quoted(*key, values) for key, values in rows.items()])
 
 
 # ------------------------------------------------------------------------------------------- formatting
 
-MARKUP = {
-    "latex": {"best": r"\textbf{%s}", "tied": r"%s$^\dagger$", "": "%s", "missing": "--", "pm": r" $\pm$ ",
-              "delta": r"$\Delta$"},
-    "markdown": {"best": "**%s**", "tied": "%s†", "": "%s", "missing": MISSING, "pm": " ± ", "delta": "Δ"},
-}
+#: What a cell's mark adds, by style: † for a loss tied with the best, "n.s." for a difference not significant.
+CELL_MARKS = {"latex": {"": "", "tied": r"^\dagger", "n.s.": r"^{\mathrm{n.s.}}"},
+         "markdown": {"": "", "tied": "†", "n.s.": " n.s."}}
 
 
 def mean(values: dict[int, float]) -> float:
     return sum(values.values()) / len(values)
 
 
-def _number(values: dict[int, float], pm: str) -> str:
-    text = f"{mean(values):.{DECIMALS}f}"
-    half = t_half_width(list(values.values()))
-    return text + (f"{pm}{half:.{DECIMALS}f}" if not math.isnan(half) else "")
+def _render(style: str, number: float, decimals: int, half: float = math.nan, mark: str = "", best: bool = False,
+            sign: bool = False) -> str:
+    """A number with, when known, ± the half-width of its interval and its mark: ``0.751 ± 0.012†`` in Markdown,
+    ``0.751$_{\\pm.012}^\\dagger$`` in LaTeX (the interval a subscript, so that a table fits a page)."""
+    text = f"{number:{'+' if sign else ''}.{decimals}f}"
+    interval = "" if math.isnan(half) else f"{half:.{decimals}f}"
+    if style == "markdown":
+        return (f"**{text}**" if best else text) + (f" ± {interval}" if interval else "") + CELL_MARKS[style][mark]
+    script = (rf"_{{\pm{interval.lstrip('0')}}}" if interval else "") + CELL_MARKS[style][mark]
+    if sign:  # a difference: "+.021", "$-$.004" (the sign takes the leading zero's room)
+        text = text[0].replace("-", "$-$") + text[1:].removeprefix("0")
+    text = rf"\textbf{{{text}}}" if best else text
+    return text + (f"${script}$" if script else "")
 
 
-def _difference(difference: Difference, markup: dict) -> str:
-    text = f"{markup['delta']} {difference.mean:+.{DECIMALS}f}"
-    if not math.isnan(difference.half_width):
-        text += f"{markup['pm']}{difference.half_width:.{DECIMALS}f}"
-    if not math.isnan(difference.p_holm) and not difference.significant:
-        text += ", n.s."
-    return f"({text})"
+def _measured(table: Table, row: str, column: Column, style: str, decimals: int) -> str:
+    values = table.cell(row, column)
+    comparison = table.comparisons.get((row, column))
+    mark = comparison.mark if comparison else ""
+    return _render(style, mean(values), decimals, t_half_width(list(values.values())),
+                   "tied" if mark == "tied" else "", best=mark == "best")
 
 
-def formatted(table: Table, style: str) -> pd.DataFrame:
-    """Cells as strings with the marks of ``style`` (``latex`` or ``markdown``)."""
-    markup = MARKUP[style]
-    out = pd.DataFrame(markup["missing"], index=table.rows, columns=pd.MultiIndex.from_tuples(table.columns))
+def _delta(difference: Difference, style: str, decimals: int) -> str:
+    not_significant = not math.isnan(difference.p_holm) and not difference.significant
+    return _render(style, difference.mean, decimals, difference.half_width, "n.s." if not_significant else "",
+                   sign=True)
+
+
+def _label(table: Table, row: str, style: str) -> str:
+    """A row's label: Markdown keeps the command line's name (a reference row: what it is), LaTeX prints the
+    display name; reference rows in italics."""
+    if style == "latex":
+        name = latex_text(table.names[row])
+        return rf"\textit{{{name}}}" if is_reference(row) else name
+    return f"*{REFERENCES[row]}*" if is_reference(row) else row
+
+
+def _quoted_label(quoted: Quoted, style: str) -> str:
+    if style == "markdown":
+        return f"*{quoted.method}*§"
+    return rf"\textit{{{latex_text(quoted.method)}}}" + (rf"~\cite{{{quoted.cite}}}" if quoted.cite else "") + r"$^\S$"
+
+
+Line = tuple[str, dict[Column, str]]  # a row's label and its cells by column
+
+
+def _groups(table: Table, style: str, decimals: int) -> list[list[Line]]:
+    """The rows of every task block, in the groups a rule sets apart: the losses (in an ablation each followed by
+    its Δ to the reference), the quoted rows, the reference rows."""
+    losses: list[Line] = []
+    references: list[Line] = []
     for row in table.rows:
-        for column in table.columns:
-            values = table.cell(row, column)
-            if values is None:
-                continue
-            comparison = table.comparisons.get((row, column))
-            text = markup[comparison.mark if comparison else ""] % _number(values, markup["pm"])
-            difference = table.differences.get((row, column))
-            if difference is not None:
-                text += " " + _difference(difference, markup)
-            out.at[row, column] = text
-    return out
+        lines = references if is_reference(row) else losses
+        lines.append((_label(table, row, style),
+                      {c: _measured(table, row, c, style, decimals) for c in table.columns if table.cell(row, c)}))
+        if table.reference is not None and row != table.reference:
+            target = latex_text(table.names[table.reference]) if style == "latex" else table.reference
+            lines.append((r"\quad $\Delta$ to " + target if style == "latex" else f"↳ Δ to {target}",
+                          {c: _delta(table.differences[(row, c)], style, decimals) for c in table.columns
+                           if (row, c) in table.differences}))
+    quoted = [(_quoted_label(q, style), {c: _render(style, v, decimals) for c, v in q.values.items()})
+              for q in table.quoted]
+    return [group for group in (losses, quoted, references) if group]
 
 
-def row_label(row: str, style: str) -> str:
-    label = REFERENCES.get(row, row)
-    return label.replace("_", r"\_") if style == "latex" else label
+def _chunks(table: Table) -> list[list[tuple[str, int]]]:
+    """The (dataset, bits) column groups, in order, split between datasets into chunks of at most MAX_COLUMNS
+    columns (a dataset with more code lengths than that alone in its chunk)."""
+    settings = sorted({(c[1], c[2]) for c in table.columns}, key=lambda s: (dataset_order(s[0]), s[1]))
+    chunks: list[list[tuple[str, int]]] = []
+    for dataset in dict.fromkeys(d for d, _ in settings):
+        mine = [s for s in settings if s[0] == dataset]
+        if chunks and len(chunks[-1]) + len(mine) <= MAX_COLUMNS:
+            chunks[-1] += mine
+        else:
+            chunks.append(mine)
+    return chunks
 
 
-def _column_labels(columns: list[Column], style: str) -> list[tuple[str, str, str]]:
-    labels = []
-    for direction, dataset, bits in columns:
-        arrow = DIRECTION_LABELS[direction]
-        if style == "latex":
-            arrow = arrow.replace("→", r"$\rightarrow$")
-            dataset = dataset.replace("_", r"\_")
-        labels.append((arrow, dataset, f"{bits} bits"))
-    return labels
+def _directions(table: Table) -> list[str]:
+    return list(dict.fromkeys(c[0] for c in table.columns))
 
 
-#: Characters of captions and what LaTeX needs instead.
-LATEX_TEXT = {"%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "±": r"$\pm$", "Δ": r"$\Delta$", "†": r"$^\dagger$",
-              "α": r"$\alpha$", "χ²": r"$\chi^2$", "×": r"$\times$", "→": r"$\rightarrow$", "≥": r"$\geq$"}
+def _block(groups: list[list[Line]], direction: str) -> list[list[Line]]:
+    """The groups of rows of one task's block: the rows with a cell in ``direction`` (a published method may have
+    numbers for one task only)."""
+    kept = [[line for line in group if any(c[0] == direction for c in line[1])] for group in groups]
+    return [group for group in kept if group]
+
+
+#: Characters of captions and labels and what LaTeX needs instead.
+LATEX_TEXT = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "^": r"\^{}", "~": r"\~{}", "%": r"\%",
+              "&": r"\&", "#": r"\#", "_": r"\_", "±": r"$\pm$", "Δ": r"$\Delta$", "†": r"$^\dagger$",
+              "α": r"$\alpha$", "χ²": r"$\chi^2$", "²": r"$^2$", "×": r"$\times$", "→": r"$\rightarrow$",
+              "≥": r"$\geq$", "§": r"\S{}"}
 
 
 def latex_text(text: str) -> str:
@@ -155,37 +239,68 @@ def latex_text(text: str) -> str:
     return re.sub("|".join(map(re.escape, LATEX_TEXT)), lambda m: LATEX_TEXT[m.group(0)], text)
 
 
-def to_latex(table: Table, caption: str, label: str) -> str:
-    """A booktabs table; the rows grouped by family (and the reference rows) under a multirow label, with a
-    rule between groups."""
-    cells = formatted(table, "latex")
-    cells.columns = pd.MultiIndex.from_tuples(_column_labels(table.columns, "latex"))
-    cells.index = pd.MultiIndex.from_tuples([(table.group(row), row_label(row, "latex")) for row in table.rows])
-    latex = cells.style.to_latex(hrules=True, multicol_align="c", multirow_align="t", clines="skip-last;data",
-                                 column_format="ll" + "c" * cells.shape[1], caption=latex_text(caption), label=label,
-                                 position="t", position_float="centering")
-    # booktabs rules between the groups (Styler writes \cline, which booktabs spaces badly), none before the end
-    latex = re.sub(r"\\cline\{[^}]*\}\n(?=\\bottomrule)", "", latex)
-    return re.sub(r"\\cline\{[^}]*\}", r"\\midrule", latex)
+def _tabular(table: Table, groups: list[list[Line]], settings: list[tuple[str, int]]) -> list[str]:
+    width = 2 + len(settings)
+    datasets = list(dict.fromkeys(d for d, _ in settings))
+    spans, start = [], 3
+    for dataset in datasets:
+        count = sum(d == dataset for d, _ in settings)
+        spans.append((dataset, start, start + count - 1))
+        start += count
+    lines = [rf"\begin{{tabular}}{{@{{}}ll*{{{len(settings)}}}{{c}}@{{}}}}", r"\toprule",
+             r"\multirow{2}{*}{Task} & \multirow{2}{*}{Method} & "
+             + " & ".join(rf"\multicolumn{{{b - a + 1}}}{{c}}{{{latex_text(dataset_name(d))}}}" for d, a, b in spans)
+             + r" \\",
+             " ".join(rf"\cmidrule(lr){{{a}-{b}}}" for _, a, b in spans),
+             " & & " + " & ".join(f"{bits} bits" for _, bits in settings) + r" \\"]
+    for direction in _directions(table):
+        task = DIRECTION_LABELS[direction].replace("→", r"$\rightarrow$")
+        block = _block(groups, direction)
+        lines.append(r"\midrule")
+        first = rf"\multirow{{{sum(map(len, block))}}}{{*}}{{{task}}}"
+        for i, group in enumerate(block):
+            if i:
+                lines.append(rf"\cmidrule{{2-{width}}}")
+            for label, cells in group:
+                values = [cells.get((direction, d, b), "--") for d, b in settings]
+                lines.append(" & ".join([first, label, *values]) + r" \\")
+                first = ""
+    return lines + [r"\bottomrule", r"\end{tabular}"]
 
 
-def to_markdown(table: Table, caption: str) -> str:
-    """A Markdown table whose first column names each block's family (or "reference") on its first row."""
-    cells = formatted(table, "markdown")
-    headers = ["Family", "Loss"] + [" ".join(parts) for parts in _column_labels(table.columns, "markdown")]
-    lines = [f"*{caption}*", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    previous = None
-    for row in table.rows:
-        name = f"*{row_label(row, 'markdown')}*" if is_reference(row) else row
-        group = table.group(row)
-        lines.append("| " + " | ".join([group if group != previous else "", name] + list(cells.loc[row])) + " |")
-        previous = group
-    return "\n".join(lines) + "\n"
+def to_latex(table: Table, caption: str, label: str, decimals: int = DECIMALS) -> str:
+    """A ``table*`` (booktabs; needs the multirow package) with a tabular per chunk of datasets."""
+    groups = _groups(table, "latex", decimals)
+    tabulars = [_tabular(table, groups, settings) for settings in _chunks(table)]
+    lines = [r"\begin{table*}[t]", r"\centering", rf"\caption{{{latex_text(caption)}}}", rf"\label{{{label}}}",
+             LATEX_SIZE, rf"\setlength{{\tabcolsep}}{{{LATEX_TABCOLSEP}}}",
+             rf"\renewcommand{{\arraystretch}}{{{LATEX_ARRAYSTRETCH}}}"]
+    for i, tabular in enumerate(tabulars):
+        lines += ([r"\par\medskip"] if i else []) + tabular
+    return "\n".join(lines + [r"\end{table*}"]) + "\n"
+
+
+def to_markdown(table: Table, caption: str, decimals: int = DECIMALS) -> str:
+    """A Markdown table per task and chunk of datasets, under a line naming the task."""
+    groups = _groups(table, "markdown", decimals)
+    chunks = _chunks(table)
+    lines = [f"*{caption}*", ""]
+    for direction in _directions(table):
+        for i, settings in enumerate(chunks):
+            part = f" ({i + 1}/{len(chunks)})" if len(chunks) > 1 else ""
+            lines += [f"**{DIRECTION_LABELS[direction]}**{part}", "",
+                      "| Loss | " + " | ".join(f"{d} {b} bits" for d, b in settings) + " |",
+                      "|---|" + "---|" * len(settings)]
+            lines += ["| " + " | ".join([label, *(cells.get((direction, d, b), MISSING) for d, b in settings)]) + " |"
+                      for group in _block(groups, direction) for label, cells in group]
+            lines.append("")
+    return "\n".join(lines)
 
 
 def to_csv(table: Table) -> str:
     """Long format: a row per loss x column with mean, 95% half-width, replicates, the mark and its Holm p-value
-    against the best, and (ablations) the difference to the reference with its half-width and p-value."""
+    against the best, and (ablations) the difference to the reference with its half-width and p-value; then the
+    quoted numbers (mark "quoted", with their source)."""
     rows = []
     for row in table.rows:
         for column in table.columns:
@@ -204,16 +319,21 @@ def to_csv(table: Table) -> str:
                               "delta_ci95_half_width": difference.half_width if difference else math.nan,
                               "delta_p_holm": difference.p_holm if difference else math.nan})
             rows.append(entry)
-    return pd.DataFrame(rows).to_csv(index=False, float_format=f"%.{DECIMALS + 2}f")
+    rows += [{"loss": q.method, "family": "quoted", "direction": direction, "dataset": dataset, "bits": bits,
+              "mean": value, "ci95_half_width": math.nan, "n_replicates": 0, "mark": "quoted",
+              "p_holm_vs_best": math.nan, "source": q.source}
+             for q in table.quoted for (direction, dataset, bits), value in q.values.items()]
+    return pd.DataFrame(rows).to_csv(index=False, float_format=f"%.{CSV_DECIMALS}f")
 
 
-def write_table(table: Table, out: Path, stem: str, formats: list[str], caption: str) -> tuple[dict[str, Path], str]:
-    """Write ``<out>/<stem>.tex|.md|.csv``; returns the paths by format, and the Markdown table (which the
+def write_table(table: Table, out: Path, stem: str, formats: list[str], caption: str,
+                decimals: int = DECIMALS) -> tuple[dict[str, Path], str]:
+    """Write ``<out>/<stem>.tex|.md|.csv``; returns the paths by format, and the Markdown tables (which the
     report index inlines whether or not a ``.md`` file was asked for)."""
-    markdown = to_markdown(table, caption)
+    markdown = to_markdown(table, caption, decimals)
     written = {}
     if "latex" in formats:
-        written["latex"] = write_text(out / f"{stem}.tex", to_latex(table, caption, f"tab:{stem}"))
+        written["latex"] = write_text(out / f"{stem}.tex", to_latex(table, caption, f"tab:{stem}", decimals))
     if "markdown" in formats:
         written["markdown"] = write_text(out / f"{stem}.md", markdown)
     if "csv" in formats:

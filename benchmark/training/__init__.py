@@ -91,12 +91,15 @@ def train_and_evaluate(spec: RunSpec, dataset: PairedDataset, split: Split, back
     trained = trainer.trained.nonzero()[0]
     training = TrainingUse(part=trainer.protocol.training_part, n_indices=len(trained),
                            indices_sha256=indices_sha256(trained), epochs=len(history), steps=trainer.steps)
-    kept = outcome.kept
-    gap = quantization_gap(kept.outputs, dataset.labels[split.query], dataset.labels[split.retrieval],
-                           {d: outcome.results[d]["map"] for d in ("i2t", "t2i")})
-    diagnostics = code_diagnostics(dataset, split, kept.codes, gap)
-    keep_outputs = is_synthetic(dataset.name) if save_continuous is None else save_continuous
-    files = kept_files(folder, dataset, split, kept.codes, kept.outputs if keep_outputs else None, kept.state)
+    kept, keeping = outcome.kept, time.perf_counter()
+    diagnostics, files = None, {}
+    if kept is not None:  # a tuning trial keeps nothing: it never encodes the query set
+        gap = quantization_gap(kept.outputs, dataset.labels[split.query], dataset.labels[split.retrieval],
+                               {d: outcome.results[d]["map"] for d in ("i2t", "t2i")})
+        diagnostics = code_diagnostics(dataset, split, kept.codes, gap)
+        keep_outputs = is_synthetic(dataset.name) if save_continuous is None else save_continuous
+        files = kept_files(folder, dataset, split, kept.codes, kept.outputs if keep_outputs else None, kept.state)
+    trainer.timings["keep_s"] = time.perf_counter() - keeping  # the diagnostics and the files kept
     return run_record(spec, outcome.results, selection=outcome.selection, training=training, history=history,
                       evaluations=trainer.evaluations, codes_sha256=outcome.codes_sha256, dataset=dataset, split=split,
                       backbone=trainer.backbone, feature_cache=trainer.features.cache,

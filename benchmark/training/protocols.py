@@ -33,7 +33,7 @@ class Outcome:
     results: dict[str, dict]
     selection: Selection
     codes_sha256: dict
-    kept: Kept
+    kept: Kept | None  # None: nothing is kept (a tuning trial)
 
 
 def _codes_hashes(codes: dict[str, np.ndarray]) -> dict[str, str]:
@@ -113,5 +113,30 @@ class PaperProtocol:
                        {d: best[2] for d, best in self.best.items()}, self.kept)
 
 
+class TrialProtocol(HonestProtocol):
+    """A tuning trial (``python -m benchmark tune``): the honest protocol's training and choice of the epoch on the
+    validation split, and no look at the query set at all: the state chosen is evaluated on the validation split
+    (every direction), which is what the trial reports and keeps nothing of."""
+
+    name = "trial"
+
+    def finish(self, trainer) -> Outcome:
+        epoch, score, state, selected = self.best
+        trainer.restore(state)
+        split = self.split
+        final = trainer.evaluate("final", "validation", split.val_query, split.val_database, DIRECTIONS, full=True)
+        selection = Selection(protocol=self.name, source="validation",
+                              criterion="validation mAP, mean of I->T and T->I", epochs={d: epoch for d in DIRECTIONS},
+                              score=score, selected_state_sha256={d: selected for d in DIRECTIONS},
+                              evaluated_state_sha256={d: final.state_sha256 for d in DIRECTIONS})
+        return Outcome(final.results, selection, _codes_hashes(final.codes), kept=None)
+
+
 #: The one mapping from a run's ``protocol`` to its behaviour.
 PROTOCOLS = {"honest": HonestProtocol, "paper": PaperProtocol}
+
+
+def protocol_of(spec) -> type:
+    """The protocol of run ``spec``: a tuning trial's (``spec.parameter_set.trial``), else its settings' one."""
+    trial = spec.parameter_set is not None and spec.parameter_set.trial
+    return TrialProtocol if trial else PROTOCOLS[spec.settings.protocol]

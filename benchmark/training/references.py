@@ -53,7 +53,7 @@ def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, back
                                        Precision(torch_device), progress)
     by_modality = {"image": features.image.cpu().numpy(), "text": features.text.cpu().numpy()}
     query, retrieval, labels = split.query, split.retrieval, dataset.labels
-    results, codes_hashes, diagnostics, files = {}, {}, None, {}
+    results, codes_hashes, diagnostics, files, timings = {}, {}, None, {}, {}
     if spec.loss in ("ref:continuous", "ref:oracle"):
         ranked = by_modality if spec.loss == "ref:continuous" else visible_labels(dataset)
         for direction in DIRECTIONS:
@@ -68,11 +68,13 @@ def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, back
                                           labels[retrieval], topk=spec.settings.topk)
         kept = {f"{part}_{m}": codes[m][indices] for part, indices in (("query", query), ("retrieval", retrieval))
                 for m in ("image", "text")}
+        keeping = time.perf_counter()
         codes_hashes = {name: codes_sha256(value) for name, value in kept.items()}
         diagnostics = code_diagnostics(dataset, split, kept)
         files = kept_files(folder, dataset, split, kept)
+        timings["keep_s"] = time.perf_counter() - keeping
     return run_record(spec, results, selection=None, training=None, history=[],
                       evaluations=[{"stage": "final", "set": "query", "direction": d} for d in DIRECTIONS],
                       codes_sha256=codes_hashes, dataset=dataset, split=split, backbone=backbone,
-                      feature_cache=features.cache, timings={"total_s": time.perf_counter() - start},
+                      feature_cache=features.cache, timings={**timings, "total_s": time.perf_counter() - start},
                       device=torch_device, diagnostics=diagnostics, files=files)

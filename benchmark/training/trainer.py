@@ -24,7 +24,7 @@ from ..device import Precision
 from ..metrics import evaluate
 from ..record import DIRECTION_MODALITIES
 from .features import BackboneFeatures, FrozenFeatures
-from .protocols import PROTOCOLS, Outcome
+from .protocols import Outcome, protocol_of
 from .state import snapshot, state_sha256
 
 
@@ -68,7 +68,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(spec.seed)  # the heads' initialisation, then dropout
         self.model = DualEncoder(backbone.model, spec.bits, self.settings.dropout, self.generator).to(device)
         self.loss = build_loss(spec, len(dataset.class_names)).to(device)
-        self.protocol = PROTOCOLS[self.settings.protocol](split)
+        self.protocol = protocol_of(spec)(split)
         self.labels = torch.from_numpy(dataset.labels).float()
         self.trained = np.zeros(len(dataset), dtype=bool)  # items that reached a training batch
         self.steps = 0

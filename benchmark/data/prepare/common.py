@@ -114,14 +114,21 @@ class Items:
 
     Each dropped item is counted once, under the first reason that applies, in the order no label, no text,
     missing image, so that ``kept + sum(dropped) == items_seen`` and the image count says how many otherwise
-    usable pairs the missing files cost."""
+    usable pairs the missing files cost.
 
-    def __init__(self, dataset: str, class_names: tuple[str, ...], no_text: str):
+    ``keep_untagged``: None (the dataset has no such choice) drops a labelled item without text; True keeps it
+    with an empty text, as the released data scripts of the DCMH/DCHMT code do for MIRFLICKR-25K; False drops it.
+    With True or False, the summary's ``untagged`` says how many labelled items without text were kept and
+    dropped (an item without a label is counted under ``no label`` only)."""
+
+    def __init__(self, dataset: str, class_names: tuple[str, ...], no_text: str, keep_untagged: bool | None = None):
         self.dataset, self.class_names, self.no_text = dataset, class_names, no_text
+        self.keep_untagged = keep_untagged
         self.paths: list[str] = []
         self.rows: list[np.ndarray] = []
         self.captions: list[list[str]] = []
         self.dropped = {NO_LABEL: 0, no_text: 0, IMAGE_MISSING: 0}
+        self.untagged_kept = 0
 
     @property
     def seen(self) -> int:
@@ -129,22 +136,25 @@ class Items:
 
     def offer(self, image: Path, labels: np.ndarray, captions: list[str], image_exists: bool) -> None:
         """Keep the item, or count why it is dropped (``labels``: a 0/1 row, one column per class)."""
+        untagged = not captions
         if not labels.any():
             self.dropped[NO_LABEL] += 1
-        elif not captions:
+        elif untagged and not self.keep_untagged:
             self.dropped[self.no_text] += 1
         elif not image_exists:
             self.dropped[IMAGE_MISSING] += 1
         else:
             self.paths.append(str(image))
             self.rows.append(labels)
-            self.captions.append(captions)
+            self.captions.append(captions or [""])
+            self.untagged_kept += untagged
 
     def write(self, raw: Path, out: Path, caption_format: str) -> dict:
         """Write the dataset files, then ``summary.json``; returns the summary. DataError if nothing was kept."""
         if not self.paths:
-            raise DataError(f"{self.dataset}: no item of the {self.seen} in {raw} has a label, a text and an "
-                            f"image file (dropped: {self.dropped}); check that --raw holds the full download")
+            needs = "a label and an image file" if self.keep_untagged else "a label, a text and an image file"
+            raise DataError(f"{self.dataset}: no item of the {self.seen} in {raw} has {needs} (dropped: "
+                            f"{self.dropped}); check that --raw holds the full download")
         labels = np.array(self.rows, dtype=np.uint8).reshape(len(self.rows), len(self.class_names))
         stale = out / SUMMARY_FILE
         other_caption = out / ("caption.mat" if caption_format == "txt" else "caption.txt")
@@ -161,6 +171,8 @@ class Items:
                 "items_seen": self.seen,
                 "kept": len(self.paths),
                 "dropped": dict(self.dropped),
+                **({"untagged": {"kept": self.untagged_kept, "dropped": self.dropped[self.no_text]}}
+                   if self.keep_untagged is not None else {}),
                 **label_summary(labels),
                 "files": [path.name for path in written],
             }

@@ -37,11 +37,13 @@ def _class_members(path: Path) -> set[int]:
     return numbers
 
 
-def convert(raw: Path, out: Path) -> dict:
+def convert(raw: Path, out: Path, drop_untagged: bool = False) -> dict:
     """Convert the MIRFLICKR-25K download in ``raw`` into ``out``; returns the summary (also ``summary.json``).
 
     Only ``<class>.txt`` of the 24 classes count as labels: the ``<class>_r1.txt`` "relevant" subsets are
-    already included in them."""
+    already included in them. Every labelled image is kept, an untagged one (empty or no tag file) with an empty
+    text, as the released ``make_mirflickr25k.py`` of the DCMH/DCHMT code family does; ``drop_untagged`` drops
+    them instead. The summary's ``untagged`` counts them either way."""
     raw, out = check_folders(raw, out, HINT)
     found = locate(
         raw,
@@ -58,7 +60,7 @@ def convert(raw: Path, out: Path) -> dict:
         raise DataError(f"neither {images} holds images im<N>.jpg nor {tags} tag files tags<N>.txt; "
                         f"--raw must hold {HINT}")
 
-    items = Items("mirflickr25k", MIRFLICKR25K, no_text="no tags")
+    items = Items("mirflickr25k", MIRFLICKR25K, no_text="no tags", keep_untagged=not drop_untagged)
     for number in progress(sorted(jpgs | tagged), "mirflickr25k images", unit="img"):
         labels = np.array([number in m for m in members], dtype=np.uint8)
         words = [t for t in read_lines(tags / f"tags{number}.txt") if t] if number in tagged else []
