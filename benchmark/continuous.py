@@ -4,7 +4,8 @@
 The conventions are those of ``benchmark.metrics`` (docs/protocol.md): items ranked by decreasing cosine, ties
 by retrieval index; relevant when sharing a label; a query without relevant items scores 0. Fed +-1 codes, whose
 cosine orders items as their Hamming distance does, it gives exactly ``evaluate``'s ``map``, ``map@K``,
-``precision@N`` and ``recall@N`` (tested).
+``precision@N`` and ``recall@N`` (tested) when 1/sqrt(bits) is exact in floating point (16 or 64 bits; at other
+lengths rounding can break Hamming ties by a last-bit difference instead of by index: use ``evaluate`` for codes).
 """
 from __future__ import annotations
 

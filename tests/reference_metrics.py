@@ -144,3 +144,22 @@ def per_query_stable_sort_map(q_codes, r_codes, q_labels, r_labels) -> float:
         ranks = np.flatnonzero(ranked) + 1.0
         aps.append(float(np.mean(np.arange(1, n_relevant + 1) / ranks)))
     return float(np.mean(aps))
+
+
+def cosine_map(query_rows, retrieval_rows, query_labels, retrieval_labels) -> float:
+    """Mean average precision, one query at a time: items ranked by decreasing cosine (0 for an empty row), ties
+    by index; relevant when sharing a label; a query with nothing relevant scores 0."""
+    aps = []
+    for q, ql in zip(query_rows, query_labels):
+        scores = []
+        for r in retrieval_rows:
+            norm = math.sqrt(sum(x * x for x in q)) * math.sqrt(sum(x * x for x in r))
+            scores.append(sum(a * b for a, b in zip(q, r)) / norm if norm else 0.0)
+        order = sorted(range(len(scores)), key=lambda j: (-scores[j], j))
+        hits, total = 0, 0.0
+        for rank, j in enumerate(order, start=1):
+            if any(a and b for a, b in zip(ql, retrieval_labels[j])):
+                hits += 1
+                total += hits / rank
+        aps.append(total / hits if hits else 0.0)
+    return sum(aps) / len(aps)

@@ -19,6 +19,7 @@ from benchmark import data
 from benchmark.config import load_config
 from benchmark.errors import ConfigError
 from benchmark.grid import build_grid
+from tests.reference_metrics import cosine_map
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """
@@ -49,25 +50,6 @@ def stressed(tmp_path_factory):
     second = cli(*args, env=env)
     found = [json.loads(p.read_text()) for p in (tmp / "results" / "runs").glob("*/record.json")]
     return tmp, first, second, found, env
-
-
-def naive_map(query_rows, retrieval_rows, query_labels, retrieval_labels) -> float:
-    """Mean average precision, one query at a time: items ranked by decreasing cosine (0 for an empty row), ties
-    by index; relevant when sharing a label; a query with nothing relevant scores 0."""
-    aps = []
-    for q, ql in zip(query_rows, query_labels):
-        scores = []
-        for r in retrieval_rows:
-            norm = math.sqrt(sum(x * x for x in q)) * math.sqrt(sum(x * x for x in r))
-            scores.append(sum(a * b for a, b in zip(q, r)) / norm if norm else 0.0)
-        order = sorted(range(len(scores)), key=lambda j: (-scores[j], j))
-        hits, total = 0, 0.0
-        for rank, j in enumerate(order, start=1):
-            if any(a and b for a, b in zip(ql, retrieval_labels[j])):
-                hits += 1
-                total += hits / rank
-        aps.append(total / hits if hits else 0.0)
-    return sum(aps) / len(aps)
 
 
 def test_each_value_runs_on_data_generated_with_it(stressed):
@@ -116,7 +98,7 @@ def test_the_oracle_ranks_the_classes_each_modality_shows(stressed):
     image, text = (dataset.visible[m].astype(int).tolist() for m in ("image", "text"))
     labels = dataset.labels.tolist()
     query, retrieval = split.query.tolist(), split.retrieval.tolist()
-    expected = naive_map([image[i] for i in query], [text[j] for j in retrieval], [labels[i] for i in query],
+    expected = cosine_map([image[i] for i in query], [text[j] for j in retrieval], [labels[i] for i in query],
                          [labels[j] for j in retrieval])
     assert record["metrics"]["i2t"]["map"] == pytest.approx(expected, abs=1e-12)
     assert record["metrics"]["i2t"]["map"] > max(r["metrics"]["i2t"]["map"] for r in found

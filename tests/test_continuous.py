@@ -1,0 +1,55 @@
+"""Metrics of real-valued features ranked by cosine (``ref:continuous``, ``ref:oracle``, the quantization gap):
+against a per-query loop, with and without tied scores, and against ``evaluate`` on ±1 codes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmark.continuous import cosine_ranking_metrics, quantization_gap
+from benchmark.metrics import evaluate
+from tests.reference_metrics import cosine_map
+
+
+def problem(seed: int, n_q=40, n_r=300, dim=16, classes=6, ties=False):
+    rng = np.random.default_rng(seed)
+    q, r = rng.standard_normal((n_q, dim)), rng.standard_normal((n_r, dim))
+    if ties:  # duplicated items and a query equal to them: exactly tied scores, ranked by index
+        r[50:80] = r[7]
+        r[120:125] = -r[7]
+        q[:4] = r[7]
+    ql = (rng.random((n_q, classes)) < 0.3).astype(np.uint8)
+    rl = (rng.random((n_r, classes)) < 0.3).astype(np.uint8)
+    ql[0] = 0  # a query with nothing relevant scores 0
+    return q, r, ql, rl
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_map_is_the_per_query_loop(seed, ties):
+    q, r, ql, rl = problem(seed, ties=ties)
+    expected = cosine_map(q.tolist(), r.tolist(), ql.tolist(), rl.tolist())
+    for topk in ((), (10, 100)):
+        assert cosine_ranking_metrics(q, r, ql, rl, topk=topk)["map"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_on_sign_codes_every_metric_is_evaluates():
+    rng = np.random.default_rng(4)
+    # 16 bits: the unit rows are exactly +-1/4, so equal Hamming distances give exactly equal cosines
+    q, r = np.sign(rng.standard_normal((30, 16))), np.sign(rng.standard_normal((400, 16)))
+    ql, rl = rng.random((30, 5)) < 0.3, rng.random((400, 5)) < 0.3
+    mine = cosine_ranking_metrics(q, r, ql, rl, topk=(20, 100), precision_at=(1, 10, 50, 400))
+    theirs = evaluate(q, r, ql, rl, topk=(20, 100), precision_at=(1, 10, 50, 400))
+    for key in ("map", "map@20", "map@100"):
+        assert mine[key] == pytest.approx(theirs[key], abs=1e-12), key
+    for curve in ("precision@N", "recall@N"):
+        assert mine[curve]["n"] == list(theirs[curve]["n"])
+        assert np.allclose(mine[curve]["value"], theirs[curve]["value"], atol=1e-12), curve
+
+
+def test_quantization_gap_is_continuous_minus_code_map():
+    q, r, ql, rl = problem(5)
+    text_q, text_r = q[:, ::-1].copy(), r[:, ::-1].copy()
+    outputs = {"query_image": q, "query_text": text_q, "retrieval_image": r, "retrieval_text": text_r}
+    gap = quantization_gap(outputs, ql, rl, {"i2t": 0.25, "t2i": 0.5})
+    assert gap["i2t"] == pytest.approx(cosine_map(q.tolist(), text_r.tolist(), ql.tolist(), rl.tolist()) - 0.25)
+    assert gap["t2i"] == pytest.approx(cosine_map(text_q.tolist(), r.tolist(), ql.tolist(), rl.tolist()) - 0.5)
