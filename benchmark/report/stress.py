@@ -96,12 +96,13 @@ def stress_table(records: list[RunRecord], axis: Axis, diagnostics=DEFAULT_DIAGN
     if reference is None or table.empty:
         return table
     found = []
-    for cell_key, cell in frame[~frame.row.map(is_reference)].groupby(keys[:1] + keys[1:2] + keys[3:], sort=True):
+    cell_keys = [key for key in keys if key != "row"]  # a cell: the rows compared with each other
+    for cell_key, cell in frame[~frame.row.map(is_reference)].groupby(cell_keys, sort=True):
         values = {row: dict(zip(part.replicate, part.value)) for row, part in cell.groupby("row")}
         if reference in values and len(values) > 1:
             found += [(*cell_key, row, d.mean, d.half_width, d.p_holm)
                       for row, d in differences_to(values, reference).items()]
-    differences = pd.DataFrame(found, columns=["dataset", "bits", knob, "quantity", "row", "delta", "delta_ci", "p_holm"])
+    differences = pd.DataFrame(found, columns=[*cell_keys, "row", "delta", "delta_ci", "p_holm"])
     return table.merge(differences, on=keys, how="left")
 
 
