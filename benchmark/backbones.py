@@ -8,12 +8,13 @@ import os
 from pathlib import Path
 
 from methods import Backbone, load_backbone, pretrain_tiny_clip
+from methods.backbone import folder_problem
 from methods.openai_checkpoint import (BPE_FILE, CONVERTER_VERSION, OpenAICheckpointError, convert_openai_checkpoint,
                                        file_sha256, find_tokenizer, tokenizer_hash)
 
 from .data import PairedDataset, Split
 from .errors import BackboneError
-from .files import atomic_folder
+from .files import atomic_folder, set_aside
 from .threads import torch_threads
 
 
@@ -23,6 +24,9 @@ def check_backbone_folder(path: Path) -> Path:
     if not (path / "config.json").is_file():
         raise BackboneError(f"backbone folder {path} has no config.json; give --backbone a CLIP folder written by "
                             "save_pretrained (e.g. a downloaded openai/clip-vit-base-patch32)")
+    problem = folder_problem(path)
+    if problem:
+        raise BackboneError(problem)
     return path
 
 
@@ -33,6 +37,10 @@ def open_backbone(path: Path) -> Backbone:
         return load_backbone(path)
     except (OSError, ValueError, KeyError) as exc:  # what transformers raises for a folder it cannot load
         raise BackboneError(f"cannot load the CLIP backbone in {path}: {exc}") from exc
+    except Exception as exc:  # e.g. safetensors' own error for a damaged weights file
+        if type(exc).__module__.split(".")[0] not in ("safetensors", "tokenizers"):
+            raise
+        raise BackboneError(f"cannot load the CLIP backbone in {path}: {exc}; download or copy it again") from exc
 
 
 #: Overrides where the tokenizer of an OpenAI checkpoint is looked for (OpenAI's merges file or a tokenizer folder).
@@ -85,6 +93,7 @@ def openai_backbone(checkpoint: str | Path, cache_dir: Path) -> Path:
         digest = _checkpoint_sha256(checkpoint)
         folder = (Path(cache_dir) / "backbones" /
                   f"openai-{checkpoint.stem}-{digest[:16]}-tok{tokenizer_hash(tokenizer)[:12]}-v{CONVERTER_VERSION}")
+        _set_aside_if_damaged(folder)
         if not (folder / "config.json").is_file():
             with atomic_folder(folder, marker="config.json") as tmp:
                 convert_openai_checkpoint(checkpoint, tmp, tokenizer, checkpoint_sha256=digest)
@@ -117,7 +126,16 @@ def backbone_problem(backbone: str) -> str | None:
     if not (Path(backbone) / "config.json").is_file():
         return (f"backbone folder {backbone} has no config.json: every run would fail; give --backbone a CLIP "
                 "folder written by save_pretrained (or OpenAI's .pt checkpoint)")
-    return None
+    problem = folder_problem(Path(backbone))
+    return f"every run would fail: {problem}" if problem else None
+
+
+def _set_aside_if_damaged(folder: Path) -> None:
+    """A cached backbone folder (built here, so rebuilt from its inputs) with a truncated weights file or without
+    its tokenizer is set aside (``benchmark.files.set_aside``), so that it is built again."""
+    problem = folder_problem(folder) if (folder / "config.json").is_file() else None
+    if problem:
+        set_aside(folder, f"cached {problem.split('; download')[0].split(': copy them')[0]}", "it is built again")
 
 
 def synthetic_backbone(dataset: PairedDataset, split: Split, cache_dir: Path, *, seed: int = 0,
@@ -127,6 +145,7 @@ def synthetic_backbone(dataset: PairedDataset, split: Split, cache_dir: Path, *,
     on the machine's cores (and the tiny model gains nothing from more)."""
     folder = (Path(cache_dir) / "backbones" /
               f"{dataset.name}-{dataset.content_hash[:12]}-{split.hash[:12]}-{config}-seed{seed}-{steps}")
+    _set_aside_if_damaged(folder)
     if not (folder / "config.json").is_file():
         with atomic_folder(folder, marker="config.json") as tmp, torch_threads(1):
             pretrain_tiny_clip(tmp, dataset.images[split.train], [dataset.texts[i] for i in split.train],

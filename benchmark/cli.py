@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import sys
 from pathlib import Path
 
@@ -177,7 +178,8 @@ def _name_list(text: str) -> list[str]:
 #: The configuration key each run flag overrides.
 FLAG_KEYS = {"losses": "losses", "plugins": "plugins", "datasets": "datasets", "bits": "bits", "replicates": "replicates", "epochs": "run.epochs",
              "protocol": "run.protocol", "mode": "run.mode", "backbone": "run.backbone",
-             "data_root": "execution.data_root", "image_root": "execution.image_root", "device": "execution.device",
+             "data_root": "execution.data_root", "image_root": "execution.image_root",
+             "drop_missing_images": "execution.drop_missing_images", "device": "execution.device",
              "workers": "execution.workers", "threads": "execution.threads", "log": "execution.log"}
 
 
@@ -454,6 +456,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> 
                         "'synthetic'")
     parser.add_argument("--data-root", help="folder holding one folder per real dataset")
     parser.add_argument("--image-root", help="re-root image paths of real datasets that no longer exist")
+    parser.add_argument("--drop-missing-images", action="store_true", default=None,
+                        help="drop the items of real datasets whose image file is found nowhere (counted in each "
+                             "record) instead of stopping")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default: results/)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--workers", type=int, help="runs in parallel on this machine (default: one per core on the "
@@ -464,7 +469,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> 
                         help="tensorboard: write each run's loss terms and mAP per epoch to <run>/tensorboard/")
     parser.add_argument("--shard", help="I/N: run only shard I of N (default under a Slurm array: the array task)")
     parser.add_argument("--executor", choices=["local", "slurm"], default="local",
-                        help="slurm: submit the pending runs as one job array through submitit")
+                        help="slurm: submit the pending runs as one job array through submitit, as "
+                             "execution.slurm says (docs/configuration.md)")
     parser.add_argument("--force", action="store_true", help="redo finished runs")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and each run's status")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -656,12 +662,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What the file system answers when a folder the user gave cannot be used (read-only, a file, full, missing).
+OS_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+             errno.ENOENT, errno.EEXIST}
+
+
+def os_error_line(exc: OSError) -> str | None:
+    """One line for a file-system error caused by a path or folder the user gave (naming it and what to do), or
+    None for any other OSError (a bug: it keeps its traceback)."""
+    if exc.errno not in OS_ERRNOS or exc.filename is None:
+        return None
+    return (f"cannot use {exc.filename}: {exc.strerror}; check that --results / --out (and --data-root, the cache "
+            "folder $BENCHMARK_CACHE) name folders that exist, are folders and that you can write to")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except UserError as exc:  # errors a user can cause carry a message that says what to do
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        message = os_error_line(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished runs are kept; run the same command again to do the rest", file=sys.stderr)

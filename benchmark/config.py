@@ -71,6 +71,7 @@ class RunSettings:
     protocol: Literal["honest", "paper"] = "honest"
     mode: Literal["frozen", "finetune"] = "frozen"
     epochs: int = field(default=30, metadata=_bounds(1))
+    eval_every: int = field(default=1, metadata=_bounds(1))
     batch_size: int = field(default=128, metadata=_bounds(1))
     backbone: str | None = "synthetic"
     dropout: float = field(default=0.2, metadata=_bounds(0, 1, high_open=True))
@@ -108,17 +109,43 @@ class VaryConfig:
 
 
 @dataclass(frozen=True)
+class SlurmConfig:
+    """How ``--executor slurm`` submits the pending runs through submitit (``benchmark.runner.submit_slurm``).
+
+    ``cluster``: ``slurm`` (sbatch must exist here), or ``local``: submitit's local executor, the same jobs as
+    processes on this machine, waited for (for testing a setup without a cluster). ``timeout_min``: each job's time
+    limit; ``array_parallelism``: jobs running at once; ``partition``, ``gpus_per_node``, ``cpus_per_task``,
+    ``mem_gb``: the job's resources (None: the cluster's defaults); ``prepare``: where the caches the runs share
+    are built before any job is submitted, ``here`` or in one ``job``; ``wait``: wait for the jobs and print
+    their outcomes (always for ``local``); ``parameters``: any other submitit parameter (``slurm_account``,
+    ``slurm_constraint``, ...), checked by submitit before anything is submitted."""
+
+    cluster: Literal["slurm", "local"] = "slurm"
+    timeout_min: int = field(default=240, metadata=_bounds(1))
+    array_parallelism: int = field(default=8, metadata=_bounds(1))
+    partition: str | None = None
+    gpus_per_node: int | None = field(default=None, metadata=_bounds(0))
+    cpus_per_task: int | None = field(default=None, metadata=_bounds(1))
+    mem_gb: int | None = field(default=None, metadata=_bounds(1))
+    prepare: Literal["here", "job"] = "here"
+    wait: bool = False
+    parameters: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ExecutionConfig:
     """Where and how runs execute; none of it changes a result, so none of it is in ``run_id``."""
 
     data_root: str | None = None
     image_root: str | None = None
+    drop_missing_images: bool = False
     device: str | None = field(default=None, metadata={"pattern": r"cpu|cuda(:\d+)?|mps"})
     workers: int | None = field(default=None, metadata=_bounds(1))
     threads: int | None = field(default=None, metadata=_bounds(1))
+    loader_workers: int | None = field(default=None, metadata=_bounds(0))
     save_continuous: bool | None = None
     log: Literal["none", "tensorboard"] = "none"
-    slurm: dict = field(default_factory=dict)
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
 
 
 @dataclass(frozen=True)
@@ -207,6 +234,8 @@ class RunSpec:
         content = self.to_dict()
         if self.parameter_set is None:  # a run of its configuration's own parameters keeps the id it always had
             del content["parameter_set"]
+        if self.settings.eval_every == 1:  # as every run evaluated before the key existed: those keep their ids
+            del content["settings"]["eval_every"]
         if self.synthetic is not None:  # a new generator makes other data from the same seed: other runs
             content["synthetic_generator"] = SYNTHETIC_GENERATOR_VERSION
         digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()

@@ -13,8 +13,8 @@ import numpy as np
 
 from .record import DIRECTION_MODALITIES, PRECISION_AT_N
 
-#: Query x item pairs per chunk: bounds memory whatever the set sizes.
-PAIRS_PER_CHUNK = 1 << 22
+#: Query x item pairs per chunk of query rows: bounds memory and keeps a chunk's arrays in cache.
+PAIRS_PER_CHUNK = 1 << 18
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -22,33 +22,65 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def ranking_order(scores: np.ndarray) -> np.ndarray:
+    """``(rows, n)`` scores -> per row, item indices by decreasing score, equal scores by increasing index.
+
+    The order of ``np.argsort(-scores, kind="stable")``, computed by the faster unstable sort and then, only
+    inside each run of exactly equal scores, the indices put back in increasing order.
+    """
+    key = -scores
+    order = np.argsort(key, axis=1)
+    ranked = np.take_along_axis(key, order, axis=1)
+    joined = np.zeros(scores.shape, bool)  # an item whose score equals the one ranked just before it
+    np.equal(ranked[:, 1:], ranked[:, :-1], out=joined[:, 1:])
+    if joined.any():
+        tied = joined.copy()
+        tied[:, :-1] |= joined[:, 1:]
+        position = np.flatnonzero(tied)
+        run = np.cumsum(~joined.ravel()[position])  # runs of ties, contiguous and increasing along `position`
+        flat = order.ravel()  # a view: sorting (run, index) puts each run's indices in increasing order
+        n = scores.shape[1]
+        flat[position] = np.sort(run * n + flat[position]) % n
+    return order
+
+
 def cosine_ranking_metrics(q_features, r_features, q_labels, r_labels, *, topk=(1000, 5000),
-                           precision_at=PRECISION_AT_N) -> dict:
-    """``map``, ``map@K``, ``precision@N`` / ``recall@N`` ({"n", "value"}) and the set sizes of one direction."""
+                           precision_at=PRECISION_AT_N, chunk: int | None = None) -> dict:
+    """``map``, ``map@K``, ``precision@N`` / ``recall@N`` ({"n", "value"}) and the set sizes of one direction.
+
+    ``chunk``: query rows per block (default: about ``PAIRS_PER_CHUNK`` pairs); the results do not depend on it.
+    """
     q, r = _unit_rows(q_features), _unit_rows(r_features)
-    ql, rl = np.asarray(q_labels) > 0, np.asarray(r_labels) > 0
+    ql, rl = (np.asarray(q_labels) > 0).astype(np.float32), (np.asarray(r_labels) > 0).astype(np.float32).T
     n_q, n_r = len(q), len(r)
     grid = np.array([n for n in precision_at if n <= n_r], np.int64)
     topk = np.asarray(topk, np.int64)
-    ap, topk_sum, topk_rel, hits_at_n, n_relevant = [], [], [], [], []
-    ranks = np.arange(1, n_r + 1, dtype=np.float64)
-    chunk = max(1, PAIRS_PER_CHUNK // n_r)
+    ap, n_relevant = np.zeros(n_q), np.zeros(n_q, np.int64)
+    topk_sum, topk_rel = np.zeros((n_q, len(topk))), np.zeros((n_q, len(topk)), np.int64)
+    hits_at_n = np.zeros((n_q, len(grid)), np.int64)
+    chunk = chunk or max(1, PAIRS_PER_CHUNK // n_r)
     for start in range(0, n_q, chunk):
-        similarity = q[start:start + chunk] @ r.T
-        order = np.argsort(-similarity, axis=1, kind="stable")  # ties keep retrieval-index order
-        relevant = np.take_along_axis((ql[start:start + chunk].astype(np.float32) @ rl.T.astype(np.float32)) > 0,
-                                      order, axis=1)
-        hits = np.cumsum(relevant, axis=1)
-        precision_at_hits = np.where(relevant, hits / ranks, 0.0)
-        cumulative = np.cumsum(precision_at_hits, axis=1)
-        ap.append(cumulative[:, -1])
-        n_relevant.append(hits[:, -1])
-        k_index = np.minimum(topk, n_r) - 1
-        topk_sum.append(cumulative[:, k_index])
-        topk_rel.append(hits[:, k_index])
-        hits_at_n.append(hits[:, grid - 1])
-    ap, n_relevant = np.concatenate(ap), np.concatenate(n_relevant)
-    topk_sum, topk_rel, hits_at_n = np.concatenate(topk_sum), np.concatenate(topk_rel), np.concatenate(hits_at_n)
+        rows = slice(start, min(start + chunk, n_q))
+        order = ranking_order(q[rows] @ r.T)
+        relevant = np.take_along_axis((ql[rows] @ rl) > 0, order, axis=1)
+        # every relevant item of the block, row after row: its row, its 1-based rank and its hit count
+        where = np.flatnonzero(relevant)
+        row, rank = np.divmod(where, n_r)
+        rank += 1
+        counts = np.bincount(row, minlength=relevant.shape[0])
+        first = np.cumsum(counts) - counts
+        hits = np.arange(1, len(where) + 1) - first[row]
+        precision = hits / rank
+        n_rows = len(counts)
+        n_relevant[rows] = counts
+        ap[rows] = np.bincount(row, precision, minlength=n_rows)
+        for j, k in enumerate(np.minimum(topk, n_r)):
+            within = rank <= k
+            topk_sum[rows, j] = np.bincount(row[within], precision[within], minlength=n_rows)
+            topk_rel[rows, j] = np.bincount(row[within], minlength=n_rows)
+        # relevant items ranked within the first N: positions in `where` before row * n_r + N
+        ends = np.arange(n_rows)[:, None] * n_r + grid
+        hits_at_n[rows] = np.searchsorted(where, ends, side="left") - first[:, None]
 
     def mean_ratio(numerator, denominator):
         return np.where(denominator > 0, numerator / np.maximum(denominator, 1), 0.0).mean(axis=0)

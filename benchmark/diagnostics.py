@@ -58,10 +58,11 @@ def distance_separation(image: np.ndarray, text: np.ndarray, labels: np.ndarray)
     distance = hamming(image[index], text[index])
     y = labels[index].astype(np.float32)
     shares = (y @ y.T) > 0
-    other = ~np.eye(len(index), dtype=bool)
     k = image.shape[1]
-    intra = np.bincount(distance[shares & other], minlength=k + 1)
-    inter = np.bincount(distance[~shares & other], minlength=k + 1)
+    # one histogram of (distance, shares a label) over all pairs, less the pairs of an item with itself
+    key = 2 * distance + shares
+    counts = np.bincount(key.ravel(), minlength=2 * (k + 1)) - np.bincount(key.diagonal(), minlength=2 * (k + 1))
+    inter, intra = counts[0::2], counts[1::2]
     distances = np.arange(k + 1)
 
     def mean(hist):

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 
@@ -75,3 +78,51 @@ def atomic_folder(folder: Path, marker: str) -> Iterator[Path]:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------ damaged files
+
+#: What reading a damaged ``.npz`` or JSON file raises (a truncated zip: BadZipFile or EOFError).
+DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+
+
+def set_aside(path: Path, problem: str, then: str = "it will be rebuilt") -> Path | None:
+    """Rename the damaged file or folder ``path`` to ``<name>.corrupt-<UTC time>`` (kept for inspection, out of
+    the way) and say so in one line on stderr; None when another process moved it first."""
+    path = Path(path)
+    aside = path.with_name(f"{path.name}.corrupt-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S.%fZ')}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return None
+    print(f"warning: {problem}; set aside as {aside.name}, {then}", file=sys.stderr)
+    return aside
+
+
+def load_npz_cache(path: Path, keys: tuple[str, ...], what: str = "cache file") -> dict | None:
+    """The arrays ``keys`` of the cache file ``path``; None when it is missing, or damaged (truncated, not a
+    ``.npz``, an array missing): then it is set aside, so that the caller rebuilds it."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np_load(path) as stored:
+            return {key: stored[key] for key in keys}
+    except DAMAGED as exc:
+        set_aside(path, f"{what} {path} is damaged ({type(exc).__name__}: {exc})")
+        return None
+
+
+def npz_complete(path: Path, keys: tuple[str, ...]) -> bool:
+    """Whether ``path`` is a whole ``.npz`` holding ``keys`` (read from its zip directory, not its arrays)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {f"{key}.npy" for key in keys} <= set(archive.namelist())
+    except DAMAGED:
+        return False
+
+
+def np_load(path: Path):
+    import numpy as np
+
+    return np.load(path)

@@ -11,7 +11,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import losses
@@ -102,7 +102,41 @@ def _check_losses(config: Config) -> tuple[str, ...]:
             losses.build(name, 2, 8, **params)  # refuses unknown parameters and bad values, naming them
         except losses.LossConfigError as exc:
             raise ConfigError(f"loss_params.{name}: {exc}") from exc
+    for name in names:
+        _check_user_loss_output(name, config.loss_params.get(name, {}), config.bits[0])
     return names
+
+
+def _check_user_loss_output(name: str, params: dict, bits: int) -> None:
+    """A loss from outside the suite (``module:Class`` or a plugin's) is called once on a small random batch, so
+    that one returning something other than a ``LossOutput`` stops the grid now, in one line, instead of failing
+    every run. A loss that raises on that batch is left to its runs, which record the error."""
+    import torch
+
+    params = dict(params)
+    if "seed" in losses.parameters(name) and "seed" not in params:
+        params["seed"] = 0
+    loss = losses.build(name, 3, bits, **params)
+    if type(loss).__module__.split(".")[0] == "losses":
+        return
+    generator = torch.Generator().manual_seed(0)
+    img, txt = (torch.randn(6, bits, generator=generator).tanh().requires_grad_() for _ in range(2))
+    labels = torch.eye(3)[torch.arange(6) % 3]
+    try:
+        out = loss(img, txt, labels)
+    except Exception:  # noqa: BLE001 - the runs record it
+        return
+    where = f"loss {name!r} ({type(loss).__module__}.{type(loss).__qualname__})"
+    if not isinstance(out, losses.LossOutput):
+        raise ConfigError(f"{where} returned {type(out).__name__} from forward; it must return "
+                          "losses.LossOutput(total=<scalar tensor>, terms={name: tensor}), e.g. "
+                          "LossOutput.from_terms({'main': value}) (docs/losses.md, 'Your own loss')")
+    terms_ok = isinstance(out.terms, dict) and all(isinstance(v, torch.Tensor) for v in out.terms.values())
+    if not (isinstance(out.total, torch.Tensor) and out.total.dim() == 0 and out.total.is_floating_point()
+            and out.total.requires_grad) or not terms_ok:
+        raise ConfigError(f"{where} returned a LossOutput whose total is not a scalar float tensor with gradients "
+                          "or whose terms are not a dict of tensors; build it with LossOutput.from_terms({'main': "
+                          "value}) from the codes it is given (docs/losses.md, 'Your own loss')")
 
 
 def _check_replicates(config: Config) -> None:
@@ -124,12 +158,31 @@ def _check_datasets(config: Config) -> None:
             data.synthetic.knob_values(name, **config.synthetic.knobs)
         except data.DataError as exc:
             raise ConfigError(f"synthetic.knobs: {exc}") from None
+    for name in config.datasets:
+        _check_split(config, name)
     real = [name for name in config.datasets if not data.is_synthetic(name)]
     if real and config.run.backbone in (None, "synthetic"):
         raise ConfigError(f"dataset(s) {', '.join(real)} need a pretrained CLIP folder: give --backbone PATH "
                           "(e.g. a saved openai/clip-vit-base-patch32)")
     if config.run.backbone is None:
         raise ConfigError("'run.backbone' is not set: use 'synthetic' for the synthetic sets or give --backbone PATH")
+
+
+def _check_split(config: Config, name: str) -> None:
+    """The split sizes of ``name`` checked now (so --dry-run catches them): against a synthetic set's size, and
+    for a real set (whose size is known only once read) what does not depend on it."""
+    from .data.real import REAL_DATASETS
+    from .data.splits import SplitSettings, split_problem
+
+    if data.is_synthetic(name):
+        n_items = config.synthetic.size or data.SYNTHETIC_DATASETS[name].size
+        query, train = data.SYNTHETIC_DATASETS[name].split_sizes(n_items)
+    else:
+        n_items, query, train = None, REAL_DATASETS[name].query_size, REAL_DATASETS[name].train_size
+    given = {k: v for k, v in asdict(config.run.split).items() if v is not None}
+    problem = split_problem(n_items, SplitSettings(**{"query_size": query, "train_size": train, **given}), name)
+    if problem:
+        raise ConfigError(problem)
 
 
 def _replicate_specs(config: Config, dataset: str, replicate: int) -> list[RunSpec]:

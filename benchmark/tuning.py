@@ -253,11 +253,13 @@ def tune(grid: Grid, context: RunContext, *, trials: int, shard: tuple[int, int]
     work = partial(run_study, trials=trials, journal=journal)
     failed = []
     if pending and executor == "slurm":
-        job_ids = submit_slurm([s.base for s in pending], context, None, work)
-        print(f"submitted {len(job_ids)} studies as a Slurm job array ({job_ids[0]} ...); run this command again "
-              "once they finish to write the tuned parameters", file=out)
-        return 0
-    if pending:
+        submission = submit_slurm([s.base for s in pending], context, None, work, unit="study")
+        print(submission.describe("study"), file=out)
+        if submission.outcomes is None:  # on Slurm, not waited for
+            print("run this command again once they finish to write the tuned parameters", file=out)
+            return 0
+        failed = [o for o in submission.outcomes if o["status"] == "failed"]
+    elif pending:
         failed = [o for o in run_local([s.base for s in pending], context, None, work, unit="study")
                   if o["status"] == "failed"]
     found = [study_result(optuna, s, context.results, trials, epochs) for s in studies]

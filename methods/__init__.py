@@ -12,7 +12,8 @@ _EXPORTS = {
     "DualEncoder": "encoder", "HashHead": "encoder", "SeededDropout": "encoder",
     "encode_features": "features",
     "warmup_cosine": "optim",
-    "DEFAULT_MAX_TEXT_LEN": "preprocess", "ImageTransform": "preprocess", "tokenize": "preprocess",
+    "DEFAULT_MAX_TEXT_LEN": "preprocess", "ImageTransform": "preprocess", "image_batches": "preprocess",
+    "tokenize": "preprocess",
     "pretrain_tiny_clip": "pretrain",
 }
 __all__ = sorted(_EXPORTS)

@@ -66,10 +66,65 @@ def folder_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_backbone(path: Path) -> Backbone:
-    """Load ``CLIPModel``, its tokenizer and its image processor from a local folder (no download); errors
-    are transformers' own (``benchmark.backbones.open_backbone`` turns them into one line for users)."""
+#: Files of which a saved tokenizer needs at least one set (fast, CLIP's BPE, or a sentencepiece model).
+TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"), ("spiece.model",), ("sentencepiece.bpe.model",))
+
+
+def _weights_problem(file: Path) -> str | None:
+    """Why the weights file ``file`` is incomplete (a safetensors file shorter than its header says, a
+    PyTorch archive without its end), or None."""
+    import json
+    import struct
+    import zipfile
+
+    size = file.stat().st_size
+    if file.suffix == ".safetensors":
+        with open(file, "rb") as f:
+            head = f.read(8)
+            length = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+            try:
+                header = json.loads(f.read(length)) if 0 <= length <= size - 8 else None
+            except ValueError:
+                header = None
+        if not isinstance(header, dict):
+            return f"{file} has a damaged header"
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
+                   and "data_offsets" in v), default=0)
+        if 8 + length + end > size:
+            return f"{file} is truncated ({size} bytes, its header says {8 + length + end})"
+    elif file.suffix == ".bin" and not zipfile.is_zipfile(file):
+        with open(file, "rb") as f:
+            legacy = f.read(2) == b"\x80\x02"  # a pickle of torch < 1.6 has no zip end to check
+        if not legacy:
+            return f"{file} is truncated or damaged (not a complete PyTorch archive)"
+    return None
+
+
+def folder_problem(path: Path) -> str | None:
+    """What makes the CLIP folder ``path`` unusable that ``from_pretrained`` would not say, or None: no tokenizer
+    files (transformers then builds a 2-token tokenizer that maps every caption to unknown tokens), or a
+    truncated weights file."""
     path = Path(path)
+    names = {p.name for p in path.iterdir()} if path.is_dir() else set()
+    if not any(set(option) <= names for option in TOKENIZER_FILES):
+        return (f"backbone folder {path} has no tokenizer files (tokenizer.json, or vocab.json and merges.txt): "
+                "copy them from the model's download (e.g. openai/clip-vit-base-patch32), or save the tokenizer "
+                "there with save_pretrained")
+    for file in sorted(path.glob("*.safetensors")) + sorted(path.glob("pytorch_model*.bin")):
+        problem = _weights_problem(file)
+        if problem:
+            return f"backbone folder {path}: {problem}; download or copy the weights again"
+    return None
+
+
+def load_backbone(path: Path) -> Backbone:
+    """Load ``CLIPModel``, its tokenizer and its image processor from a local folder (no download); a folder
+    ``folder_problem`` finds unusable raises ValueError, other errors are transformers' own
+    (``benchmark.backbones.open_backbone`` turns them into one line for users)."""
+    path = Path(path)
+    problem = folder_problem(path) if path.is_dir() else None
+    if problem:
+        raise ValueError(problem)
     model = CLIPModel.from_pretrained(path, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     processor = _image_processor_class().from_pretrained(path, local_files_only=True)

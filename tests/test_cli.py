@@ -1,6 +1,7 @@
 """`python -m benchmark` as a user runs it, in a subprocess."""
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -43,11 +44,15 @@ def test_bad_arguments_exit_non_zero_without_traceback():
         assert "usage:" in result.stderr
 
 
-def test_every_subcommand_has_help_with_examples():
-    for command in ("list", "run", "report", "ablate", "prepare", "diagnose", "export", "results", "tune", "sweep"):
-        result = run_cli(command, "--help")
-        assert result.returncode == 0, command
-        assert "examples:" in result.stdout and f"python -m benchmark {command}" in result.stdout, command
+def test_every_subcommand_has_help_with_examples(capsys):
+    commands = [a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)][0].choices
+    assert len(commands) >= 11
+    for command in commands:  # in this process: a subprocess each would only add interpreter start-ups
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([command, "--help"])
+        out = capsys.readouterr().out
+        assert exit_.value.code == 0, command
+        assert "examples:" in out and f"python -m benchmark {command}" in out, command
 
 
 def test_list_configs():
@@ -80,3 +85,29 @@ def test_a_user_error_is_one_line_and_exit_2_and_a_bug_keeps_its_traceback(monke
     monkeypatch.setitem(cli.LISTINGS, "configs", broken)
     with pytest.raises(ValueError, match="could not be broadcast"):
         cli.main(["list", "configs"])
+
+
+def test_unusable_folders_and_an_empty_format_list_are_one_line_and_exit_2(tmp_path, capsys):
+    """A results or output folder that is a file (or read-only) and `report --format ,` each print one line and
+    exit 2, without a traceback and without writing anything."""
+    from benchmark.config import load_config
+    from tests.records import write_record
+
+    results = tmp_path / "results"
+    write_record(results, load_config("default", {"losses": ["dcgh"], "datasets": ["synth-coco"], "bits": [16]}),
+                 "dcgh", "synth-coco", 16, 0, 0.5)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    cases = [
+        (["report", "--results", str(results), "--out", str(tmp_path / "out"), "--format", ","],
+         "error: --format names no format; give a comma list of one or more of latex, markdown, csv"),
+        (["report", "--results", str(results), "--out", str(a_file)], f"error: cannot use {a_file}"),
+        (["run", "--losses", "dcgh", "--datasets", "synth-coco", "--bits", "16", "--replicates", "1", "--quiet",
+          "--results", str(a_file)], f"error: cannot use {a_file}"),
+    ]
+    for args, start in cases:
+        assert cli.main(args) == 2, args
+        lines = capsys.readouterr().err.splitlines()
+        assert lines[-1].startswith(start) and not any("Traceback" in line for line in lines), lines
+    assert not (tmp_path / "out").exists()
+    assert cli.os_error_line(OSError(5, "Input/output error", "x")) is None  # not the user's folder: a traceback

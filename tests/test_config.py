@@ -45,6 +45,8 @@ def test_layers_apply_in_order(tmp_path):
     ({"run": {"split": {"val_fraction": 1.5}}}, "'run.split.val_fraction' in the command line must be > 0 and < 1"),
     ({"execution": {"device": "gpu"}}, "'execution.device' in the command line must match"),
     ({"execution": {"workers": 0}}, "'execution.workers' in the command line must be an integer >= 1"),
+    ({"execution": {"loader_workers": -1}}, "'execution.loader_workers' in the command line must be an integer >= 0"),
+    ({"run": {"eval_every": 0}}, "'run.eval_every' in the command line must be an integer >= 1, got 0"),
     ({"loss_params": {"dcgh": 3}}, "'loss_params' in the command line must map each name to a mapping"),
     ({"run": 3}, "'run' in the command line must be a mapping of protocol, mode, epochs"),
     ({"datasets": []}, "'datasets' in the command line must be a non-empty list"),
@@ -76,12 +78,25 @@ def test_yaml_exponents_without_a_dot_are_numbers(tmp_path):
     ({"datasets": ["synth-cocoa"]}, "unknown dataset 'synth-cocoa' (did you mean 'synth-coco'?)"),
     ({"datasets": ["coco"]}, "dataset(s) coco need a pretrained CLIP folder"),
     ({"synthetic": {"knobs": {"hierarchi": 0.5}}}, "synthetic.knobs: unknown synthetic knob(s) hierarchi (did you mean 'hierarchy'?)"),
+    ({"datasets": ["synth-coco"], "synthetic": {"size": 100}, "run": {"split": {"query_size": 90, "train_size": 50}}},
+     "synth-coco has 100 items: it cannot hold 90 queries and 50 training items"),
+    ({"datasets": ["synth-coco"], "run": {"split": {"train_size": 2, "val_fraction": 0.9}}},
+     "synth-coco: 2 training items leave nothing for the validation database"),
 ])
 def test_the_grid_checks_losses_and_datasets_before_any_work(overrides, message):
     config = load_config("default", {"losses": ["pairwise", "dcgh"], **overrides})
     with pytest.raises(ConfigError) as error:
         build_grid(config)
     assert message in str(error.value)
+
+
+def test_split_advice_names_keys_the_config_accepts():
+    """Every configuration key the split errors advise changing is a real key (``--set`` takes it)."""
+    import benchmark.data.splits as splits
+
+    source = Path(splits.__file__).read_text()
+    advised = set(re.findall(r"\b(?:raise|lower) ([a-z_.]+)", source)) | set(re.findall(r"\b(run\.[a-z_.]+[a-z])", source))
+    assert advised and advised <= set(schema_keys()), advised - set(schema_keys())
 
 
 def test_loss_groups_expand_in_order():
@@ -96,7 +111,8 @@ def test_a_run_id_changes_with_what_shapes_the_run_only():
     def ids(**overrides):
         return {s.label: s.run_id for s in build_grid(load_config("default", overrides)).specs}
     assert not set(ids(run={"epochs": 31}).values()) & set(base.values())
-    assert ids(execution={"device": "cpu", "workers": 2}) == base  # where a run executes is not what it is
+    assert ids(execution={"device": "cpu", "workers": 2, "loader_workers": 4}) == base  # where a run executes is not what it is
+    assert not set(ids(run={"eval_every": 2}).values()) & set(base.values())  # which epochs are candidates is
     gamma = ids(loss_params={"dcgh": {"gamma": 0.5}})
     assert {label for label in base if gamma[label] != base[label]} == {l for l in base if l.startswith("dcgh ")}
     assert set(ids(references=False)) == {label for label in base if not label.startswith("ref:")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.continuous import cosine_ranking_metrics, quantization_gap
+from benchmark.continuous import cosine_ranking_metrics, quantization_gap, ranking_order
 from benchmark.metrics import evaluate
 from tests.reference_metrics import cosine_map
 
@@ -53,3 +53,22 @@ def test_quantization_gap_is_continuous_minus_code_map():
     gap = quantization_gap(outputs, ql, rl, {"i2t": 0.25, "t2i": 0.5})
     assert gap["i2t"] == pytest.approx(cosine_map(q.tolist(), text_r.tolist(), ql.tolist(), rl.tolist()) - 0.25)
     assert gap["t2i"] == pytest.approx(cosine_map(text_q.tolist(), r.tolist(), ql.tolist(), rl.tolist()) - 0.5)
+
+
+@pytest.mark.parametrize("values", [3, 50, 10**6])
+def test_ranking_order_is_the_stable_argsort(values):
+    """Few distinct scores (long runs of ties, across row ends), some and none: the order of a stable sort."""
+    rng = np.random.default_rng(values)
+    scores = rng.integers(0, values, (7, 300)).astype(np.float64) / 7
+    scores[2, ::5] = 0.0
+    scores[2, 1::5] = -0.0  # equal to 0.0: tied with it, ranked by index
+    expected = np.argsort(-scores, axis=1, kind="stable")
+    assert np.array_equal(ranking_order(scores), expected)
+
+
+def test_results_do_not_depend_on_the_chunk():
+    q, r, ql, rl = problem(3, ties=True)
+    options = {"topk": (10, 100), "precision_at": (1, 10, 50, 300)}
+    whole = cosine_ranking_metrics(q, r, ql, rl, **options)
+    for chunk in (1, 3, 7):
+        assert cosine_ranking_metrics(q, r, ql, rl, chunk=chunk, **options) == whole

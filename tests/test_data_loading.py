@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,6 +183,36 @@ def test_missing_images_are_counted_and_rerooted(tmp_path, images):
     assert ds.summary["missing_image_examples"][0] == "/old/machine/mirflickr/im1.jpg"
     ds = data.load("mirflickr25k", root=root, image_root=tmp_path / "images")
     assert ds.summary["missing_images"] == 0 and ds.images == [images[0], images[1], images[3]]
+
+
+def test_missing_images_stop_the_grid_in_one_line_naming_them_or_are_dropped(tmp_path, images, capsys):
+    """A run stops before any training with one line naming the first missing files, the count and both ways
+    out; --drop-missing-images drops those items and the record's summary counts them."""
+    from benchmark import cli
+    from benchmark.data.real import load_real
+
+    root = write_v5_dataset(tmp_path / "data" / "mirflickr25k", images)
+    Path(images[1]).unlink()
+    with pytest.raises(DataError) as error:
+        load_real("mirflickr25k", root, missing_images="error")
+    message = str(error.value)
+    assert f"1 of 3 image files not found, e.g. {images[1]}" in message
+    assert "--image-root" in message and "--drop-missing-images" in message and "drop those 1 items" in message
+    ds = data.load("mirflickr25k", root=root, missing_images="drop")
+    assert ds.images == [images[0], images[3]] and ds.captions == [["dog sky"], ["sunset lake tree"]]
+    assert ds.summary["dropped"] == {"no label": 1, "image missing": 1} and ds.summary["kept"] == 2
+    args = ["run", "--datasets", "mirflickr25k", "--data-root", str(tmp_path / "data"), "--backbone",
+            str(tmp_path / "clip"), "--losses", "dcgh", "--bits", "16", "--replicates", "1", "--workers", "1",
+            "--set", "references=false", "--results", str(tmp_path / "results"), "--quiet"]
+    assert cli.main(args) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: mirflickr25k: 1 of 3 image files not found") and "--drop-missing-images" in line
+    assert cli.main([*args, "--dry-run"]) == 0  # --dry-run says it before any run
+    assert "warning: mirflickr25k: 1 of 3 image files not found" in capsys.readouterr().out
+    from benchmark.config import load_config
+
+    assert load_config("default", cli._overrides(cli.build_parser().parse_args(
+        args + ["--drop-missing-images"]))).execution.drop_missing_images is True
 
 
 def test_relative_image_paths_resolve_against_the_dataset_folder(tmp_path):

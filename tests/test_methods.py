@@ -1,6 +1,8 @@
 """The shared model: a CLIP folder loaded offline like a real pretrained one, tokenisation, encoding."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -74,12 +76,82 @@ def test_changed_files_change_the_backbone_hash(tiny_folder, tmp_path):
     assert methods.folder_hash(copy) != methods.folder_hash(tiny_folder)
 
 
-def test_missing_or_broken_backbone_folder(tmp_path):
+def test_missing_or_broken_backbone_folder(tiny_folder, tmp_path):
+    import shutil
+
     with pytest.raises(BackboneError, match="has no config.json; give --backbone a CLIP folder written by save_pretrained"):
         open_backbone(tmp_path)
+    tmp_path = shutil.copytree(tiny_folder, tmp_path / "broken")
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(BackboneError, match=f"cannot load the CLIP backbone in {tmp_path}"):
         open_backbone(tmp_path)
+
+
+def test_backbone_folder_without_tokenizer_or_with_truncated_weights_is_refused(tiny_folder, tmp_path):
+    """transformers would build a 2-token tokenizer for a folder without tokenizer files (every caption unknown
+    tokens) and safetensors raises its own error for truncated weights: both are one BackboneError line."""
+    import shutil
+
+    from benchmark.backbones import backbone_problem
+
+    no_tokenizer = shutil.copytree(tiny_folder, tmp_path / "no-tokenizer")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (no_tokenizer / name).unlink()
+    truncated = shutil.copytree(tiny_folder, tmp_path / "truncated")
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    for folder, message in ((no_tokenizer, "has no tokenizer files"), (truncated, "model.safetensors is truncated")):
+        with pytest.raises(BackboneError, match=message):
+            open_backbone(folder)
+        assert message in backbone_problem(str(folder))  # --dry-run says it too
+    assert backbone_problem(str(tiny_folder)) is None
+
+
+def test_a_damaged_cached_backbone_is_set_aside_and_built_again(tiny_folder, tmp_path, monkeypatch, capsys):
+    import shutil
+    from types import SimpleNamespace
+
+    import benchmark.backbones as backbones
+
+    builds = []
+
+    def pretrain(folder, *args, **kwargs):  # stands in for the pretraining: the tiny CLIP saved as it would be
+        builds.append(folder)
+        shutil.copytree(tiny_folder, folder, dirs_exist_ok=True)
+
+    monkeypatch.setattr(backbones, "pretrain_tiny_clip", pretrain)
+    dataset = SimpleNamespace(name="synth-coco", content_hash="c" * 64, images=np.zeros((4, 32, 32, 3), np.uint8),
+                              texts=["a"] * 4, vocabulary=VOCAB)
+    split = SimpleNamespace(hash="s" * 64, train=np.arange(4))
+    folder = backbones.synthetic_backbone(dataset, split, tmp_path, progress=False)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # truncated
+    assert backbones.synthetic_backbone(dataset, split, tmp_path, progress=False) == folder and len(builds) == 2
+    assert open_backbone(folder).dim == 64
+    (aside,) = folder.parent.glob(f"{folder.name}.corrupt-*")
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert f"cached backbone folder {folder}" in line and "is truncated" in line and aside.name in line
+
+
+def test_a_damaged_feature_cache_is_set_aside_and_rebuilt(tiny_folder, tmp_path, capsys):
+    from benchmark.config import RunSettings
+    from benchmark.data import PairedDataset
+    from benchmark.device import Precision
+    from benchmark.training.features import FrozenFeatures
+
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    dataset = PairedDataset("synth-coco", ["a", "b"], np.eye(2, dtype=np.uint8)[[0, 1, 0, 1]],
+                            [["a dog"], ["the cat"], ["sky"], ["a"]], images)
+    device, settings = torch.device("cpu"), RunSettings(max_text_len=8)
+    first = FrozenFeatures.open(dataset, load_backbone(tiny_folder), tmp_path, settings, device, Precision(device), False)
+    path = Path(first.cache.path)
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    FrozenFeatures.prepare(dataset, tiny_folder, tmp_path, settings, device, False)  # before any run: rebuilt
+    (aside,) = path.parent.glob(f"{path.name}.corrupt-*")
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert line.startswith(f"warning: feature cache {path} is damaged") and aside.name in line
+    again = FrozenFeatures.open(dataset, load_backbone(tiny_folder), tmp_path, settings, device, Precision(device), False)
+    assert again.cache.reused and torch.equal(again.image, first.image)
 
 
 def test_heads_draw_from_their_generator_as_torch_layers_draw_from_the_global_state(tiny_folder):

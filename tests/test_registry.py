@@ -166,6 +166,29 @@ def test_bad_user_loss_specs_raise_clearly(spec, message):
         losses.build(spec, 3, 4)
 
 
+class ReturnsATensor(HashingLoss):
+    """A user's mistake: forward returns the bare tensor, not a LossOutput."""
+
+    def forward(self, img, txt, labels):
+        return (img - txt).pow(2).mean()
+
+
+def test_a_user_loss_returning_a_wrong_type_or_a_plugin_with_a_syntax_error_is_one_line(tmp_path, monkeypatch, capsys):
+    from benchmark import cli
+
+    (tmp_path / "broken_plugin_xyz.py").write_text("def loss(:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    base = ["run", "--datasets", "synth-coco", "--bits", "16", "--replicates", "1", "--dry-run",
+            "--results", str(tmp_path / "results")]
+    assert cli.main([*base, "--losses", f"{__name__}:ReturnsATensor"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "ReturnsATensor) returned Tensor from forward; it must return losses.LossOutput" in line
+    assert cli.main([*base, "--losses", "dcgh", "--plugins", "broken_plugin_xyz"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: cannot import plugin module 'broken_plugin_xyz': invalid syntax")
+    assert cli.main([*base, "--losses", f"{__name__}:ScaledMeanLoss"]) == 0  # a right one passes the check
+
+
 def test_unknown_name_lists_the_choices():
     with pytest.raises(ValueError) as info:
         losses.build("dcgg", 24, 16)

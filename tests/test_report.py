@@ -246,7 +246,7 @@ def test_table_numbers_equal_the_records(tmp_path, grid_config):
     assert re.sub(r"[*†]", "", text) == f"{np.mean(others):.3f} ± {t_half_width(others):.3f}"
 
 
-def test_figures_and_an_index_linking_only_existing_files(tmp_path, grid_config):
+def test_figures_and_an_index_linking_only_existing_files(tmp_path, grid_config, monkeypatch):
     results, out = tmp_path / "results", tmp_path / "out"
     for loss in ("pairwise", "dcgh", "proxy"):
         write_record(results, grid_config, loss, "synth-coco", 16, 0, 0.5 + 0.01 * len(loss))
@@ -255,7 +255,15 @@ def test_figures_and_an_index_linking_only_existing_files(tmp_path, grid_config)
     RunStore(results).write_failure(RunFailure(run_id=broken.run_id, spec=broken, grid_id=grid.id, error="it broke",
                                                error_type="RuntimeError", traceback="",
                                                failed_at="2026-11-25T12:00:00+00:00"))
+    renamed, replace = [], os.replace  # every report file is written atomically: completed, then renamed into place
+
+    def spy(source, target):
+        renamed.append(Path(target))
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", spy)
     written = build_report(results, out, formats=["markdown", "csv"])
+    assert {p for p in out.rglob("*") if p.is_file()} == set(renamed)
     figures = out / "figures"
     for stem in ("pr_16", "precision_at_n_16", "training_synth-coco_16", "critical_difference_map"):
         for suffix in (".png", ".pdf"):

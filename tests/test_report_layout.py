@@ -276,3 +276,20 @@ def test_the_ablation_follows_each_loss_with_its_difference_in_each_task_block(t
     block = ["DCGH", "DCGH w/o var", "\\quad $\\Delta$ to DCGH", "DCGH label var", "\\quad $\\Delta$ to DCGH",
              "DCGH w/o pair", "\\quad $\\Delta$ to DCGH", "Proxy (HyP$^2$)", "\\quad $\\Delta$ to DCGH"]
     assert rows == block * 2
+
+
+def test_training_curves_with_eval_every_plot_the_evaluated_epochs(tmp_path, monkeypatch):
+    """With run.eval_every = 2 only some epochs carry a validation mAP: the curves join those, not dropped."""
+    config = load_config("default", {"losses": ["dcgh"], "datasets": ["synth-coco"], "bits": [16], "replicates": 1,
+                                     "references": False})
+    record = write_record(tmp_path / "results", config, "dcgh", "synth-coco", 16, 0, 0.5)
+    history = list(record.history)  # epochs 1, 2, 3; epoch 1 not evaluated
+    history[0] = {k: v for k, v in history[0].items() if not k.startswith("val_map")}
+    record = replace(record, history=history)
+    drawn = []
+    monkeypatch.setattr("benchmark.report.figures._save", lambda fig, out, stem: drawn.append(fig) or [])
+    training_figures([record], tmp_path)
+    bottom = drawn[0].axes[2]
+    curves = [line for line in bottom.get_lines() if line.get_label().startswith("Validation")]
+    assert [list(line.get_xdata()) for line in curves] == [[2, 3], [2, 3]]
+    plt.close(drawn[0])

@@ -2,7 +2,9 @@
 interruption, and the errors of bad flags and configs."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import signal
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.cli import main as cli_main
 from benchmark.config import load_config
 from benchmark.errors import ConfigError
 from benchmark.grid import build_grid
@@ -41,6 +44,17 @@ class ExplodingLoss(HashingLoss):
 def cli(*args, cwd=ROOT, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "benchmark", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=600, **kwargs)
+
+
+def main_in_process(*args) -> tuple[int, str]:
+    """``python -m benchmark ARGS`` in this process: its exit status and what it printed to stderr."""
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            status = cli_main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse's own errors
+            status = exit_.code
+    return status, err.getvalue()
 
 
 @pytest.fixture
@@ -157,12 +171,20 @@ def test_dry_run_prints_the_resolved_config_and_runs_nothing(tiny):
     (["--bits", "16,x"], "argument --bits: expected comma-separated integers"),
     (["--protocol", "best"], "argument --protocol: invalid choice"),
 ])
-def test_bad_flags_exit_non_zero_with_one_clear_line(tiny, args, message):
+def test_bad_flags_exit_non_zero_with_one_clear_line(tiny, monkeypatch, args, message):
     config, results, env = tiny
+    monkeypatch.setenv("BENCHMARK_CACHE", env["BENCHMARK_CACHE"])
     dry_run = [] if "--backbone" in args else ["--dry-run"]  # the backbone folder is checked before training
-    result = cli("run", "--config", config, "--results", results, *dry_run, *args, env=env)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert message in result.stderr
+    status, err = main_in_process("run", "--config", config, "--results", results, *dry_run, *args)
+    assert status == 2 and message in err
+
+
+def test_a_bad_flag_in_a_new_process_is_one_line_without_traceback(tiny):
+    """What the in-process checks above cannot see: the interpreter's own exit, with nothing but the line."""
+    config, results, env = tiny
+    result = cli("run", "--config", config, "--results", results, "--dry-run", "--losses", "dcgg", env=env)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: unknown loss 'dcgg'")
 
 
 @pytest.mark.parametrize("content,message", [
@@ -177,8 +199,8 @@ def test_bad_config_files(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(ConfigError, match=message):
         build_grid(load_config(str(path)))
-    result = cli("run", "--config", path, "--dry-run")
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    status, err = main_in_process("run", "--config", path, "--dry-run")
+    assert status == 2 and err.count("\n") == 1 and err.startswith("error: ")
 
 
 def test_shards_partition_the_whole_grid():

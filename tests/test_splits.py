@@ -62,9 +62,19 @@ def test_a_tampered_split_file_is_refused(dataset, tmp_path):
     np.savez(split.path, **parts)
     with pytest.raises(DataError, match="does not match its dataset, settings or recorded hash; .*delete it"):
         load_or_create_split(dataset, settings, tmp_path)
-    split.path.write_bytes(b"not a zip")
-    with pytest.raises(DataError, match="is unreadable"):
-        load_or_create_split(dataset, settings, tmp_path)
+
+
+
+def test_a_damaged_split_file_is_set_aside_and_re_created(dataset, tmp_path, capsys):
+    settings = SplitSettings(query_size=40, train_size=200)
+    split = load_or_create_split(dataset, settings, tmp_path)
+    content = split.path.read_bytes()
+    split.path.write_bytes(content[: len(content) // 2])  # truncated
+    again = load_or_create_split(dataset, settings, tmp_path)
+    assert again.hash == split.hash and np.array_equal(again.query, split.query)
+    (aside,) = split.path.parent.glob(f"{split.path.name}.corrupt-*")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"warning: split file {split.path} is damaged") and aside.name in line
 
 
 @pytest.mark.parametrize("query,train", [(300, 200), (0, 10), (10, 1)])

@@ -76,6 +76,24 @@ def test_damaged_records_are_named(tmp_path, content, problem):
     assert str(path) in reason and problem in reason
 
 
+@pytest.mark.parametrize("damage", ["truncated", "keyless"])
+def test_a_record_that_does_not_load_is_set_aside_and_its_run_redone(tmp_path, config, capsys, damage):
+    record = write_record(tmp_path, config, "dcgh", "synth-coco", 16, 0, 0.5)
+    store = RunStore(tmp_path)
+    path = store.folder(record.run_id) / "record.json"
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2] if damage == "truncated" else "{}")
+    assert store.status(record.run_id) == "pending"  # not done forever
+    (aside,) = path.parent.glob("record.json.corrupt-*")
+    assert not path.exists() and aside.read_text() != text  # kept, under a name that says what happened
+    (line,) = capsys.readouterr().err.splitlines()
+    assert str(path) in line and aside.name in line and "redone" in line
+    old = tmp_path / "runs" / "old-run" / "record.json"  # another schema version: left alone, it says what to do
+    old.parent.mkdir()
+    old.write_text(json.dumps({"schema_version": 99}))
+    assert store.status("old-run") == "done" and old.exists()
+
+
 def test_the_report_skips_unreadable_records_and_names_them(tmp_path, config):
     write_record(tmp_path, config, "dcgh", "synth-coco", 16, 0, 0.5)
     broken = tmp_path / "runs" / "broken-run" / "record.json"

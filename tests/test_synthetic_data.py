@@ -52,11 +52,16 @@ def test_cached_after_first_use(tmp_path, monkeypatch):
     assert again.content_hash == first.content_hash
 
 
-def test_a_damaged_cache_is_reported(tmp_path):
+@pytest.mark.parametrize("damage", ["captions.json", "arrays.npz"])
+def test_a_damaged_cache_is_set_aside_and_generated_again(tmp_path, capsys, damage):
     ds = data.load("synth-coco", root=tmp_path, size=100)
-    (ds.root / "captions.json").write_text("{broken")
-    with pytest.raises(data.DataError, match="is damaged .*delete the folder"):
-        data.load("synth-coco", root=tmp_path, size=100)
+    file = ds.root / damage
+    file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])  # truncated
+    again = data.load("synth-coco", root=tmp_path, size=100)
+    assert again.content_hash == ds.content_hash
+    (aside,) = ds.root.parent.glob(f"{ds.root.name}.corrupt-*")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"warning: the cached synthetic set {ds.root} is damaged") and aside.name in line
 
 
 @pytest.mark.parametrize("name", list(SYNTHETIC_DATASETS))

@@ -30,3 +30,17 @@ def test_workers_and_threads_are_planned_from_the_cores(monkeypatch):
     assert plan_workers(2, None, 100, cpu) == (2, 4)       # each worker its share of the cores
     assert plan_workers(None, 3, 100, cpu) == (8, 3)       # asked-for threads are kept
     assert plan_workers(None, None, 100, gpu) == (1, 8)    # one worker shares the GPU
+
+
+def test_the_thread_limit_covers_numpys_blas_and_is_restored():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before, "numpy links a BLAS whose threads threadpoolctl sees"
+    with torch_threads(1):
+        assert blas_threads() == [1] * len(before)
+        assert torch.get_num_threads() == 1
+    assert blas_threads() == before

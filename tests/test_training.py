@@ -153,13 +153,14 @@ def trained_batches(monkeypatch):
     """Every index that reaches a training batch, in either mode."""
     seen: list[np.ndarray] = []
     for source in (FrozenFeatures, BackboneFeatures):
-        original = source.batch
+        original = source.batches
 
-        def spy(self, model, indices, original=original):
-            seen.append(np.array(indices))
-            return original(self, model, indices)
+        def spy(self, model, batches, original=original):
+            for indices, image, text in original(self, model, batches):
+                seen.append(np.array(indices))
+                yield indices, image, text
 
-        monkeypatch.setattr(source, "batch", spy)
+        monkeypatch.setattr(source, "batches", spy)
     return seen
 
 
@@ -274,6 +275,28 @@ class NaNAtThirdStep(HashingLoss):
         self.calls += 1
         value = (img - txt).pow(2).mean()
         return LossOutput.from_terms({"align": value, "broken": value * (float("nan") if self.calls == 3 else 0)})
+
+
+def test_eval_every_evaluates_every_nth_epoch_and_the_last_and_selects_among_them(setup, monkeypatch):
+    """With eval_every=2 over 5 epochs, validation runs after epochs 2, 4 and 5 only; scripted scores make the
+    never-evaluated epochs 1 and 3 the best, so the honest selection is epoch 4, the best evaluated one. The paper
+    protocol looks at the query set after the same epochs and picks among them."""
+    trainer = trainer_of(setup, loss="dcgh", epochs=5, eval_every=2, optimizer={"head_lr": 5e-3})
+    snapshots = script_validation(trainer, monkeypatch, [0.9, 0.1, 0.95, 0.5, 0.2])
+    history, outcome = trainer.fit()
+    assert [h["epoch"] for h in history if "val_map" in h] == [2, 4, 5] == sorted(snapshots)
+    assert {e["stage"] for e in trainer.evaluations} == {"epoch 2", "epoch 4", "epoch 5", "final"}
+    assert outcome.selection.epochs == {d: 4 for d in DIRECTIONS} and outcome.selection.score == 0.5
+    assert outcome.selection.selected_state_sha256 == {d: state_sha256(snapshots[4]) for d in DIRECTIONS}
+    assert outcome.selection.used_selected_state
+
+    paper = trainer_of(setup, loss="dcgh", protocol="paper", epochs=5, eval_every=2)
+    history, outcome = paper.fit()
+    assert [h["epoch"] for h in history if "query_map" in h] == [2, 4, 5]
+    assert len(paper.evaluations) == 3 * len(DIRECTIONS)
+    for direction, epoch in outcome.selection.epochs.items():
+        maps = {h["epoch"]: h["query_map"][direction] for h in history if "query_map" in h}
+        assert epoch == max(maps, key=maps.get) and outcome.results[direction]["map"] == maps[epoch]
 
 
 def test_a_nan_loss_stops_the_run_naming_epoch_step_and_term(setup):

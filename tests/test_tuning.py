@@ -177,7 +177,7 @@ def test_slurm_gets_one_task_per_study_which_tunes_in_a_journal_file(tiny, monke
     submitted = []
 
     class Executor:  # submitit's AutoExecutor, recording what it is given
-        def __init__(self, folder):
+        def __init__(self, folder, cluster=None):
             pass
 
         def update_parameters(self, **parameters):
@@ -188,6 +188,7 @@ def test_slurm_gets_one_task_per_study_which_tunes_in_a_journal_file(tiny, monke
             return [type("Job", (), {"job_id": f"42_{i}"})() for i in range(len(arguments[0]))]
 
     monkeypatch.setitem(__import__("sys").modules, "submitit", type("submitit", (), {"AutoExecutor": Executor}))
+    monkeypatch.setattr("benchmark.runner._slurm_available", lambda: True)  # as on a Slurm login node
     args = ["tune", *flags(tiny, "slurm"), "--losses", "pairwise,triplet", "--trials", 2, "--out", tiny / "fig3"]
     status, out = main(*args, "--executor", "slurm")
     assert status == 0 and "submitted 2 studies as a Slurm job array" in out
@@ -204,7 +205,8 @@ def test_slurm_gets_one_task_per_study_which_tunes_in_a_journal_file(tiny, monke
 def test_runs_of_their_own_parameters_keep_their_ids():
     spec = build_grid(load_config("default")).specs[0]
     content = spec.to_dict()
-    del content["parameter_set"]  # the spec as it was before parameter sets existed
+    del content["parameter_set"]  # the spec as it was before parameter sets (and run.eval_every) existed
+    del content["settings"]["eval_every"]
     content["synthetic_generator"] = SYNTHETIC_GENERATOR_VERSION
     assert spec.run_id.endswith(hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10])
     tuned = replace(spec, parameter_set=ParameterSet(name="tuned", defaults={"run.optimizer.head_lr": 0.001}))

@@ -36,7 +36,8 @@ def load(name: str, root=None, **options) -> PairedDataset:
 
     Real sets (``mirflickr25k``, ``nuswide``, ``coco``): ``root`` is the folder holding ``index.mat``,
     ``label.mat`` and ``caption.mat``/``caption.txt`` (default ``<data_root()>/<name>``); option
-    ``image_root`` re-roots image paths that no longer exist. Synthetic sets (``synth-*``): ``root`` is
+    ``image_root`` re-roots image paths that no longer exist, and ``missing_images`` (``count``, ``drop`` or
+    ``error``) says what to do with items whose image is found nowhere. Synthetic sets (``synth-*``): ``root`` is
     the cache folder (default ``cache_dir()``); options ``seed`` (default 0), ``size`` and any knob of the
     generator (``benchmark.data.synthetic.KNOBS``, docs/synthetic.md), which overrides the set's preset.
 
@@ -44,7 +45,7 @@ def load(name: str, root=None, **options) -> PairedDataset:
         ValueError (DataError): unknown name or option, missing or malformed files (naming them).
     """
     if name in REAL_DATASETS:
-        allowed = {"image_root"}
+        allowed = {"image_root", "missing_images"}
     elif is_synthetic(name):
         allowed = {"seed", "size", *KNOBS}
     else:
@@ -55,7 +56,7 @@ def load(name: str, root=None, **options) -> PairedDataset:
     if name in REAL_DATASETS:
         image_root = options.get("image_root")
         return load_real(name, Path(root) if root else data_root() / name,
-                         Path(image_root) if image_root else None)
+                         Path(image_root) if image_root else None, options.get("missing_images", "count"))
     return load_synthetic(name, Path(root) if root else cache_dir(), **options)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -73,6 +74,22 @@ class PairedDataset:
             digest.update(np.ascontiguousarray(self.images).tobytes())
         else:
             digest.update(json.dumps(list(self.images)).encode())
+        return digest.hexdigest()
+
+    def image_files_hash(self) -> str | None:
+        """SHA-256 (hex) of each image file's size and modification time (``st_mtime_ns``; a missing file counts as
+        such), read now: a cheap fingerprint of the files' contents, which ``content_hash`` (paths only) does not
+        cover. None for images given as an array (``content_hash`` covers their pixels)."""
+        if isinstance(self.images, np.ndarray):
+            return None
+        digest = hashlib.sha256()
+        for path in self.images:
+            try:
+                stat = os.stat(path)
+            except OSError:
+                digest.update(b"missing\n")
+                continue
+            digest.update(f"{stat.st_size} {stat.st_mtime_ns}\n".encode())
         return digest.hexdigest()
 
 

@@ -80,8 +80,25 @@ def reroot_images(paths: list[str], root: Path, image_root: Path | None) -> tupl
     return resolved, missing
 
 
-def load_real(name: str, root: Path, image_root: Path | None = None) -> PairedDataset:
-    """Read a real dataset from ``root``; items without any label are dropped and counted."""
+#: What ``load_real`` does with items whose image file is found nowhere.
+MISSING_IMAGES = ("count", "drop", "error")
+
+
+def missing_images_error(name: str, examples: list[str], missing: int, total: int, image_root: Path | None) -> DataError:
+    """The one line saying which image files are missing and the two ways out (re-root them, or drop them)."""
+    where = f" (also under --image-root {image_root})" if image_root is not None else ""
+    return DataError(f"{name}: {missing} of {total} image files not found{where}, e.g. {', '.join(examples)}; pass "
+                     "--image-root DIR (the folder now holding the images: paths are re-rooted by their trailing "
+                     f"components), or --drop-missing-images (execution.drop_missing_images: true) to drop those "
+                     f"{missing} items")
+
+
+def load_real(name: str, root: Path, image_root: Path | None = None, missing_images: str = "count") -> PairedDataset:
+    """Read a real dataset from ``root``; items without any label are dropped and counted. Items whose image file
+    is found nowhere are, by ``missing_images``: counted (``summary["missing_images"]``), dropped and counted
+    (``summary["dropped"]["image missing"]``), or an error naming the first few (``missing_images_error``)."""
+    if missing_images not in MISSING_IMAGES:
+        raise DataError(f"missing_images must be one of {', '.join(MISSING_IMAGES)}, got {missing_images!r}")
     spec = REAL_DATASETS[name]
     root = Path(root)
     prepare_hint = (f"build them from the original download with: python -m benchmark prepare {name} "
@@ -104,15 +121,23 @@ def load_real(name: str, root: Path, image_root: Path | None = None) -> PairedDa
 
     keep = labels.any(axis=1)
     kept = np.flatnonzero(keep)
-    images, missing_images = reroot_images([paths[i] for i in kept], root, image_root)
+    images, missing = reroot_images([paths[i] for i in kept], root, image_root)
+    examples = [images[i] for i in missing[:3]]
+    if missing and missing_images == "error":
+        raise missing_images_error(name, examples, len(missing), len(kept), image_root)
+    dropped = {"no label": int((~keep).sum())}
+    if missing and missing_images == "drop":
+        found = np.setdiff1d(np.arange(len(kept)), missing)
+        images, kept = [images[i] for i in found], kept[found]
+        dropped["image missing"] = len(missing)
     labels = labels[kept]
     summary = {
         "items_read": len(keep),
         "kept": len(kept),
-        "dropped": {"no label": int((~keep).sum())},
+        "dropped": dropped,
         **label_summary(labels),
-        "missing_images": len(missing_images),
-        "missing_image_examples": [images[i] for i in missing_images[:3]],
+        "missing_images": 0 if missing_images == "drop" else len(missing),
+        "missing_image_examples": examples,
     }
     return PairedDataset(name=name, class_names=list(spec.class_names), labels=labels,
                          captions=[captions[i] for i in kept], images=images, summary=summary, root=root)

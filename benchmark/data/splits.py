@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..files import atomic_path
+from ..files import atomic_path, load_npz_cache
 from .dataset import PairedDataset
 
 SPLIT_PARTS = ("query", "retrieval", "train", "val_query", "val_database")
@@ -58,17 +58,31 @@ def _content_hash(parts: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def make_split(n_items: int, settings: SplitSettings, name: str = "dataset") -> dict[str, np.ndarray]:
-    """The index arrays for ``n_items`` items; DataError when the sizes do not fit."""
+def split_problem(n_items: int | None, settings: SplitSettings, name: str = "dataset") -> str | None:
+    """Why ``settings`` cannot split ``n_items`` items (None: the size is not known yet, so only what does not
+    depend on it is checked), naming the configuration keys to change; None when they fit."""
     q, t = settings.query_size, settings.train_size
-    if min(q, t) < 1 or q + t > n_items:
-        raise DataError(f"{name} has {n_items} items: it cannot hold {q} queries and {t} training items "
-                        "(both >= 1, together <= the dataset size); lower query_size / train_size")
+    if min(q, t) < 1 or (n_items is not None and q + t > n_items):
+        return (f"{name} has {n_items} items: it cannot hold {q} queries and {t} training items (both >= 1, "
+                "together <= the dataset size); lower run.split.query_size / run.split.train_size "
+                "(e.g. --set run.split.query_size=N)")
     if not 0 < settings.val_fraction < 1 or settings.val_max < 1:
-        raise DataError(f"val_fraction must be in (0, 1) and val_max >= 1, got {settings.val_fraction}, {settings.val_max}")
+        return (f"run.split.val_fraction must be in (0, 1) and run.split.val_max >= 1, got {settings.val_fraction}, "
+                f"{settings.val_max}")
     n_val = min(settings.val_max, max(1, round(settings.val_fraction * t)))
     if n_val >= t:
-        raise DataError(f"{name}: {t} training items leave nothing for the validation database; raise train_size")
+        return (f"{name}: {t} training items leave nothing for the validation database ({n_val} validation "
+                "queries); raise run.split.train_size or lower run.split.val_fraction")
+    return None
+
+
+def make_split(n_items: int, settings: SplitSettings, name: str = "dataset") -> dict[str, np.ndarray]:
+    """The index arrays for ``n_items`` items; DataError when the sizes do not fit."""
+    problem = split_problem(n_items, settings, name)
+    if problem:
+        raise DataError(problem)
+    q, t = settings.query_size, settings.train_size
+    n_val = min(settings.val_max, max(1, round(settings.val_fraction * t)))
     order = np.random.default_rng(settings.split_seed).permutation(n_items)
     train = order[q:q + t]
     return {"query": order[:q], "retrieval": order[q:], "train": train,
@@ -83,15 +97,15 @@ def load_or_create_split(dataset: PairedDataset, settings: SplitSettings, cache_
     """
     folder = Path(cache_dir) / "splits"
     path = folder / f"{dataset.name}-{dataset.content_hash[:16]}-{settings.key[:16]}.npz"
-    if path.is_file():
+    stored = load_npz_cache(path, (*SPLIT_PARTS, "meta"), "split file")  # a damaged one: set aside, re-created
+    if stored is not None:
+        parts = {name: stored[name] for name in SPLIT_PARTS}
         try:
-            with np.load(path) as stored:
-                parts = {name: stored[name] for name in SPLIT_PARTS}
-                meta = json.loads(str(stored["meta"]))
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"split file {path} is unreadable ({exc}); delete it to re-create the split") from exc
-        if (meta.get("dataset_hash") != dataset.content_hash or meta.get("settings") != asdict(settings)
-                or meta.get("hash") != _content_hash(parts)):
+            meta = json.loads(str(stored["meta"]))
+        except ValueError:
+            meta = {}
+        if (not isinstance(meta, dict) or meta.get("dataset_hash") != dataset.content_hash
+                or meta.get("settings") != asdict(settings) or meta.get("hash") != _content_hash(parts)):
             raise DataError(f"split file {path} does not match its dataset, settings or recorded hash; "
                             "it was changed or damaged: delete it to re-create the split")
     else:

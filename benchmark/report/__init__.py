@@ -196,8 +196,10 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
         raise ReportError(f"decimals must be 3 or 4, got {decimals!r}")
     quoted = load_published(published) if published is not None else []
     unknown = sorted(set(formats) - set(FORMATS))
-    if unknown or not formats:
-        raise ReportError(f"unknown format(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(FORMATS)}")
+    if not formats:
+        raise ReportError(f"--format names no format; give a comma list of one or more of {', '.join(FORMATS)}")
+    if unknown:
+        raise ReportError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     store = RunStore(results)
     contents = store.contents()
     if not contents.records:

@@ -149,12 +149,15 @@ def _training_column(record: RunRecord, top, legend, bottom) -> None:
     top.set_title(f"{row_name(record.spec)} (replicate {record.spec.replicate})", fontsize=9)
     legend.axis("off")
     legend.legend(*top.get_legend_handles_labels(), loc="center", ncol=2, fontsize=7, frameon=False)
-    curves = [(f"Validation, {DIRECTION_LABELS[d]}", [h[f"val_map_{d}"] for h in history], "-")
-              for d in DIRECTIONS if f"val_map_{d}" in history[0]]
-    curves += [(f"Query set, {DIRECTION_LABELS[d]}", [h["query_map"][d] for h in history], "--")
-               for d in DIRECTIONS if "query_map" in history[0]]
+    evaluated = [h for h in history if "query_map" in h or any(f"val_map_{d}" in h for d in DIRECTIONS)]
+    paper = any("query_map" in h for h in evaluated)  # with run.eval_every > 1, only some epochs were evaluated
+    curves = [(f"Validation, {DIRECTION_LABELS[d]}", [h[f"val_map_{d}"] for h in evaluated], "-")
+              for d in DIRECTIONS if evaluated and f"val_map_{d}" in evaluated[0]]
+    curves += [(f"Query set, {DIRECTION_LABELS[d]}", [h["query_map"][d] for h in evaluated], "--")
+               for d in DIRECTIONS if paper]
     for label, values, linestyle in curves:
-        bottom.plot(epochs, values, linewidth=1.2, linestyle=linestyle, marker="o", markersize=3, label=label)
+        bottom.plot([h["epoch"] for h in evaluated], values, linewidth=1.2, linestyle=linestyle, marker="o",
+                    markersize=3, label=label)
     selected = sorted({record.selection.epochs[d] for d in DIRECTIONS if d in record.selection.epochs})
     for i, epoch in enumerate(selected):
         bottom.axvline(epoch, color="0.2", linewidth=1.2, linestyle=":", label="Selected epoch" if i == 0 else None)
@@ -162,7 +165,7 @@ def _training_column(record: RunRecord, top, legend, bottom) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.margins(x=0.08)
     bottom.set_xlabel("Epoch")
-    bottom.set_ylabel("Validation mAP" if "query_map" not in history[0] else "mAP")
+    bottom.set_ylabel("mAP" if paper else "Validation mAP")
     bottom.legend(fontsize=7, loc="lower right", framealpha=0.8)
 
 

@@ -16,7 +16,7 @@ from ..data import PairedDataset, Split, is_synthetic
 from ..device import Precision, resolve_device
 from ..record import RunRecord, TrainingUse
 from ..references import is_reference
-from ..threads import torch_threads
+from ..threads import plan_loader_workers, torch_threads
 from .features import FEATURE_SOURCES
 from .records import code_diagnostics, kept_files, run_record
 from .references import evaluate_reference
@@ -40,23 +40,28 @@ def backbone_threads(spec: RunSpec, threads: int) -> int:
 
 
 def prepare_features(spec: RunSpec, dataset: PairedDataset, backbone_path: Path, cache_dir: Path,
-                     device: str | None = None, progress: bool = True, threads: int = 1) -> None:
+                     device: str | None = None, progress: bool = True, threads: int = 1,
+                     loader_workers: int | None = None) -> None:
     """Build what the runs of ``spec``'s dataset share in its mode (frozen: the feature cache) before any
-    of them trains, so parallel workers never build it twice."""
+    of them trains, so parallel workers never build it twice. ``loader_workers``: image loader processes
+    (``benchmark.threads.plan_loader_workers``)."""
+    torch_device = resolve_device(device)
     with torch_threads(backbone_threads(spec, threads)):
-        FEATURE_SOURCES[feature_mode(spec)].prepare(dataset, backbone_path, cache_dir, spec.settings,
-                                                    resolve_device(device), progress)
+        FEATURE_SOURCES[feature_mode(spec)].prepare(dataset, backbone_path, cache_dir, spec.settings, torch_device,
+                                                    progress, plan_loader_workers(loader_workers, torch_device))
 
 
 def make_trainer(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *, cache_dir: Path,
-                 device: str | None = None, progress: bool = True) -> Trainer:
-    """The trainer of run ``spec``: its backbone opened, its features ready (cached ones loaded or built)."""
+                 device: str | None = None, progress: bool = True, loader_workers: int | None = None) -> Trainer:
+    """The trainer of run ``spec``: its backbone opened, its features ready (cached ones loaded or built), its
+    images decoded by ``loader_workers`` processes (``benchmark.threads.plan_loader_workers``)."""
     torch_device = resolve_device(device)
     precision = Precision(torch_device)
     backbone = open_backbone(backbone_path)
     start = time.perf_counter()
     features = FEATURE_SOURCES[spec.settings.mode].open(dataset, backbone, cache_dir, spec.settings, torch_device,
-                                                        precision, progress)
+                                                        precision, progress,
+                                                        plan_loader_workers(loader_workers, torch_device))
     trainer = Trainer(spec, dataset, split, backbone, features, torch_device, precision, progress)
     trainer.timings["encode_s"] += time.perf_counter() - start
     return trainer
@@ -65,12 +70,13 @@ def make_trainer(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_p
 def train_and_evaluate(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *,
                        cache_dir: Path, device: str | None = None, progress: bool = True, threads: int = 1,
                        folder: Path | None = None, save_continuous: bool | None = None,
-                       tensorboard: bool = False) -> RunRecord:
+                       tensorboard: bool = False, loader_workers: int | None = None) -> RunRecord:
     """Train the run ``spec`` on ``dataset`` and evaluate it as its protocol says; returns its record, with the
     diagnostics of its codes. ``threads``: for a fine-tuned real CLIP's passes (everything else runs on one
-    thread). With ``folder``, the run keeps its codes, its heads' and loss's state and (``save_continuous``;
-    default: for a synthetic set) its continuous outputs there (``benchmark.codes``), and with ``tensorboard`` its
-    per-epoch losses and mAP in ``folder/tensorboard``.
+    thread); ``loader_workers``: image loader processes (``benchmark.threads.plan_loader_workers``). With
+    ``folder``, the run keeps its codes, its heads' and loss's state and (``save_continuous``; default: for a
+    synthetic set) its continuous outputs there (``benchmark.codes``), and with ``tensorboard`` its per-epoch
+    losses and mAP in ``folder/tensorboard``.
 
     Raises:
         TrainingDiverged: a loss term became NaN or infinite (names the epoch, step and term).
@@ -80,7 +86,7 @@ def train_and_evaluate(spec: RunSpec, dataset: PairedDataset, split: Split, back
     source = FEATURE_SOURCES[spec.settings.mode]
     with torch_threads(backbone_threads(spec, threads) if source.runs_backbone else 1):
         trainer = make_trainer(spec, dataset, split, backbone_path, cache_dir=cache_dir, device=device,
-                               progress=progress)
+                               progress=progress, loader_workers=loader_workers)
         log = TensorBoardLog(folder) if tensorboard and folder is not None else None
         trainer.observers += [log] if log else []
         try:
@@ -94,9 +100,10 @@ def train_and_evaluate(spec: RunSpec, dataset: PairedDataset, split: Split, back
     kept, keeping = outcome.kept, time.perf_counter()
     diagnostics, files = None, {}
     if kept is not None:  # a tuning trial keeps nothing: it never encodes the query set
-        gap = quantization_gap(kept.outputs, dataset.labels[split.query], dataset.labels[split.retrieval],
-                               {d: outcome.results[d]["map"] for d in ("i2t", "t2i")})
-        diagnostics = code_diagnostics(dataset, split, kept.codes, gap)
+        with torch_threads(1):  # small products: one BLAS thread is fastest, and does not fight other runs
+            gap = quantization_gap(kept.outputs, dataset.labels[split.query], dataset.labels[split.retrieval],
+                                   {d: outcome.results[d]["map"] for d in ("i2t", "t2i")})
+            diagnostics = code_diagnostics(dataset, split, kept.codes, gap)
         keep_outputs = is_synthetic(dataset.name) if save_continuous is None else save_continuous
         files = kept_files(folder, dataset, split, kept.codes, kept.outputs if keep_outputs else None, kept.state)
     trainer.timings["keep_s"] = time.perf_counter() - keeping  # the diagnostics and the files kept

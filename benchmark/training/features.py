@@ -2,8 +2,9 @@
 backbone itself (fine-tuning). ``FEATURE_SOURCES`` is the one place that tells the two modes apart.
 
 A feature source answers, for the trainer: which part of the model trains (and is selected and restored), its
-optimizer parameter groups, the model's training mode, the features of a training batch (with gradients where
-the backbone trains) and the features of items to evaluate.
+optimizer parameter groups, the model's training mode, the features of an epoch's training batches (with
+gradients where the backbone trains) and the features of items to evaluate. Images are decoded and cropped by
+``workers`` loader processes (``methods.image_batches``), which change how fast, never what, features come.
 """
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from methods import Backbone, DualEncoder, ImageTransform, encode_features, folder_hash, load_backbone, tokenize
+from methods import (Backbone, DualEncoder, ImageTransform, encode_features, folder_hash, image_batches,
+                     load_backbone, tokenize)
 
 from ..config import RunSettings
 from ..data import PairedDataset
 from ..device import Precision
-from ..files import atomic_path
+from ..files import atomic_path, load_npz_cache, npz_complete
 
 #: Items per forward pass when encoding for the cache or for evaluation.
 ENCODE_BATCH = 256
@@ -34,24 +36,26 @@ class CacheUse:
 
 
 class _Encoder:
-    """Encodes items of a dataset with a backbone's CLIP towers, in evaluation mode."""
+    """Encodes items of a dataset with a backbone's CLIP towers, in evaluation mode, images decoded by ``workers``
+    loader processes."""
 
     def __init__(self, dataset: PairedDataset, backbone: Backbone, max_text_len: int, device: torch.device,
-                 precision: Precision):
+                 precision: Precision, workers: int):
         self.dataset, self.backbone, self.max_text_len = dataset, backbone, max_text_len
-        self.device, self.precision = device, precision
+        self.device, self.precision, self.workers = device, precision, workers
         self.transform = ImageTransform(backbone.processor)
 
     def __call__(self, clip: nn.Module, indices: np.ndarray, desc: str | None = None):
         with self.precision.autocast():
             return encode_features(clip, self.backbone.tokenizer, self.transform, self.dataset.images_at(indices),
                                    [self.dataset.texts[i] for i in indices], batch_size=ENCODE_BATCH,
-                                   max_length=self.max_text_len, device=self.device, desc=desc)
+                                   max_length=self.max_text_len, device=self.device, desc=desc,
+                                   workers=self.workers)
 
 
 class FrozenFeatures:
-    """CLIP features of every item, computed once per (dataset, backbone, text length) and cached under
-    ``<cache>/features/``; only the hash heads train, the backbone stays in evaluation mode."""
+    """CLIP features of every item, computed once per (dataset, its image files, backbone, text length) and cached
+    under ``<cache>/features/``; only the hash heads train, the backbone stays in evaluation mode."""
 
     runs_backbone = False  # training steps never run the backbone
 
@@ -60,20 +64,25 @@ class FrozenFeatures:
 
     @staticmethod
     def cache_path(cache_dir: Path, dataset: PairedDataset, backbone_hash: str, max_text_len: int) -> Path:
-        return (Path(cache_dir) / "features" /
-                f"{dataset.name}-{dataset.content_hash[:16]}-{backbone_hash[:16]}-len{max_text_len}.npz")
+        """The cache file of ``dataset``'s features: named by its content hash, for image files also by their
+        sizes and modification times (``image_files_hash``: a replaced image is encoded anew), the backbone's hash
+        and the text length."""
+        files = dataset.image_files_hash()
+        data = dataset.content_hash[:16] + (f"-files{files[:16]}" if files else "")
+        return Path(cache_dir) / "features" / f"{dataset.name}-{data}-{backbone_hash[:16]}-len{max_text_len}.npz"
 
     @classmethod
     def open(cls, dataset: PairedDataset, backbone: Backbone, cache_dir: Path, settings: RunSettings,
-             device: torch.device, precision: Precision, progress: bool) -> "FrozenFeatures":
-        """The cached features of ``dataset``, computed with ``backbone`` and stored first if missing."""
+             device: torch.device, precision: Precision, progress: bool, workers: int = 0) -> "FrozenFeatures":
+        """The cached features of ``dataset``, computed with ``backbone`` (images decoded by ``workers`` loader
+        processes) and stored first if missing."""
         path = cls.cache_path(cache_dir, dataset, backbone.hash, settings.max_text_len)
-        reused = path.is_file()
+        stored = load_npz_cache(path, ("image", "text"), "feature cache")  # a damaged one: set aside, rebuilt
+        reused = stored is not None
         if reused:
-            with np.load(path) as stored:
-                image, text = torch.from_numpy(stored["image"]), torch.from_numpy(stored["text"])
+            image, text = torch.from_numpy(stored["image"]), torch.from_numpy(stored["text"])
         else:
-            encode = _Encoder(dataset, backbone, settings.max_text_len, device, precision)
+            encode = _Encoder(dataset, backbone, settings.max_text_len, device, precision, workers)
             image, text = encode(backbone.model.to(device), np.arange(len(dataset)),
                                  desc=f"encoding {dataset.name}" if progress else None)
             with atomic_path(path) as tmp:
@@ -82,10 +91,12 @@ class FrozenFeatures:
 
     @classmethod
     def prepare(cls, dataset: PairedDataset, backbone_path: Path, cache_dir: Path, settings: RunSettings,
-                device: torch.device, progress: bool) -> None:
+                device: torch.device, progress: bool, workers: int = 0) -> None:
         """Build the cache the runs of ``dataset`` share, before any of them trains."""
-        if not cls.cache_path(cache_dir, dataset, folder_hash(backbone_path), settings.max_text_len).is_file():
-            cls.open(dataset, load_backbone(backbone_path), cache_dir, settings, device, Precision(device), progress)
+        path = cls.cache_path(cache_dir, dataset, folder_hash(backbone_path), settings.max_text_len)
+        if not npz_complete(path, ("image", "text")):  # missing or truncated: (re)built here, once
+            cls.open(dataset, load_backbone(backbone_path), cache_dir, settings, device, Precision(device), progress,
+                     workers)
 
     def trainable(self, model: DualEncoder) -> nn.Module:
         return model.heads()
@@ -97,8 +108,10 @@ class FrozenFeatures:
         model.train()
         model.clip.eval()
 
-    def batch(self, model: DualEncoder, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.image[indices], self.text[indices]
+    def batches(self, model: DualEncoder, batches: list[np.ndarray]):
+        """``(indices, image, text)`` for each batch of indices, in order: the cached features ``(n, d)``."""
+        for indices in batches:
+            yield indices, *self.features(model, indices)
 
     def features(self, model: DualEncoder, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return self.image[indices], self.text[indices]
@@ -111,19 +124,19 @@ class BackboneFeatures:
     runs_backbone = True
 
     def __init__(self, dataset: PairedDataset, backbone: Backbone, settings: RunSettings, device: torch.device,
-                 precision: Precision):
+                 precision: Precision, workers: int = 0):
         self.dataset, self.backbone, self.max_text_len = dataset, backbone, settings.max_text_len
         self.device, self.precision = device, precision
-        self.encode = _Encoder(dataset, backbone, settings.max_text_len, device, precision)
+        self.encode = _Encoder(dataset, backbone, settings.max_text_len, device, precision, workers)
 
     @classmethod
     def open(cls, dataset: PairedDataset, backbone: Backbone, cache_dir: Path, settings: RunSettings,
-             device: torch.device, precision: Precision, progress: bool) -> "BackboneFeatures":
-        return cls(dataset, backbone, settings, device, precision)
+             device: torch.device, precision: Precision, progress: bool, workers: int = 0) -> "BackboneFeatures":
+        return cls(dataset, backbone, settings, device, precision, workers)
 
     @classmethod
     def prepare(cls, dataset: PairedDataset, backbone_path: Path, cache_dir: Path, settings: RunSettings,
-                device: torch.device, progress: bool) -> None:
+                device: torch.device, progress: bool, workers: int = 0) -> None:
         """Nothing is shared between fine-tuning runs besides the data and the backbone folder."""
 
     def trainable(self, model: DualEncoder) -> nn.Module:
@@ -136,12 +149,18 @@ class BackboneFeatures:
     def train_mode(self, model: DualEncoder) -> None:
         model.train()
 
-    def batch(self, model: DualEncoder, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens = tokenize(self.backbone.tokenizer, [self.dataset.texts[i] for i in indices], self.max_text_len)
-        with self.precision.autocast():
-            image = model.image_features(self.encode.transform(self.dataset.images_at(indices)).to(self.device))
-            text = model.text_features(**{k: v.to(self.device) for k, v in tokens.items()})
-        return image, text
+    def batches(self, model: DualEncoder, batches: list[np.ndarray]):
+        """``(indices, image, text)`` for each batch of indices, in order: features ``(n, d)`` computed by ``model``
+        with gradients, from images the loader's workers decode ahead."""
+        encode = self.encode
+        crops = image_batches(self.dataset.images, batches, encode.transform, encode.workers,
+                              pin_memory=self.device.type == "cuda")
+        for pixels, indices in zip(crops, batches):
+            tokens = tokenize(self.backbone.tokenizer, [self.dataset.texts[i] for i in indices], self.max_text_len)
+            with self.precision.autocast():
+                image = model.image_features(encode.transform.normalise(pixels.to(self.device, non_blocking=True)))
+                text = model.text_features(**{k: v.to(self.device) for k, v in tokens.items()})
+            yield indices, image, text
 
     def features(self, model: DualEncoder, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encode(model.clip, indices)

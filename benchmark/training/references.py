@@ -15,7 +15,7 @@ from ..data import PairedDataset, Split
 from ..device import Precision, resolve_device
 from ..metrics import evaluate
 from ..record import DIRECTION_MODALITIES, DIRECTIONS, RunRecord
-from ..threads import torch_threads
+from ..threads import plan_loader_workers, torch_threads
 from .features import FrozenFeatures
 from .records import code_diagnostics, kept_files, run_record
 from .state import codes_sha256
@@ -42,15 +42,16 @@ def visible_labels(dataset: PairedDataset) -> dict[str, np.ndarray]:
 def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *, cache_dir: Path,
                        device: str | None = None, progress: bool = True, threads: int = 1,
                        folder: Path | None = None, save_continuous: bool | None = None,
-                       tensorboard: bool = False) -> RunRecord:
+                       tensorboard: bool = False, loader_workers: int | None = None) -> RunRecord:
     """The record of the reference row ``spec.loss`` on the query set of ``split``, with the backbone's
-    (cached) features of ``dataset``."""
+    (cached) features of ``dataset`` (``loader_workers``: as ``train_and_evaluate``'s, should they be missing)."""
     start = time.perf_counter()
     torch_device = resolve_device(device)
     backbone = open_backbone(backbone_path)
     with torch_threads(1):  # the features are cached by then (benchmark.runner prepares them)
         features = FrozenFeatures.open(dataset, backbone, cache_dir, spec.settings, torch_device,
-                                       Precision(torch_device), progress)
+                                       Precision(torch_device), progress,
+                                       plan_loader_workers(loader_workers, torch_device))
     by_modality = {"image": features.image.cpu().numpy(), "text": features.text.cpu().numpy()}
     query, retrieval, labels = split.query, split.retrieval, dataset.labels
     results, codes_hashes, diagnostics, files, timings = {}, {}, None, {}, {}

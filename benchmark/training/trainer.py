@@ -80,8 +80,8 @@ class Trainer:
 
     def fit(self) -> tuple[list[dict], Outcome]:
         """Train for the configured epochs on the protocol's items, in an order drawn from the run's seed,
-        letting the protocol observe each epoch; then the protocol picks and evaluates the reported state.
-        Returns the per-epoch history and the protocol's outcome."""
+        letting the protocol evaluate every ``eval_every``-th epoch and the last one; then the protocol picks
+        and evaluates the reported state among those. Returns the per-epoch history and the protocol's outcome."""
         settings = self.settings
         items = self.protocol.training_indices()
         order = np.random.default_rng(self.spec.seed)
@@ -94,7 +94,8 @@ class Trainer:
             start = time.perf_counter()
             entry = {"epoch": epoch, "loss": self.train_epoch(epoch, order.permutation(items), optimizers)}
             self.timings["train_s"] += time.perf_counter() - start
-            entry.update(self.protocol.after_epoch(self, epoch))
+            if epoch % settings.eval_every == 0 or epoch == settings.epochs:
+                entry.update(self.protocol.after_epoch(self, epoch))
             entry["seconds"] = time.perf_counter() - start
             history.append(entry)
             for observe in self.observers:
@@ -108,11 +109,9 @@ class Trainer:
         batch_size = self.settings.batch_size
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
         names, sums = None, None  # the terms' running sums in float64, as one tensor
-        steps = -(-len(order) // batch_size)
-        for step in range(steps):
-            batch = order[step * batch_size:(step + 1) * batch_size]
+        batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+        for step, (batch, image, text) in enumerate(self.features.batches(self.model, batches)):
             self.trained[batch] = True
-            image, text = self.features.batch(self.model, batch)
             with self.precision.autocast():
                 image_codes, text_codes = self.model.image_head(image).float(), self.model.text_head(text).float()
             out = self.loss(image_codes, text_codes, self.labels[batch].to(self.device))
@@ -130,7 +129,7 @@ class Trainer:
             self.steps += 1
             values = torch.stack([out.total.detach(), *(v.detach() for v in out.terms.values())]).double()
             names, sums = names or ["total", *out.terms], values if sums is None else sums + values
-        return {name: total / steps for name, total in zip(names, sums.tolist())}
+        return {name: total / len(batches) for name, total in zip(names, sums.tolist())}
 
     # ------------------------------------------------------------------------------ state and evaluation
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError, check_int
-from ...files import atomic_folder
+from ...files import DAMAGED, atomic_folder, set_aside
 from ..dataset import PairedDataset, label_summary
 from . import labels as label_model
 from . import render
@@ -152,8 +152,9 @@ def _read(folder: Path) -> dict:
             data = {k: arrays[k] for k in _ARRAYS}
         data["captions"] = json.loads((folder / "captions.json").read_text())
         data["vocabulary"] = json.loads((folder / "vocab.json").read_text())
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"the cached synthetic set {folder} is damaged ({exc}); delete the folder to regenerate it") from exc
+    except DAMAGED as exc:
+        raise DataError(f"the cached synthetic set {folder} is damaged ({type(exc).__name__}: {exc}); delete the "
+                        "folder to regenerate it") from exc
     return data
 
 
@@ -172,7 +173,12 @@ def load_synthetic(name: str, cache_dir: Path, seed: int = 0, size: int | None =
     folder = cache_folder(cache_dir, name, size, seed, **knobs)
     if not (folder / "vocab.json").is_file():
         _write(folder, generate(spec, size, seed, **knobs))
-    data = _read(folder)
+    try:
+        data = _read(folder)
+    except DataError as exc:  # generated from its seed and knobs alone: set aside and generated again
+        set_aside(folder, str(exc).split("; delete the folder")[0], "it is generated again")
+        _write(folder, generate(spec, size, seed, **knobs))
+        data = _read(folder)
     labels, content = data["labels"], data["content"].astype(bool)
     statistics = label_statistics(labels)
     statistics["top_class"] = {"name": spec.class_names[statistics.pop("top_class_index")],
