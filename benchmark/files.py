@@ -3,6 +3,8 @@
 Every file the suite writes (records, caches, dataset files, reports) goes through :func:`atomic_path`: the
 content goes to a temporary name unique to the writer, beside the target, and is renamed onto the target
 only once complete. A writer killed half-way leaves at most a stray temporary file, never a damaged target.
+A damaged file found later (copied in, or cut short by a full disk) is set aside, renamed out of the way and
+reported in one line, so that what it held is rebuilt (:func:`set_aside`, :func:`load_npz_cache`).
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+
+import numpy as np
 
 
 def _umask() -> int:
@@ -106,7 +110,7 @@ def load_npz_cache(path: Path, keys: tuple[str, ...], what: str = "cache file") 
     if not path.is_file():
         return None
     try:
-        with np_load(path) as stored:
+        with np.load(path) as stored:
             return {key: stored[key] for key in keys}
     except DAMAGED as exc:
         set_aside(path, f"{what} {path} is damaged ({type(exc).__name__}: {exc})")
@@ -120,9 +124,3 @@ def npz_complete(path: Path, keys: tuple[str, ...]) -> bool:
             return {f"{key}.npy" for key in keys} <= set(archive.namelist())
     except DAMAGED:
         return False
-
-
-def np_load(path: Path):
-    import numpy as np
-
-    return np.load(path)

@@ -101,6 +101,15 @@ def _shared_key(spec: RunSpec) -> tuple:
     return spec.dataset, synthetic, s.backbone, s.split, s.max_text_len, feature_mode(spec)
 
 
+def _sharing_caches(specs: list[RunSpec]) -> list[RunSpec]:
+    """One run of each group of ``specs`` that share their caches (``_shared_key``), in order: building theirs
+    builds every run's."""
+    shared: dict[tuple, RunSpec] = {}
+    for spec in specs:
+        shared.setdefault(_shared_key(spec), spec)
+    return list(shared.values())
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -287,15 +296,10 @@ def run_local(specs: list[RunSpec], context: RunContext, grid_id: str | None, wo
     one), then ``work(spec, context, grid_id)`` of each (``execute_run``; a tuning study for ``tune``), one at a
     time or in worker processes (by default one per core on the CPU). ``work`` returns a summary dict whose
     ``status`` is ``done`` or ``failed``."""
-    device = resolve_device(context.execution.device)
-    workers = context.execution.workers
-    if workers is None and device.type == "cuda" and device.index is None and torch.cuda.device_count() > 1:
-        workers = min(torch.cuda.device_count(), len(specs))  # one worker per GPU
-    workers, threads = plan_workers(workers, context.execution.threads, len(specs), device)
+    workers, threads = plan_workers(context.execution.workers, context.execution.threads, len(specs),
+                                    resolve_device(context.execution.device))
     context = replace(context, threads=threads)
-    shared: dict[tuple, RunSpec] = {}
-    for spec in specs:
-        shared.setdefault(_shared_key(spec), spec)
+    shared = _sharing_caches(specs)
     outcomes = []
     bar = tqdm(total=len(specs), desc=f"{unit}s", unit=unit, disable=not context.progress, position=0)
 
@@ -305,7 +309,7 @@ def run_local(specs: list[RunSpec], context: RunContext, grid_id: str | None, wo
         bar.update()
 
     if workers == 1:
-        for spec in shared.values():
+        for spec in shared:
             _warn_missing_images(spec, prepare_shared(spec, context))
         for spec in specs:
             finished(spec, work(spec, context, grid_id))
@@ -315,8 +319,8 @@ def run_local(specs: list[RunSpec], context: RunContext, grid_id: str | None, wo
         pool = ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker,
                                    initargs=(os.getpid(), spawn.Value("i", 0), context.execution.device))
         try:
-            for spec, summary in zip(shared.values(), pool.map(_in_worker, [prepare_shared] * len(shared),
-                                                                shared.values(), [quiet] * len(shared))):
+            for spec, summary in zip(shared, pool.map(_in_worker, [prepare_shared] * len(shared), shared,
+                                                      [quiet] * len(shared))):
                 _warn_missing_images(spec, summary)
             futures = {pool.submit(_in_worker, work, spec, quiet, grid_id): spec for spec in specs}
             for future in as_completed(futures):
@@ -453,17 +457,15 @@ def submit_slurm(specs: list[RunSpec], context: RunContext, grid_id: str | None,
     submission = Submission(config.cluster, [], in_flight, None, folder, config.timeout_min, config.array_parallelism)
     if not specs:
         return submission
-    shared: dict[tuple, RunSpec] = {}
-    for spec in specs:
-        shared.setdefault(_shared_key(spec), spec)
+    shared = _sharing_caches(specs)
     quiet = replace(context, progress=False)
     if config.prepare == "job":
-        summaries = _job_outcome(executor.submit(_prepare_all, list(shared.values()), quiet), specs[0])
+        summaries = _job_outcome(executor.submit(_prepare_all, shared, quiet), specs[0])
         if isinstance(summaries, dict):  # the preparation job failed
             raise ConfigError(f"the job building the shared caches failed: {summaries['error']}")
     else:
-        summaries = [prepare_shared(spec, context) for spec in shared.values()]
-    for spec, summary in zip(shared.values(), summaries):
+        summaries = _prepare_all(shared, context)
+    for spec, summary in zip(shared, summaries):
         _warn_missing_images(spec, summary)
     if config.cluster == "local":
         submission.outcomes = []

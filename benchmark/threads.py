@@ -27,11 +27,17 @@ def available_cores() -> int:
 
 
 def plan_workers(workers: int | None, threads: int | None, pending: int, device: torch.device) -> tuple[int, int]:
-    """(worker processes, threads per worker) for ``pending`` runs: by default one worker per core on the CPU
-    (one in all on a GPU, which the runs share) and each worker its share of the cores."""
+    """(worker processes, threads per worker) for ``pending`` runs: by default one worker per core on the CPU,
+    on a GPU one in all (the runs share it) or, for ``cuda`` without an index on a machine with several GPUs, one
+    per GPU (``benchmark.runner.worker_device`` gives each its own); each worker gets its share of the cores."""
     cores = available_cores()
     if workers is None:
-        workers = max(1, min(cores, pending)) if device.type == "cpu" else 1
+        if device.type == "cpu":
+            workers = max(1, min(cores, pending))
+        elif device.type == "cuda" and device.index is None:
+            workers = max(1, min(torch.cuda.device_count(), pending))
+        else:
+            workers = 1
     return workers, threads if threads is not None else max(1, cores // workers)
 
 

@@ -29,7 +29,12 @@ def test_workers_and_threads_are_planned_from_the_cores(monkeypatch):
     assert plan_workers(None, None, 3, cpu) == (3, 2)      # no more workers than runs
     assert plan_workers(2, None, 100, cpu) == (2, 4)       # each worker its share of the cores
     assert plan_workers(None, 3, 100, cpu) == (8, 3)       # asked-for threads are kept
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert plan_workers(None, None, 100, gpu) == (1, 8)    # one worker shares the GPU
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    assert plan_workers(None, None, 100, gpu) == (3, 2)    # one worker per GPU, each its share of the cores
+    assert plan_workers(None, None, 2, gpu) == (2, 4)      # no more workers than runs
+    assert plan_workers(None, None, 100, torch.device("cuda:1")) == (1, 8)  # one GPU asked for: one worker
 
 
 def test_the_thread_limit_covers_numpys_blas_and_is_restored():
