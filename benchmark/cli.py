@@ -91,7 +91,8 @@ def _list_losses(args: argparse.Namespace) -> str:
 
     load_plugins(args.plugins or ())
     def describe(entry, mark: str = " ") -> list[str]:
-        source = f" [{entry.source}]" if entry.source else ""
+        cited = entry.citation.full if entry.citation else entry.source
+        source = f" [{cited}]" if cited else ""
         params = ", ".join(f"{k}={v!r}" for k, v in losses.defaults(entry.name).items())
         return [f"  {mark} {entry.name:<{width}}{entry.description}{source}"] + (
             [f"    {'':<{width}}parameters: {params}"] if params else [])

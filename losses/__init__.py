@@ -5,12 +5,13 @@
 >>> out = loss(img_codes, txt_codes, labels)   # LossOutput: .total, .terms
 
 Families (``losses.families()``), each with its representative first:
-``pairwise`` (``pairwise``, ``hashnet``, ``dch``, ``dchmt``), ``triplet`` (``triplet``, ``dtsh``),
+``pairwise`` (``dcmh``, ``pairwise``, ``hashnet``, ``dch``, ``dchmt``), ``triplet`` (``triplet``, ``dtsh``),
 ``center`` (``center``, ``dpn``, ``orthohash``), ``proxy`` (``proxy``, ``hyp2``, ``dsph``, ``proxy-anchor``),
 ``dcgh`` (``dcgh``); variants ``dcgh-novar``, ``dcgh-nopair``, ``dcgh-labelvar``, ``dcgh-proxyonly``; a user's
 loss as ``package.module:ClassName``.
 """
-from .base import HashingLoss, LossConfigError, LossOutput, OptimizerSettings
+from .base import CONSUMES, HashingLoss, LossConfigError, LossOutput, OptimizerSettings
+from .citation import Citation
 from .space import Choice, FloatRange, IntRange, Range
 from .registry import (
     FAMILIES,
@@ -30,12 +31,14 @@ from .registry import (
 )
 
 # Importing the modules registers their losses.
-from . import pairwise, triplet, center, proxy, dcgh  # noqa: E402,F401  isort: skip
+from . import dcmh, pairwise, triplet, center, proxy, dcgh  # noqa: E402,F401  isort: skip
 from . import hashnet, dch, dchmt, dtsh, dpn, orthohash, hyp2, dsph, proxy_anchor  # noqa: E402,F401  isort: skip
 
 __all__ = [
+    "CONSUMES",
     "FAMILIES",
     "Choice",
+    "Citation",
     "FloatRange",
     "HashingLoss",
     "IntRange",

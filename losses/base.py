@@ -57,13 +57,20 @@ class OptimizerSettings:
         raise ValueError(f"unknown optimizer {self.name!r} in OptimizerSettings; choose sgd, adam or adamw")
 
 
+#: What a loss may consume: the hash heads' tanh outputs (``codes``) or their unbounded outputs (``logits``).
+CONSUMES = ("codes", "logits")
+
+
 class HashingLoss(nn.Module):
     """Base class of every hashing loss.
 
     Subclasses implement ``forward(img, txt, labels) -> LossOutput`` where
 
-    * ``img``, ``txt``: float ``(n, n_bits)`` continuous codes in (-1, 1) (tanh outputs of the hash
-      heads); row ``i`` of both is one image-text pair;
+    * ``img``, ``txt``: float ``(n, n_bits)`` outputs of the two hash heads; row ``i`` of both is one image-text
+      pair. Which outputs is the class attribute ``consumes``: ``"codes"`` (the default), the continuous codes
+      ``tanh(z)`` in (-1, 1), or ``"logits"``, the unbounded ``z`` itself, for a method whose authors apply their
+      loss to the hash layer's raw output. The trainer passes what the loss declares; the binary codes are
+      ``sign(z)`` either way;
     * ``labels``: float multi-hot ``(n, n_classes)``.
 
     A loss with learnable parameters sets ``optimizer_settings``; the trainer calls
@@ -74,6 +81,13 @@ class HashingLoss(nn.Module):
 
     optimizer_settings: OptimizerSettings | None = None
     search_space: ClassVar[Mapping[str, object]] = {}  # parameter -> losses.space range; read, never mutated
+    consumes: ClassVar[str] = "codes"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.consumes not in CONSUMES:
+            raise LossConfigError(f"{cls.__module__}.{cls.__qualname__}.consumes is {cls.consumes!r}; "
+                                  f"a loss consumes one of {', '.join(map(repr, CONSUMES))}")
 
     def __init__(self, n_classes: int, n_bits: int):
         super().__init__()

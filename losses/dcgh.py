@@ -7,6 +7,7 @@ import torch
 from .base import LossConfigError, LossOutput, check_choice, check_number
 from .functional import cosine_matrix, masked_mean, soft_similarity
 from .proxy import ProxyLoss
+from . import citations
 from .registry import register, register_variant
 from .space import FloatRange
 
@@ -32,7 +33,7 @@ def proxy_distance_variance(distance: torch.Tensor, labels: torch.Tensor, defini
 @register(
     "dcgh",
     family="dcgh",
-    source="DCGH — Deep Class-Guided Hashing, Applied Sciences 2025 (arXiv 2410.15387, 2024)",
+    citation=citations.DCGH,
     representative=True,
 )
 class DCGHLoss(ProxyLoss):
@@ -48,7 +49,10 @@ class DCGHLoss(ProxyLoss):
         beta: weight of ``L_pos`` (default 0.05).
         gamma: weight of ``L_var`` (default 1).
         variance: ``"all-classes"`` (default, the released implementation) or ``"label-classes"``.
-        zeta, seed, proxy_lr, proxy_momentum, proxy_weight_decay: as for ``proxy``.
+        zeta: threshold of the negative proxy term, default 0: DCGH's released loss applies ``relu(cos)`` to the
+            negative proxies (its imported threshold is used only in a commented-out line), unlike ``proxy``,
+            whose default is HyP²'s table entry.
+        seed, proxy_lr, proxy_momentum, proxy_weight_decay: as for ``proxy``.
     """
 
     search_space = {"alpha": FloatRange(0.0, 2.0), "beta": FloatRange(0.005, 0.5, log=True),
@@ -112,6 +116,6 @@ register_variant(
     variance="label-classes",
 )
 register_variant(
-    "dcgh-proxyonly", "dcgh", "DCGH reduced to its proxy term (alpha = beta = gamma = 0; equals proxy)",
+    "dcgh-proxyonly", "dcgh", "DCGH reduced to its proxy term (alpha = beta = gamma = 0; proxy with zeta = 0)",
     alpha=0.0, beta=0.0, gamma=0.0,
 )

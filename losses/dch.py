@@ -6,6 +6,7 @@ import torch
 
 from .base import HashingLoss, LossConfigError, LossOutput, check_number
 from .functional import hard_similarity, masked_mean
+from . import citations
 from .registry import register
 from .space import FloatRange
 
@@ -23,7 +24,7 @@ def cauchy_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (1 - cos.clamp(max=COS_CAP)) * (a.shape[1] / 2)
 
 
-@register("dch", family="pairwise", source="DCH — Cao et al., CVPR 2018")
+@register("dch", family="pairwise", citation=citations.DCH)
 class DCHLoss(HashingLoss):
     """DCH: class-balanced Cauchy cross-entropy on image-text pairs, plus Cauchy quantization.
 
@@ -42,6 +43,7 @@ class DCHLoss(HashingLoss):
     """
 
     search_space = {"gamma": FloatRange(2.0, 100.0, log=True), "lambda_q": FloatRange(0.01, 1.0, log=True)}
+    consumes = "logits"
 
     def __init__(self, n_classes: int, n_bits: int, gamma: float = 20.0, lambda_q: float = 0.1):
         super().__init__(n_classes, n_bits)

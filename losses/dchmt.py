@@ -8,6 +8,7 @@ import torch
 
 from .base import HashingLoss, LossOutput, check_number
 from .functional import hard_similarity
+from . import citations
 from .registry import register
 from .space import FloatRange
 
@@ -23,7 +24,7 @@ def euclidean_distances(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor,
     return squared, torch.where(positive, torch.where(positive, squared, 1.0).sqrt(), 0.0)
 
 
-@register("dchmt", family="pairwise", source="DCHMT — Tu et al., ACM MM 2022")
+@register("dchmt", family="pairwise", citation=citations.DCHMT)
 class DCHMTLoss(HashingLoss):
     """DCHMT: squared distances of similar pairs to 0, dissimilar ones past a margin, cross- and intra-modal.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .base import HashingLoss, LossConfigError, LossOutput, check_number, check_seed
+from . import citations
 from .registry import register
 from .space import FloatRange
 
@@ -23,17 +24,18 @@ def voted_targets(labels: torch.Tensor, centers: torch.Tensor, tie_breaker: torc
     return torch.where(vote == 0, tie_breaker.to(vote.dtype), vote)
 
 
-@register("dpn", family="center", source="DPN — Fan et al., IJCAI 2020")
+@register("dpn", family="center", citation=citations.DPN)
 class DPNLoss(HashingLoss):
-    """DPN: a hinge pushing every bit past a margin on the side of its label-voted random target, per modality.
+    """DPN: a hinge pushing every bit of the hash layer's output past a margin on the side of its label-voted target.
 
     Each class owns a fixed random target vector (``int(k p)`` entries -1); a multi-label pair's target is
     ``t_i = sgn(sum_j y_ij T_j)`` with zero entries from a fixed random +-1 vector (the source's multi-label rule,
     which for one label is that label's vector).
-    ``L = (mean([m - u (.) t]_+) + mean([m - v (.) t]_+)) / 2``.
+    ``L = (mean([m - z_u (.) t]_+) + mean([m - z_v (.) t]_+)) / 2`` on the unbounded outputs ``z`` (``consumes =
+    "logits"``), as the authors apply it: a bit stops contributing once ``z t >= m``.
 
-    Shapes: ``img``, ``txt`` ``(n, k)``; ``labels`` ``(n, c)``. The single-modal source's loss is applied to each
-    modality with the same targets and averaged, so with ``img = txt`` it is the source's loss.
+    Shapes: ``img``, ``txt`` ``(n, k)`` unbounded outputs; ``labels`` ``(n, c)``. The single-modal source's loss is
+    applied to each modality with the same targets and averaged, so with ``img = txt`` it is the source's loss.
 
     Args:
         m: the polarization margin (default 1).
@@ -46,6 +48,7 @@ class DPNLoss(HashingLoss):
     """
 
     search_space = {"m": FloatRange(0.1, 2.0), "p": FloatRange(0.1, 0.9)}
+    consumes = "logits"
 
     def __init__(self, n_classes: int, n_bits: int, m: float = 1.0, p: float = 0.5, seed: int = 0):
         super().__init__(n_classes, n_bits)

@@ -7,11 +7,12 @@ import torch
 from .base import LossOutput, check_number
 from .functional import irrelevant_pairs
 from .hyp2 import ThresholdProxies, proxy_terms
+from . import citations
 from .registry import register
 from .space import FloatRange
 
 
-@register("dsph", family="proxy", source="DSPH — Huo et al., IEEE TCSVT 2024")
+@register("dsph", family="proxy", citation=citations.DSPH)
 class DSPHLoss(ThresholdProxies):
     """DSPH: HyP² proxies for both modalities plus irrelevant-pair pushes within and across modalities.
 
@@ -23,8 +24,8 @@ class DSPHLoss(ThresholdProxies):
 
     Args:
         alpha: weight of the irrelevant-pair terms (default 0.8).
-        zeta: the threshold of all negative terms (default 0). The authors read it from ``codetable.xlsx`` by
-            (bits, ceil(log2 c)), whose values are not transcribed here (see docs/losses.md).
+        zeta: the threshold of all negative terms; default None: the authors' table entry for (n_bits, n_classes)
+            (:func:`losses.thresholds.hyp2_threshold`), as the source reads it.
         seed: seeds the proxy initialisation (the authors' ``hypseed``).
         proxy_lr, proxy_momentum, proxy_weight_decay: SGD settings of the proxies (0.02, 0.9, 5e-4).
 
@@ -32,10 +33,9 @@ class DSPHLoss(ThresholdProxies):
         proxies: learnable ``(n_classes, n_bits)`` parameter (``randn``, then ``kaiming_normal_(fan_out)``).
     """
 
-    search_space = {"alpha": FloatRange(0.1, 4.0, log=True), "zeta": FloatRange(0.0, 0.5),
-                    "proxy_lr": FloatRange(0.002, 0.2, log=True)}
+    search_space = {"alpha": FloatRange(0.1, 4.0, log=True), "proxy_lr": FloatRange(0.002, 0.2, log=True)}
 
-    def __init__(self, n_classes: int, n_bits: int, alpha: float = 0.8, zeta: float = 0.0, seed: int = 0,
+    def __init__(self, n_classes: int, n_bits: int, alpha: float = 0.8, zeta: float | None = None, seed: int = 0,
                  proxy_lr: float = 0.02, proxy_momentum: float = 0.9, proxy_weight_decay: float = 5e-4):
         super().__init__(n_classes, n_bits, zeta, seed, proxy_lr, proxy_momentum, proxy_weight_decay)
         self.alpha = check_number("alpha", alpha, minimum=0)

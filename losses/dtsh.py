@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from .base import HashingLoss, LossOutput, check_number
 from .functional import hard_similarity
+from . import citations
 from .registry import register
 from .space import FloatRange
 
@@ -36,7 +37,7 @@ def triplet_likelihood(theta: torch.Tensor, similar: torch.Tensor, alpha: float)
     return torch.dot(terms.flatten(), weight.flatten()) / valid.sum()
 
 
-@register("dtsh", family="triplet", source="DTSH — Wang et al., ACCV 2016")
+@register("dtsh", family="triplet", citation=citations.DTSH)
 class DTSHLoss(HashingLoss):
     """DTSH: likelihood of triplet orderings of inner products, image->text and text->image, plus quantization.
 
@@ -54,6 +55,7 @@ class DTSHLoss(HashingLoss):
     """
 
     search_space = {"alpha": FloatRange(1.0, 20.0, log=True), "lambda_q": FloatRange(0.1, 10.0, log=True)}
+    consumes = "logits"
 
     def __init__(self, n_classes: int, n_bits: int, alpha: float = 5.0, lambda_q: float = 1.0):
         super().__init__(n_classes, n_bits)

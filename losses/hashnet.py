@@ -6,11 +6,12 @@ import torch.nn.functional as F
 
 from .base import HashingLoss, LossOutput, check_number
 from .functional import hard_similarity, masked_mean
+from . import citations
 from .registry import register
 from .space import FloatRange
 
 
-@register("hashnet", family="pairwise", source="HashNet — Cao et al., ICCV 2017")
+@register("hashnet", family="pairwise", citation=citations.HASHNET)
 class HashNetLoss(HashingLoss):
     """HashNet: class-balanced pairwise likelihood of label similarity over image-text pairs.
 

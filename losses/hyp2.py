@@ -8,8 +8,10 @@ from torch import nn
 from .base import HashingLoss, LossOutput, check_number, check_seed, proxy_optimizer
 from .functional import cosine_matrix, irrelevant_pairs, masked_mean
 from .proxy import init_kaiming_proxies
+from . import citations
 from .registry import register
 from .space import FloatRange
+from .thresholds import threshold
 
 
 def proxy_terms(codes: torch.Tensor, proxies: torch.Tensor, labels: torch.Tensor, zeta: float):
@@ -24,10 +26,10 @@ class ThresholdProxies(HashingLoss):
     """What ``hyp2`` and ``dsph`` share: class proxies drawn as the authors draw them and trained by SGD, and the
     threshold ``zeta`` of every negative term."""
 
-    def __init__(self, n_classes: int, n_bits: int, zeta: float, seed: int, proxy_lr: float, proxy_momentum: float,
-                 proxy_weight_decay: float):
+    def __init__(self, n_classes: int, n_bits: int, zeta: float | None, seed: int, proxy_lr: float,
+                 proxy_momentum: float, proxy_weight_decay: float):
         super().__init__(n_classes, n_bits)
-        self.zeta = check_number("zeta", zeta)
+        self.zeta = threshold(zeta, n_bits, n_classes)
         self.proxies = nn.Parameter(init_kaiming_proxies(n_classes, n_bits, check_seed(seed)))
         self.optimizer_settings = proxy_optimizer("sgd", proxy_lr, proxy_weight_decay, proxy_momentum)
 
@@ -36,7 +38,7 @@ class ThresholdProxies(HashingLoss):
         return masked_mean((cosine_matrix(a, b) - self.zeta).clamp_min(0), pairs)
 
 
-@register("hyp2", family="proxy", source="HyP² — Xu et al., ACM MM 2022")
+@register("hyp2", family="proxy", citation=citations.HYP2)
 class HyP2Loss(ThresholdProxies):
     """HyP²: class proxies per modality plus a push between irrelevant multi-label image-text pairs.
 
@@ -51,9 +53,8 @@ class HyP2Loss(ThresholdProxies):
 
     Args:
         beta: weight of the irrelevant-pair term (default 0.5).
-        zeta: the threshold ζ of both negative terms (default 0). The authors read it from their
-            ``codetable.xlsx`` by (bits, ceil(log2 c)); that table's values are not transcribed here (see
-            docs/losses.md), so set it from the table for a faithful run.
+        zeta: the threshold ζ of both negative terms; default None: the authors' table entry for
+            (n_bits, n_classes) (:func:`losses.thresholds.hyp2_threshold`).
         seed: seeds the proxy initialisation.
         proxy_lr, proxy_momentum, proxy_weight_decay: SGD settings of the proxies (0.02, 0.9, 5e-4).
 
@@ -61,10 +62,10 @@ class HyP2Loss(ThresholdProxies):
         proxies: learnable ``(n_classes, n_bits)`` parameter (``randn``, then ``kaiming_normal_(fan_out)``).
     """
 
-    search_space = {"beta": FloatRange(0.05, 2.0, log=True), "zeta": FloatRange(0.0, 0.5),
-                    "proxy_lr": FloatRange(0.002, 0.2, log=True)}
+    search_space = {"beta": FloatRange(0.05, 2.0, log=True), "proxy_lr": FloatRange(0.002, 0.2, log=True)}
+    consumes = "logits"
 
-    def __init__(self, n_classes: int, n_bits: int, beta: float = 0.5, zeta: float = 0.0, seed: int = 0,
+    def __init__(self, n_classes: int, n_bits: int, beta: float = 0.5, zeta: float | None = None, seed: int = 0,
                  proxy_lr: float = 0.02, proxy_momentum: float = 0.9, proxy_weight_decay: float = 5e-4):
         super().__init__(n_classes, n_bits, zeta, seed, proxy_lr, proxy_momentum, proxy_weight_decay)
         self.beta = check_number("beta", beta, minimum=0)

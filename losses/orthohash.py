@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from .base import HashingLoss, LossOutput, check_number, check_seed
 from .functional import cosine_matrix
+from . import citations
 from .registry import register
 from .space import FloatRange
 
@@ -16,7 +17,7 @@ def bernoulli_codebook(n_classes: int, n_bits: int, generator: torch.Generator) 
     return torch.bernoulli(torch.full((n_classes, n_bits), 0.5), generator=generator) * 2 - 1
 
 
-@register("orthohash", family="center", source="OrthoHash — Hoe et al., NeurIPS 2021")
+@register("orthohash", family="center", citation=citations.ORTHOHASH)
 class OrthoHashLoss(HashingLoss):
     """OrthoHash: cross-entropy of cosine-margin logits to fixed random +-1 class codes, per modality.
 
@@ -41,6 +42,7 @@ class OrthoHashLoss(HashingLoss):
     """
 
     search_space = {"s": FloatRange(2.0, 32.0, log=True), "m": FloatRange(0.0, 0.5)}
+    consumes = "logits"
 
     def __init__(self, n_classes: int, n_bits: int, s: float = 8.0, m: float = 0.2, ce: float = 1.0,
                  quan: float = 0.0, seed: int = 0):

@@ -1,4 +1,6 @@
-"""Pairwise negative log-likelihood of label similarity (the DCMH family; docs/losses.md, `pairwise`)."""
+"""This suite's pairwise likelihood loss: cross- and intra-modal likelihoods of label similarity, each modality
+quantized to its own sign (docs/losses.md, `pairwise`). It is DCMH's likelihood extended, not DCMH: that is
+``dcmh``."""
 from __future__ import annotations
 
 import torch
@@ -16,9 +18,9 @@ def pairwise_nll(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor) -> torch.Ten
     return (F.softplus(theta) - s * theta).mean()
 
 
-@register("pairwise", family="pairwise", source="DCMH — Jiang & Li, CVPR 2017", representative=True)
+@register("pairwise", family="pairwise")
 class PairwiseLoss(HashingLoss):
-    """DCMH-style likelihood of pairwise similarity, cross- and intra-modal, plus quantization.
+    """Likelihood of pairwise label similarity, cross- and intra-modal, plus quantization (this suite's own).
 
     ``L = l(u,v) + lambda_intra (l(u,u) + l(v,v)) + gamma Q`` with
     ``l(a,b) = mean_ij [softplus(a_i.b_j/2) - S_ij a_i.b_j/2]``, ``S_ij = 1[y_i.y_j > 0]`` and

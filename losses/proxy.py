@@ -5,10 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import HashingLoss, LossOutput, check_number, check_seed, proxy_optimizer
+from .base import HashingLoss, LossOutput, check_seed, proxy_optimizer
 from .functional import cosine_matrix
+from . import citations
 from .registry import register
 from .space import FloatRange
+from .thresholds import threshold
 
 
 def init_kaiming_proxies(n_classes: int, n_bits: int, seed: int) -> torch.Tensor:
@@ -25,7 +27,8 @@ def init_proxies(n_classes: int, n_bits: int, seed: int) -> torch.Tensor:
     return torch.tanh(init_kaiming_proxies(n_classes, n_bits, seed))
 
 
-@register("proxy", family="proxy", source="HyP² proxy term — Xu et al., ACM MM 2022", representative=True)
+@register("proxy", family="proxy", citation=citations.HYP2, representative=True,
+          description="HyP²'s proxy term for both modalities, as DSPH and DCGH use it")
 class ProxyLoss(HashingLoss):
     """Class proxies: pull codes toward their labels' proxies, push them from the others (HyP^2/DSPH).
 
@@ -35,7 +38,9 @@ class ProxyLoss(HashingLoss):
     ``L = pos^u + neg^u + pos^v + neg^v``.
 
     Args:
-        zeta: margin of the negative term (default 0).
+        zeta: threshold of the negative term; default None: HyP²'s table entry for (n_bits, n_classes)
+            (:func:`losses.thresholds.hyp2_threshold`: 0.25 at 16 bits and 0.125 at 32 bits for 80 classes, 0 for
+            24 classes).
         seed: seeds the proxy initialisation.
         proxy_lr, proxy_momentum, proxy_weight_decay: SGD settings of the proxies (0.02, 0.9, 5e-4).
 
@@ -43,20 +48,20 @@ class ProxyLoss(HashingLoss):
         proxies: learnable ``(n_classes, n_bits)`` parameter.
     """
 
-    search_space = {"zeta": FloatRange(0.0, 0.5), "proxy_lr": FloatRange(0.002, 0.2, log=True)}
+    search_space = {"proxy_lr": FloatRange(0.002, 0.2, log=True)}
 
     def __init__(
         self,
         n_classes: int,
         n_bits: int,
-        zeta: float = 0.0,
+        zeta: float | None = None,
         seed: int = 0,
         proxy_lr: float = 0.02,
         proxy_momentum: float = 0.9,
         proxy_weight_decay: float = 5e-4,
     ):
         super().__init__(n_classes, n_bits)
-        self.zeta = check_number("zeta", zeta)
+        self.zeta = threshold(zeta, n_bits, n_classes)
         self.proxies = nn.Parameter(init_proxies(n_classes, n_bits, check_seed(seed)))
         self.optimizer_settings = proxy_optimizer("sgd", proxy_lr, proxy_weight_decay, proxy_momentum)
 

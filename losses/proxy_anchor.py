@@ -8,6 +8,7 @@ from torch import nn
 from .base import HashingLoss, LossOutput, check_number, check_seed, proxy_optimizer
 from .functional import cosine_matrix
 from .proxy import init_kaiming_proxies
+from . import citations
 from .registry import register
 from .space import FloatRange
 
@@ -19,7 +20,7 @@ def log1p_sum_exp(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(torch.cat([logits.new_zeros(1, logits.shape[1]), masked]), dim=0)
 
 
-@register("proxy-anchor", family="proxy", source="Proxy Anchor — Kim et al., CVPR 2020")
+@register("proxy-anchor", family="proxy", citation=citations.PROXY_ANCHOR)
 class ProxyAnchorLoss(HashingLoss):
     """Proxy Anchor: class proxies pull their batch positives and push their negatives via log-sum-exp.
 
@@ -45,6 +46,7 @@ class ProxyAnchorLoss(HashingLoss):
 
     search_space = {"alpha": FloatRange(4.0, 64.0, log=True), "mrg": FloatRange(0.0, 0.5),
                     "proxy_lr": FloatRange(0.001, 0.1, log=True)}
+    consumes = "logits"
 
     def __init__(self, n_classes: int, n_bits: int, alpha: float = 32.0, mrg: float = 0.1, seed: int = 0,
                  proxy_lr: float = 1e-2, proxy_weight_decay: float = 1e-4):

@@ -9,6 +9,7 @@ import inspect
 from dataclasses import dataclass, field
 
 from .base import HashingLoss, LossConfigError
+from .citation import Citation
 from .space import Choice, FloatRange, IntRange
 
 #: The loss families, in the order lists and reports show them.
@@ -22,7 +23,9 @@ class LossEntry:
     Attributes:
         family: one of ``FAMILIES``, or None for a user's loss registered without one; a variant has its
             base's family.
-        source: the published method it implements, e.g. ``"HashNet — Cao et al., ICCV 2017"``.
+        source: the published method it implements, e.g. ``"HashNet — Cao et al., ICCV 2017"`` (its citation's
+            ``short`` form when it has one); None for a loss that is no published method.
+        citation: the structured citation (title, authors, venue, year, BibTeX, code) of that method, or None.
         representative: True for the one loss that stands for its family (``--losses all``).
     """
 
@@ -34,6 +37,7 @@ class LossEntry:
     family: str | None = None
     source: str | None = None
     representative: bool = False
+    citation: Citation | None = None
 
     @property
     def is_variant(self) -> bool:
@@ -66,6 +70,7 @@ def register(
     name: str,
     *,
     family: str | None = None,
+    citation: Citation | None = None,
     source: str | None = None,
     representative: bool = False,
     description: str | None = None,
@@ -74,11 +79,17 @@ def register(
 
     Args:
         family: one of ``FAMILIES`` (None for a loss outside them, e.g. a user's own).
-        source: the published method, ``"Method — Authors, Venue Year"``.
+        citation: the published method as a :class:`losses.Citation`; its short form becomes ``source``.
+        source: the published method as free text, ``"Method — Authors, Venue Year"``, for a loss without a
+            ``citation``.
         representative: the loss stands for its family; at most one per family, and it needs a family.
         description: one line for ``list losses``; defaults to the first line of the class docstring.
     """
     _check_family(family)
+    if citation is not None:
+        if not isinstance(citation, Citation):
+            raise LossConfigError(f"loss {name!r}: citation must be a losses.Citation, got {citation!r}")
+        source = citation.short
     if representative:
         if family is None:
             raise LossConfigError(f"loss {name!r}: a representative loss needs a family")
@@ -91,7 +102,7 @@ def register(
             raise TypeError(f"@register({name!r}) decorates HashingLoss subclasses, got {cls!r}")
         _checked_space(name, cls)
         _add(LossEntry(name=name, cls=cls, description=description or _first_doc_line(cls), family=family,
-                       source=source, representative=bool(representative)))
+                       source=source, representative=bool(representative), citation=citation))
         return cls
 
     return decorator
@@ -99,13 +110,13 @@ def register(
 
 def register_variant(name: str, base: str, description: str, **fixed) -> None:
     """Register ``name`` as ``base`` with the parameters ``fixed`` (an ablation, e.g. ``gamma=0``); the variant
-    has its base's family and source and is never a representative."""
+    has its base's family, source and citation and is never a representative."""
     if base not in _REGISTRY or _REGISTRY[base].is_variant:
         raise LossConfigError(f"variant {name!r}: base {base!r} is not a registered loss family")
     entry = _REGISTRY[base]
     _check_params(base, entry.cls, fixed)
     _add(LossEntry(name=name, cls=entry.cls, description=description, base=base, fixed=dict(fixed),
-                   family=entry.family, source=entry.source))
+                   family=entry.family, source=entry.source, citation=entry.citation))
 
 
 def unregister(name: str) -> None:

@@ -6,6 +6,7 @@ import torch
 
 from .base import HashingLoss, LossOutput, check_choice, check_number
 from .functional import cosine_matrix, hard_similarity
+from . import citations
 from .registry import register
 from .space import Choice, FloatRange
 
@@ -13,8 +14,7 @@ from .space import Choice, FloatRange
 @register(
     "triplet",
     family="triplet",
-    source="Bidirectional triplet ranking — Wang, Li & Lazebnik, CVPR 2016"
-    " (hard mining: VSE++, Faghri et al., BMVC 2018)",
+    citation=citations.BIDIRECTIONAL_TRIPLET,
     representative=True,
 )
 class TripletLoss(HashingLoss):

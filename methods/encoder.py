@@ -49,7 +49,8 @@ class SeededDropout(nn.Module):
 
 
 class HashHead(nn.Module):
-    """``tanh(Dropout(p)(Linear(d -> k)))``: ``(n, d)`` features to ``(n, k)`` continuous codes in (-1, 1).
+    """``tanh(Dropout(p)(Linear(d -> k)))``: ``(n, d)`` features to ``(n, k)`` continuous codes in (-1, 1), or,
+    with ``output="logits"``, the unbounded ``Dropout(p)(Linear(d -> k))`` before the tanh (the same signs).
 
     The linear layer is initialised as ``nn.Linear`` initialises itself (Kaiming-uniform weights with
     a = sqrt(5), uniform bias in +-1/sqrt(d)), drawing from ``generator``.
@@ -63,8 +64,13 @@ class HashHead(nn.Module):
         nn.init.uniform_(self.linear.bias, -bound, bound, generator=generator)
         self.dropout = SeededDropout(dropout, generator)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.dropout(self.linear(features)))
+    def forward(self, features: torch.Tensor, output: str = "codes") -> torch.Tensor:
+        logits = self.dropout(self.linear(features))
+        if output == "logits":
+            return logits
+        if output != "codes":
+            raise ValueError(f"a hash head outputs 'codes' or 'logits', not {output!r}")
+        return torch.tanh(logits)
 
 
 class DualEncoder(nn.Module):

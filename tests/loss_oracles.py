@@ -87,7 +87,7 @@ def triplet(u, v, y, margin=0.3, mining="all"):
     return {"img_to_txt": one_direction(u, v), "txt_to_img": one_direction(v, u)}
 
 
-def center(u, v, y, centers, tie_breaker, lambda_q=0.05, prob_eps=1e-6):
+def center(u, v, y, centers, tie_breaker, lambda_pair=0.2, lambda_q=0.05):
     n, k, c = len(u), len(u[0]), len(centers)
     targets = []
     for i in range(n):
@@ -97,17 +97,42 @@ def center(u, v, y, centers, tie_breaker, lambda_q=0.05, prob_eps=1e-6):
             t.append(sgn(vote) if vote != 0 else tie_breaker[b])
         targets.append(t)
 
+    def log(p):  # torch's BCE floors each log at -100
+        return max(math.log(p), -100.0) if p > 0 else -100.0
+
     def bce(codes):
         total = 0.0
         for i in range(n):
             for b in range(k):
-                p = min(max((codes[i][b] + 1) / 2, prob_eps), 1 - prob_eps)
+                p = (codes[i][b] + 1) / 2
                 q = (targets[i][b] + 1) / 2
-                total += -(q * math.log(p) + (1 - q) * math.log(1 - p))
+                total += -(q * log(p) + (1 - q) * log(1 - p))
         return total / (n * k)
 
+    alpha = 10.0 / k
+    pair = mean(softplus(alpha * dot(u[i], v[j])) - (1.0 if shares_label(y[i], y[j]) else 0.0) * alpha * dot(u[i], v[j])
+                for i in range(n) for j in range(n))
     quant = mean((abs(x) - 1) ** 2 for row in u for x in row) + mean((abs(x) - 1) ** 2 for row in v for x in row)
-    return {"center_img": bce(u), "center_txt": bce(v), "quantization": lambda_q * quant}
+    return {"center_img": bce(u) / 2, "center_txt": bce(v) / 2, "pair": lambda_pair * pair,
+            "quantization": lambda_q * quant / 2}
+
+
+def dcmh(u, v, y, gamma=1.0, eta=1.0):
+    n, k = len(u), len(u[0])
+    likelihood = 0.0
+    for i in range(n):
+        for j in range(n):
+            theta = dot(u[i], v[j]) / 2
+            likelihood += softplus(theta) - (1.0 if shares_label(y[i], y[j]) else 0.0) * theta
+    quantization = 0.0
+    for i in range(n):
+        for b in range(k):
+            code = sgn(u[i][b] + v[i][b])
+            quantization += (code - u[i][b]) ** 2 + (code - v[i][b]) ** 2
+    balance = sum(sum(u[i][b] for i in range(n)) ** 2 + sum(v[i][b] for i in range(n)) ** 2 for b in range(k))
+    scale = 1.0 / n ** 2
+    return {"likelihood": scale * likelihood, "quantization": scale * gamma * quantization,
+            "balance": scale * eta * balance}
 
 
 def proxy(u, v, y, proxies, zeta=0.0):

@@ -26,7 +26,8 @@ def test_list_losses_groups_every_loss_by_family_with_its_source_and_parameters(
     lines = result.stdout.splitlines()
     for entry in losses.entries():
         index = next(i for i, line in enumerate(lines) if line.lstrip("* ").split()[:1] == [entry.name])
-        assert entry.description in lines[index] and (entry.is_variant or (entry.source or "") in lines[index])
+        cited = entry.citation.full if entry.citation else (entry.source or "")
+        assert entry.description in lines[index] and (entry.is_variant or cited in lines[index])
         if not entry.is_variant:
             family = max(i for i, line in enumerate(lines[:index]) if line.endswith(":") and not line.startswith(" "))
             assert lines[family] == f"{entry.family}:"

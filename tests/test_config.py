@@ -101,7 +101,7 @@ def test_split_advice_names_keys_the_config_accepts():
 
 def test_loss_groups_expand_in_order():
     grid = build_grid(load_config("default", {"losses": ["all", "dcgh-novar", "dcgh"]}))
-    assert grid.config.losses == ("center", "dcgh", "pairwise", "proxy", "triplet", "dcgh-novar")
+    assert grid.config.losses == ("center", "dcgh", "dcmh", "proxy", "triplet", "dcgh-novar")
     assert len(grid.training_runs) == 3 * 3 * 3 * 6 and len(grid.specs) == len(grid.training_runs) + 3 * 3 * 3 * 4
 
 
@@ -157,7 +157,7 @@ def test_replicates_draw_the_sources_they_vary_and_share_them_across_losses():
         {"data": None, "backbone": None, "split": 1818, "init": r} for r in range(3)]
     # every loss (and reference row) of a replicate shares its data, backbone and split: comparisons are paired
     for (dataset, loss, replicate), value in seeds.items():
-        assert value == seeds[(dataset, "pairwise", replicate)]
+        assert value == seeds[(dataset, "dcmh", replicate)]
     split = build_grid(load_config("default", {"datasets": ["coco"], "bits": [16], "replicates": 2,
                                                "vary": {"real": ["split", "init"]}, "run": {"backbone": "/clip"}}))
     assert sorted({s.seeds["split"] for s in split.specs}) == [1818, 1819]

@@ -17,7 +17,9 @@ CONFIGS = [
     ("triplet", {}),
     ("triplet", {"mining": "hard", "margin": 0.5}),
     ("center", {}),
-    ("center", {"lambda_q": 0.2, "seed": 3}),
+    ("center", {"lambda_pair": 0.7, "lambda_q": 0.2, "seed": 3}),
+    ("dcmh", {}),
+    ("dcmh", {"gamma": 0.3, "eta": 2.0}),
     ("proxy", {}),
     ("proxy", {"zeta": 0.1, "seed": 5}),
     ("dcgh", {}),
@@ -52,8 +54,12 @@ ORACLE_PARAMS = {"seed"}  # parameters that set the loss's anchors, not its form
 def oracle_terms(name: str, loss: losses.HashingLoss, u, v, y, params: dict) -> dict:
     kwargs = {k: v for k, v in params.items() if k not in ORACLE_PARAMS}
     u, v, y = u.tolist(), v.tolist(), y.tolist()
+    if name in ("proxy", "hyp2", "dsph"):  # a default threshold comes from HyP²'s table: the loss's own value
+        kwargs.setdefault("zeta", loss.zeta)
     if name == "pairwise":
         return oracle.pairwise(u, v, y, **kwargs)
+    if name == "dcmh":
+        return oracle.dcmh(u, v, y, **kwargs)
     if name == "triplet":
         return oracle.triplet(u, v, y, **kwargs)
     if name == "center":

@@ -98,7 +98,7 @@ def test_best_is_bold_and_only_tested_ties_are_marked(tmp_path, grid_config):
     assert cell(out, "main_map", "triplet").endswith("†") and cell(out, "main_map", "proxy").endswith("†")
     assert "†" not in cell(out, "main_map", "dcgh") and "**" not in cell(out, "main_map", "dcgh")
     latex = (out / "tables" / "main_map.tex").read_text()
-    assert rf"& Pairwise (DCMH) & \textbf{{0.507}}$_{{\pm{f'{half:.3f}'.lstrip('0')}}}$ \\" in latex
+    assert rf"& Pairwise likelihood & \textbf{{0.507}}$_{{\pm{f'{half:.3f}'.lstrip('0')}}}$ \\" in latex
     assert latex.count(r"}^\dagger$") == 2 * 2  # triplet and proxy, in both directions
     table = list(csv.DictReader(io.StringIO((out / "tables" / "main_map.csv").read_text())))
     marks = {r["loss"]: r["mark"] for r in table if (r["direction"], r["bits"]) == ("i2t", "16")}
@@ -125,7 +125,7 @@ def test_missing_cells_are_dashes_never_a_crash(tmp_path, grid_config):
     build_report(results, out)
     assert cell(out, "main_map", "dcgh", "synth-nuswide 32 bits") == "–"
     assert cell(out, "main_map", "pairwise", "synth-coco 16 bits") == "–"
-    assert "& Pairwise (DCMH) & \\textbf{0.600} & -- \\\\" in (out / "tables" / "main_map.tex").read_text()
+    assert "& Pairwise likelihood & \\textbf{0.600} & -- \\\\" in (out / "tables" / "main_map.tex").read_text()
     assert len((out / "tables" / "main_map.csv").read_text().splitlines()) == 1 + 4
 
 
@@ -328,7 +328,7 @@ def test_rows_are_grouped_by_family_representative_first(tmp_path):
     assert list(markdown_rows(path)) == ["pairwise", "hashnet", "triplet", "dtsh", "proxy", "dsph", "dcgh",
                                          "*LSH of backbone features*"]
     assert latex_rows((out / "tables" / "main_map.tex").read_text())[:8] == [
-        "Pairwise (DCMH)", "HashNet", "Triplet", "DTSH", "Proxy (HyP$^2$)", "DSPH", "DCGH", "\\textit{LSH}"]
+        "Pairwise likelihood", "HashNet", "Triplet", "DTSH", "Proxy (HyP$^2$)", "DSPH", "DCGH", "\\textit{LSH}"]
     rows = list(csv.DictReader(io.StringIO((out / "tables" / "main_map.csv").read_text())))
     assert {r["loss"]: r["family"] for r in rows}["dtsh"] == "triplet"
 

@@ -65,9 +65,9 @@ def random_val_map(setup):
     return float(np.mean(maps))
 
 
-#: Losses whose published defaults do not learn on this tiny 16-bit set, and the parameters these pipeline tests
-#: use instead: Proxy Anchor's scale alpha=32 gives nearly all the gradient to the single hardest item per class,
-#: at 16 bits its validation mAP stays at random codes' (a finding about the loss, not the pipeline).
+#: Losses whose published defaults learn too little on this tiny set for the margins below, and the parameters these
+#: pipeline tests use instead: Proxy Anchor's scale alpha=32 gives nearly all the gradient to the hardest item per
+#: class (a finding about the loss, not the pipeline; test_proxy_anchor_default_learns_but_less_than_a_small_scale).
 PIPELINE_PARAMS = {"proxy-anchor": {"alpha": 2.0}}
 
 
@@ -90,6 +90,37 @@ def test_finetune_run_of_every_loss_beats_random_codes(setup, random_val_map, na
     assert record.selection.score > random_val_map + 0.02
     assert record.data["feature_cache"] is None
     assert record.selection.used_selected_state
+
+
+def test_proxy_anchor_default_learns_but_less_than_a_small_scale(setup):
+    """At 64 bits, the published alpha=32 ends above random codes (measured 0.359 against 0.334) but well below
+    alpha=2 (0.472): the default learns in the default pipeline, slowly on a set this small (docs/losses.md)."""
+    ds, split, _, _ = setup
+    rng = np.random.default_rng(0)
+    random_map = np.mean([evaluate(rng.choice([-1, 1], (len(split.val_query), 64)),
+                                   rng.choice([-1, 1], (len(split.val_database), 64)),
+                                   ds.labels[split.val_query], ds.labels[split.val_database])["map"]
+                          for _ in range(10)])
+    published = run(setup, loss="proxy-anchor", bits=64, epochs=6, optimizer={"head_lr": 5e-3})
+    small = run(setup, loss="proxy-anchor", bits=64, epochs=6, optimizer={"head_lr": 5e-3}, loss_params={"alpha": 2.0})
+    assert random_map + 0.01 < published.selection.score < small.selection.score - 0.05
+
+
+@pytest.mark.parametrize("name", ["dcgh", "dpn", "dcmh"])
+def test_the_trainer_passes_each_loss_the_output_it_consumes(setup, name, monkeypatch):
+    """Training asks the heads for what the loss declares (tanh codes or the unbounded outputs); the binary codes of
+    evaluation are the sign of the same outputs either way."""
+    asked, forward = [], methods.encoder.HashHead.forward
+
+    def spy(head, features, output="codes"):
+        asked.append(output)
+        return forward(head, features, output)
+
+    monkeypatch.setattr(methods.encoder.HashHead, "forward", spy)
+    trainer = trainer_of(setup, loss=name, epochs=1)
+    trainer.train_epoch(1, np.arange(64), trainer._optimizers(2))
+    assert asked and set(asked) == {trainer.loss.consumes}
+    assert trainer.loss.consumes == ("codes" if name == "dcgh" else "logits")
 
 
 def test_same_seed_gives_identical_codes_and_metrics(setup):

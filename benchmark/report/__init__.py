@@ -23,7 +23,7 @@ from ..references import REFERENCES, is_reference
 from ..store import RunStore
 from .figures import ablation_figure, critical_difference_figure, pr_and_precision_figures, training_figures
 from .diagnostics import centroid_figure, diagnostics_tables, distance_histogram_figures, embedding_figures
-from .records import Published, coverage, load_published, metric_name, tidy
+from .records import Published, citation_text, citations_of, coverage, load_published, metric_name, tidy
 from .selection import Configuration, configuration, configurations, describe, differences, select
 from .statistics import rank_rows
 from .tables import DECIMALS, Table, latex_text, mean, quote, table_statistics, write_table
@@ -74,6 +74,9 @@ def _caption(metric: str, records: list[RunRecord], table: Table, what: str, ext
     references = [REFERENCE_NOTES.get(row, REFERENCES[row]) for row in table.rows if is_reference(row)]
     if references:
         parts.append(f"reference rows ({'; '.join(references)}) are not tested")
+    cited = citations_of(records)
+    if cited:
+        parts.append("methods: " + "; ".join(map(citation_text, cited)) + " (BibTeX: references.bib)")
     return "; ".join([*parts, *extra]) + "."
 
 
@@ -227,6 +230,9 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
     figures = Section("Figures", "", figures=pr_and_precision_figures(trained, out / "figures"))
     training = Section("Training curves", "", figures=training_figures(trained, out / "figures"))
     sections = [s for s in sections if s is not None] + [figures, training]
+    cited = citations_of(records)
+    if cited:
+        write_text(out / "references.bib", "\n\n".join(c["bibtex"] for c in cited) + "\n")
     index = write_index(out, records, coverage(store, records, failures), contents.unreadable, results,
                         metric, sections, groups, where, len(contents.failures) - len(failures))
     return Report(tables=[p for s in sections for p in s.tables], figures=[p for s in sections for p in s.figures],

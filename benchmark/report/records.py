@@ -92,6 +92,23 @@ def loss_name(loss: str) -> str:
     return _names()["losses"].get(loss) or REFERENCES.get(loss, loss)
 
 
+def citations_of(records: list[RunRecord]) -> list[dict]:
+    """The distinct published methods behind the losses of ``records`` (each run's ``citation``, as its loss's
+    registration gave it), in the order of their BibTeX keys."""
+    cited = {r.citation["key"]: r.citation for r in records if r.citation}
+    return [cited[key] for key in sorted(cited)]
+
+
+def citation_text(citation: dict) -> str:
+    """``"CSQ: Central Similarity Quantization ... (Yuan et al., CVPR 2020)"``, as ``losses.Citation.full``."""
+    authors = citation["authors"]
+    last = [name.split()[-1] for name in authors[:2]]
+    who = last[0] if len(authors) == 1 else (" & ".join(last) if len(authors) == 2 else f"{last[0]} et al.")
+    method, title = citation["method"], citation["title"]
+    named = title if title.startswith(method) else f"{method}: {title}"
+    return f"{named} ({who}, {citation['venue']} {citation['year']})"
+
+
 def row_name(spec: RunSpec) -> str:
     """A row's display name: its loss's name and the parameters it was given ("DCGH (gamma=0.5)")."""
     return loss_name(spec.loss) + row_label(spec)[len(spec.loss):]

@@ -45,6 +45,7 @@ def run_record(spec: RunSpec, results: dict[str, dict], *, selection: Selection 
                backbone: Backbone, feature_cache: CacheUse | None, timings: dict[str, float],
                device: torch.device, diagnostics: dict | None = None, files: dict[str, str] | None = None
                ) -> RunRecord:
+    entry = next((e for e in losses.entries() if e.name == spec.loss), None)
     return RunRecord(
         run_id=spec.run_id,
         spec=spec,
@@ -64,7 +65,8 @@ def run_record(spec: RunSpec, results: dict[str, dict], *, selection: Selection 
         timings=timings,
         environment=environment(device),
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        family=next((e.family for e in losses.entries() if e.name == spec.loss), None),
+        family=entry.family if entry else None,
+        citation=asdict(entry.citation) if entry and entry.citation else None,
         diagnostics=diagnostics,
         files=files or {},
     )

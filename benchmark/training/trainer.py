@@ -113,8 +113,10 @@ class Trainer:
         for step, (batch, image, text) in enumerate(self.features.batches(self.model, batches)):
             self.trained[batch] = True
             with self.precision.autocast():
-                image_codes, text_codes = self.model.image_head(image).float(), self.model.text_head(text).float()
-            out = self.loss(image_codes, text_codes, self.labels[batch].to(self.device))
+                consumes = self.loss.consumes  # tanh codes, or the heads' unbounded outputs (losses.HashingLoss)
+                image_out = self.model.image_head(image, consumes).float()
+                text_out = self.model.text_head(text, consumes).float()
+            out = self.loss(image_out, text_out, self.labels[batch].to(self.device))
             if not torch.isfinite(out.total.detach()):  # a non-finite term makes the total non-finite
                 self._diverged(out, epoch, step + 1)
             optimizer.zero_grad(set_to_none=True)
