@@ -110,7 +110,7 @@ class VaryConfig:
 
 @dataclass(frozen=True)
 class SlurmConfig:
-    """How ``--executor slurm`` submits the pending runs through submitit (``benchmark.runner.submit_slurm``).
+    """How ``--executor slurm`` submits the pending runs through submitit (``benchmark.execution.SubmititExecutor``).
 
     ``cluster``: ``slurm`` (sbatch must exist here), or ``local``: submitit's local executor, the same jobs as
     processes on this machine, waited for (for testing a setup without a cluster). ``timeout_min``: each job's time
@@ -399,6 +399,15 @@ def _merge(base: Mapping, update: Mapping) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ files
+
+
+def set_nested(tree: dict, key: str | tuple[str, ...], value) -> None:
+    """Set ``value`` at ``key`` of an overrides tree: dotted (``run.epochs``), or a tuple of parts (a loss name may
+    hold a dot)."""
+    *parents, leaf = key.split(".") if isinstance(key, str) else key
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[leaf] = value
 
 
 def config_names() -> list[str]:

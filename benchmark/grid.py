@@ -16,11 +16,10 @@ from pathlib import Path
 
 import losses
 
-from . import data
+from . import data, references
 from .config import Config, RunSpec
 from .device import resolve_device
 from .errors import ConfigError
-from .references import is_reference, references_for
 
 #: The entry-point group through which installed packages register their losses.
 ENTRY_POINT_GROUP = "benchmark.losses"
@@ -67,7 +66,7 @@ class Grid:
 
     @property
     def training_runs(self) -> list[RunSpec]:
-        return [spec for spec in self.specs if not is_reference(spec.loss)]
+        return [spec for spec in self.specs if references.row_kind(spec.loss) == "loss"]
 
     @property
     def id(self) -> str:
@@ -87,7 +86,7 @@ def expand_losses(names) -> tuple[str, ...]:
 def _check_losses(config: Config) -> tuple[str, ...]:
     names = expand_losses(config.losses)
     for name in names:
-        if is_reference(name):
+        if references.row_kind(name) == "reference":
             raise ConfigError(f"{name!r} is a reference row, not a loss: every grid with 'references: true' (the "
                               "default) evaluates the reference rows beside its losses")
         try:
@@ -139,12 +138,20 @@ def _check_user_loss_output(name: str, params: dict, bits: int) -> None:
                           "value}) from the codes it is given (docs/losses.md, 'Your own loss')")
 
 
+def _vary(config: Config, dataset: data.DatasetEntry) -> tuple[str, tuple[str, ...]]:
+    """The section of ``vary`` that the replicates of ``dataset`` read, and its sources: ``synthetic`` for a
+    generated world, ``real`` otherwise."""
+    return ("synthetic", config.vary.synthetic) if dataset.generated else ("real", config.vary.real)
+
+
 def _check_replicates(config: Config) -> None:
-    for kind, sources in (("synthetic", config.vary.synthetic), ("real", config.vary.real)):
-        used = any(data.is_synthetic(name) == (kind == "synthetic") for name in config.datasets)
-        if config.replicates > 1 and used and not sources:
-            raise ConfigError(f"replicates: {config.replicates}, but vary.{kind} is empty: the replicates of the {kind} "
-                              "datasets would be the same run; vary at least one of its sources (e.g. init)")
+    if config.replicates < 2:
+        return
+    used = dict(_vary(config, data.dataset_entry(name)) for name in config.datasets)
+    for section in ("synthetic", "real"):
+        if section in used and not used[section]:
+            raise ConfigError(f"replicates: {config.replicates}, but vary.{section} is empty: the replicates of the "
+                              f"{section} datasets would be the same run; vary at least one of its sources (e.g. init)")
 
 
 def _check_datasets(config: Config) -> None:
@@ -153,34 +160,33 @@ def _check_datasets(config: Config) -> None:
             hint = difflib.get_close_matches(name, data.dataset_names(), n=1)
             raise ConfigError(f"unknown dataset {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
                               + f"; available: {', '.join(data.dataset_names())}")
-    for name in filter(data.is_synthetic, config.datasets):
-        try:
-            data.synthetic.knob_values(name, **config.synthetic.knobs)
-        except data.DataError as exc:
-            raise ConfigError(f"synthetic.knobs: {exc}") from None
-    for name in config.datasets:
-        _check_split(config, name)
-    real = [name for name in config.datasets if not data.is_synthetic(name)]
-    if real and config.run.backbone in (None, "synthetic"):
-        raise ConfigError(f"dataset(s) {', '.join(real)} need a pretrained CLIP folder: give --backbone PATH "
+    entries = [data.dataset_entry(name) for name in config.datasets]
+    for entry in entries:
+        if entry.generated and entry.check_options:  # the generated worlds take the configuration's knobs
+            try:
+                entry.check_options(**config.synthetic.knobs)
+            except data.DataError as exc:
+                raise ConfigError(f"synthetic.knobs: {exc}") from None
+    for entry in entries:
+        _check_split(config, entry)
+    need = [entry.name for entry in entries if entry.needs_backbone]
+    if need and config.run.backbone in (None, "synthetic"):
+        raise ConfigError(f"dataset(s) {', '.join(need)} need a pretrained CLIP folder: give --backbone PATH "
                           "(e.g. a saved openai/clip-vit-base-patch32)")
     if config.run.backbone is None:
         raise ConfigError("'run.backbone' is not set: use 'synthetic' for the synthetic sets or give --backbone PATH")
 
 
-def _check_split(config: Config, name: str) -> None:
-    """The split sizes of ``name`` checked now (so --dry-run catches them): against a synthetic set's size, and
-    for a real set (whose size is known only once read) what does not depend on it."""
-    from .data.real import REAL_DATASETS
+def _check_split(config: Config, dataset: data.DatasetEntry) -> None:
+    """The split sizes of ``dataset`` checked now (so --dry-run catches them): against its size when known before
+    reading it (a generated world's, which ``synthetic.size`` sets), else what does not depend on it."""
     from .data.splits import SplitSettings, split_problem
 
-    if data.is_synthetic(name):
-        n_items = config.synthetic.size or data.SYNTHETIC_DATASETS[name].size
-        query, train = data.SYNTHETIC_DATASETS[name].split_sizes(n_items)
-    else:
-        n_items, query, train = None, REAL_DATASETS[name].query_size, REAL_DATASETS[name].train_size
+    n_items = (config.synthetic.size if dataset.generated else None) or dataset.size
+    query, train = dataset.split_sizes(n_items)
     given = {k: v for k, v in asdict(config.run.split).items() if v is not None}
-    problem = split_problem(n_items, SplitSettings(**{"query_size": query, "train_size": train, **given}), name)
+    problem = split_problem(n_items, SplitSettings(**{"query_size": query, "train_size": train, **given}),
+                            dataset.name)
     if problem:
         raise ConfigError(problem)
 
@@ -188,8 +194,8 @@ def _check_split(config: Config, name: str) -> None:
 def _replicate_specs(config: Config, dataset: str, replicate: int) -> list[RunSpec]:
     """The runs of one replicate of ``dataset``: every loss (and reference) at every code length, all sharing
     the replicate's data, backbone and split, so that comparisons between losses are paired."""
-    synthetic = data.is_synthetic(dataset)
-    varied = config.vary.synthetic if synthetic else config.vary.real
+    entry = data.dataset_entry(dataset)
+    _, varied = _vary(config, entry)
 
     def step(source: str) -> int:
         return replicate if source in varied else 0
@@ -197,8 +203,8 @@ def _replicate_specs(config: Config, dataset: str, replicate: int) -> list[RunSp
     split = replace(config.run.split, split_seed=config.run.split.split_seed + step("split"))
     settings = replace(config.run, split=split)
     data_options = replace(config.synthetic, seed=config.synthetic.seed + step("data"),
-                           backbone_seed=config.synthetic.backbone_seed + step("backbone")) if synthetic else None
-    names = list(config.losses) + (references_for(synthetic) if config.references else [])
+                           backbone_seed=config.synthetic.backbone_seed + step("backbone")) if entry.generated else None
+    names = list(config.losses) + (references.rows_for(entry) if config.references else [])
     return [RunSpec(loss=name, dataset=dataset, bits=bits, replicate=replicate, seed=step("init"), varies=tuple(varied),
                     loss_params=dict(config.loss_params.get(name, {})), settings=settings, synthetic=data_options)
             for bits in config.bits for name in names]

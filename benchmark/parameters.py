@@ -16,11 +16,11 @@ import yaml
 
 import losses
 
+from . import references
 from .config import ParameterSet, RunSettings, RunSpec, _bounds, from_mapping, read_yaml
 from .errors import ConfigError
 from .files import write_text
 from .grid import Grid
-from .references import is_reference
 
 #: The parameters searched for every loss alike: the hash heads' learning rate and the weight decay.
 SHARED_SPACE: dict[str, losses.Range] = {"run.optimizer.head_lr": losses.FloatRange(1e-4, 1e-2, log=True),
@@ -182,7 +182,7 @@ def grid_with_parameters(grid: Grid, name: str, path: Path) -> Grid:
                           + "; tune them with python -m benchmark tune and the same grid flags")
     specs = []
     for spec in grid.specs:
-        if not is_reference(spec.loss):
+        if references.row_kind(spec.loss) == "loss":
             entry = entries[(spec.loss, spec.dataset, spec.bits)]
             values = entry.values()
             parameter_set = ParameterSet(name=name, defaults=current_values(spec, values), study=entry.study,

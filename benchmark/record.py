@@ -73,13 +73,59 @@ class Selection:
         return self.selected_state_sha256 == self.evaluated_state_sha256
 
 
+@dataclass(frozen=True)
+class EpochLog:
+    """One epoch of a run's training, as the trainer logs it and ``RunRecord.history`` stores it.
+
+    Attributes:
+        epoch: the epoch, from 1.
+        loss: each weighted loss term and ``total``, means over the epoch's batches.
+        val_map_i2t, val_map_t2i, val_map: honest protocol and tuning trials, on evaluated epochs: the validation
+            mAP of I->T, of T->I and their mean.
+        query_map: paper protocol, on evaluated epochs: the query-set mAP per direction.
+        seconds: the epoch's training and evaluation time.
+
+    A field that is None is absent from the stored object, so ``to_dict`` gives back exactly what ``from_dict``
+    read (the fields are in the order the trainer has always written its keys).
+    """
+
+    epoch: int
+    loss: dict[str, float]
+    val_map_i2t: float | None = None
+    val_map_t2i: float | None = None
+    val_map: float | None = None
+    query_map: dict[str, float] | None = None
+    seconds: float | None = None
+
+    @property
+    def validation_map(self) -> dict[str, float]:
+        """The validation mAP per direction (``i2t``, ``t2i``) of an epoch evaluated on it; else empty."""
+        return {d: v for d, v in (("i2t", self.val_map_i2t), ("t2i", self.val_map_t2i)) if v is not None}
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether the protocol evaluated this epoch (every ``eval_every``-th one and the last)."""
+        return bool(self.validation_map) or self.query_map is not None
+
+    def to_dict(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, entry: dict) -> "EpochLog":
+        return cls(**entry)
+
+
 class _VersionedRecord:
     """A record stored as one JSON object carrying ``schema_version``."""
 
     WHAT = "record"
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1) + "\n"
+        return json.dumps(self._stored(), indent=1) + "\n"
+
+    def _stored(self) -> dict:
+        """The JSON object of the record."""
+        return asdict(self)
 
     @classmethod
     def from_json(cls, text: str, where: str):
@@ -103,7 +149,7 @@ class RunRecord(_VersionedRecord):
 
     ``metrics[direction]`` holds the scalar metrics (``map``, ``map_tie_aware``, ``map@K``, ...) and
     ``curves[direction]`` the PR-by-radius and precision/recall@N curves of the four directions ``i2t``,
-    ``t2i``, ``i2i``, ``t2t``; ``history`` one entry per epoch (loss terms, validation or query mAP);
+    ``t2i``, ``i2i``, ``t2t``; ``history`` an ``EpochLog`` per epoch (loss terms, validation or query mAP);
     ``evaluations`` every evaluation made, in order (stage, set, direction); ``diagnostics`` the code-space
     diagnostics of the kept codes and ``files`` the SHA-256 of each file kept beside the record
     (``benchmark.codes``). A reference row
@@ -119,7 +165,7 @@ class RunRecord(_VersionedRecord):
     curves: dict[str, dict[str, Any]]
     selection: Selection | None
     training: TrainingUse | None
-    history: list[dict]
+    history: list[EpochLog]
     evaluations: list[dict]
     codes_sha256: dict
     data: dict
@@ -132,11 +178,15 @@ class RunRecord(_VersionedRecord):
     files: dict[str, str] = field(default_factory=dict)  # the files kept in the run's folder -> SHA-256
     schema_version: int = SCHEMA_VERSION
 
+    def _stored(self) -> dict:
+        return {**super()._stored(), "history": [entry.to_dict() for entry in self.history]}
+
     @classmethod
     def _typed(cls, content: dict, where: str) -> dict:
         selection, training = content["selection"], content["training"]
         return {**super()._typed(content, where), "selection": Selection(**selection) if selection else None,
-                "training": TrainingUse(**training) if training else None}
+                "training": TrainingUse(**training) if training else None,
+                "history": [EpochLog.from_dict(entry) for entry in content["history"]]}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ report can be built on a machine that only has the records.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import socket
@@ -67,6 +68,10 @@ class RunStore:
     def read_record(self, run_id: str) -> RunRecord:
         path = self.folder(run_id) / self.RECORD
         return RunRecord.from_json(_read(path), str(path))
+
+    def finished_matching(self, prefix: str) -> list[str]:
+        """The ids of the finished runs whose id starts with ``prefix``, sorted."""
+        return sorted(p.name for p in self.root.glob(f"{glob.escape(prefix)}*") if (p / self.RECORD).is_file())
 
     def contents(self) -> Contents:
         """Every record and failure in the store, in run-id order; unreadable files are listed, not raised."""

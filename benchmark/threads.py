@@ -29,7 +29,7 @@ def available_cores() -> int:
 def plan_workers(workers: int | None, threads: int | None, pending: int, device: torch.device) -> tuple[int, int]:
     """(worker processes, threads per worker) for ``pending`` runs: by default one worker per core on the CPU,
     on a GPU one in all (the runs share it) or, for ``cuda`` without an index on a machine with several GPUs, one
-    per GPU (``benchmark.runner.worker_device`` gives each its own); each worker gets its share of the cores."""
+    per GPU (``benchmark.execution.worker_device`` gives each its own); each worker gets its share of the cores."""
     cores = available_cores()
     if workers is None:
         if device.type == "cpu":

@@ -1,8 +1,12 @@
 """The registry of cross-modal hashing losses; docs/losses.md defines each one.
 
->>> import losses
+>>> import torch, losses
 >>> loss = losses.build("dcgh", n_classes=24, n_bits=64)
->>> out = loss(img_codes, txt_codes, labels)   # LossOutput: .total, .terms
+>>> img, txt = torch.tanh(torch.randn(8, 64)), torch.tanh(torch.randn(8, 64))   # a batch's codes
+>>> labels = (torch.rand(8, 24) < 0.2).float()
+>>> out = loss(img, txt, labels)                 # LossOutput: .total (a scalar to backpropagate), .terms
+>>> sorted(out.terms)
+['neg_pair', 'pos_pair', 'proxy_neg_img', 'proxy_neg_txt', 'proxy_pos_img', 'proxy_pos_txt', 'variance']
 
 Families (``losses.families()``), each with its representative first:
 ``pairwise`` (``dcmh``, ``pairwise``, ``hashnet``, ``dch``, ``dchmt``), ``triplet`` (``triplet``, ``dtsh``),

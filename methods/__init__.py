@@ -1,5 +1,9 @@
-"""The shared model every loss is trained on: a dual encoder over ``transformers.CLIPModel`` with one
-hash head per modality, its tokenizer and image transform, batch encoding and synthetic pretraining.
+"""The shared model every loss is trained on: the CLIP backbone (``transformers.CLIPModel`` folders), the dual
+encoder with one hash head per modality, its tokenizer and image transform (preprocessing), batch encoding and
+synthetic pretraining.
+
+It holds no hashing method despite its name: in hashing papers a "method" is what this suite calls a loss, and
+those live in ``losses``. The name is kept because users know it (their imports and scripts).
 
 Never imports ``benchmark``, and the losses never import this package; where files are cached is the
 benchmark's business. Names are imported on first use, so importing the package loads nothing heavy.
@@ -10,7 +14,7 @@ _EXPORTS = {
     "TINY_CONFIGS": "backbone", "Backbone": "backbone", "folder_hash": "backbone", "load_backbone": "backbone",
     "save_backbone": "backbone", "tiny_clip": "backbone",
     "DualEncoder": "encoder", "HashHead": "encoder", "SeededDropout": "encoder",
-    "encode_features": "features",
+    "encode_features": "feature_extraction",
     "warmup_cosine": "optim",
     "DEFAULT_MAX_TEXT_LEN": "preprocess", "ImageTransform": "preprocess", "image_batches": "preprocess",
     "tokenize": "preprocess",

@@ -38,8 +38,9 @@ def modules_under(folder: str) -> list[Path]:
     ("losses", ("methods", "benchmark")),
     ("methods", ("benchmark", "losses")),
     ("benchmark/data", ("methods", "losses", "torch", "transformers")),
-    ("benchmark/report", ("torch", "transformers", "optuna", "losses", "methods", "benchmark.runner", "benchmark.grid",
-                          "benchmark.training", "benchmark.backbones", "benchmark.metrics", "benchmark.tuning",
+    ("benchmark/report", ("torch", "transformers", "optuna", "losses", "methods", "benchmark.execution",
+                          "benchmark.experiments", "benchmark.grid", "benchmark.cli",
+                          "benchmark.training", "benchmark.backbones", "benchmark.metrics",
                           "benchmark.parameters")),
 ])
 def test_imports_flow_one_way(folder, forbidden):
@@ -83,4 +84,83 @@ def test_nothing_points_at_the_first_round_specification():
     stale = re.compile(r"\b(LOSSES|PROTOCOL|ARCHITECTURE)\.md\b|shared/(LOSSES|PROTOCOL|ARCHITECTURE)")
     offending = [str(p.relative_to(ROOT)) for p in [ROOT / "README.md", *ROOT.glob("*/**/*.py"), *ROOT.glob("docs/*.md")]
                  if stale.search(p.read_text(encoding="utf-8"))]
+    assert not offending, offending
+
+
+def _strings(node: ast.AST) -> list[str]:
+    """The string literals of ``node``: itself, or the members of a tuple, list or set literal."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return [s for element in node.elts for s in _strings(element)]
+    return []
+
+
+def _tested_literals(node: ast.AST) -> list[str]:
+    """The string literals ``node`` tests a value against: a comparison's operands, ``startswith``/``endswith``
+    arguments, an argparse ``choices=``."""
+    if isinstance(node, ast.Compare):
+        return [s for operand in (node.left, *node.comparators) for s in _strings(operand)]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("startswith",
+                                                                                                 "endswith"):
+        return [s for argument in node.args for s in _strings(argument)]
+    if isinstance(node, ast.keyword) and node.arg == "choices":
+        return _strings(node.value)
+    return []
+
+
+def _called(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call):
+        return node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+    return None
+
+
+def test_datasets_and_reference_rows_are_read_from_their_registries():
+    """Outside ``benchmark/data/`` no code asks whether a dataset is synthetic or tests its name (it reads the
+    attributes of its registration), and outside ``benchmark/references.py`` none asks ``is_reference``."""
+    from benchmark.data import dataset_names
+
+    names = set(dataset_names())
+    offending = []
+    for path in modules_under("benchmark"):
+        where = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            line, called = f"{where}:{getattr(node, 'lineno', '?')}", _called(node)
+            if not where.startswith("benchmark/data/"):
+                if called == "is_synthetic":
+                    offending.append(f"{line}: is_synthetic(")
+                offending += [f"{line}: tests dataset name {s!r}" for s in _tested_literals(node)
+                              if s in names or s.startswith("synth-")]
+            if called == "is_reference" and where != "benchmark/references.py":
+                offending.append(f"{line}: is_reference(")
+    assert not offending, "\n".join(offending)
+
+
+def _importers_of(target: str, folder: str = "benchmark") -> set[str]:
+    return {path.relative_to(ROOT).as_posix() for path in modules_under(folder)
+            if any(name == target or name.startswith(target + ".") for name in imported_modules(path))}
+
+
+def test_only_the_top_floors_import_the_execution_layer():
+    """``benchmark.execution`` is imported by the experiments and the command line only (and by itself); it imports
+    neither of them, and the experiments never import the command line."""
+    floors = ("benchmark/execution/", "benchmark/experiments/", "benchmark/cli/")
+    assert {p for p in _importers_of("benchmark.execution") if not p.startswith(floors)} == set()
+    upward = {p for p in modules_under("benchmark/execution") for name in imported_modules(p)
+              if name.startswith(("benchmark.experiments", "benchmark.cli"))}
+    assert upward == set()
+    assert {p for p in _importers_of("benchmark.cli") if p.startswith("benchmark/experiments/")} == set()
+
+
+#: Calls that would read the store's folders or write files: the command line leaves both to the store, the
+#: experiments and the report.
+FILE_CALLS = {"glob", "rglob", "iterdir", "scandir", "listdir", "walk", "open", "write_text", "write_bytes",
+              "savefig", "to_latex", "mkdir", "write_json", "atomic_path", "atomic_folder"}
+
+
+def test_the_command_line_neither_reads_the_store_folders_nor_writes_files():
+    offending = [f"{path.relative_to(ROOT)}:{node.lineno}: {_called(node)}(" for path in modules_under("benchmark/cli")
+                 for node in ast.walk(ast.parse(path.read_text())) if _called(node) in FILE_CALLS]
+    offending += [f"{path.relative_to(ROOT)}: imports {name}" for path in modules_under("benchmark/cli")
+                  for name in imported_modules(path) if name.startswith("benchmark.files")]
     assert not offending, offending

@@ -13,7 +13,7 @@ import methods
 from benchmark import data
 from benchmark.config import RunSpec
 from benchmark.threads import torch_threads
-from benchmark.training import make_trainer
+from benchmark.training import RunEnvironment, make_trainer
 from methods import ImageTransform, image_batches, load_backbone, save_backbone
 from tests.real_format import VOCAB, jpeg_dataset
 
@@ -96,7 +96,8 @@ def test_finetune_steps(benchmark, jpegs, tmp_path, workers):
                               "varies": ["init"], "loss_params": {}, "synthetic": None,
                               "settings": {"mode": "finetune", "epochs": 1, "batch_size": BATCH, "max_text_len": 16,
                                            "backbone": str(folder)}}, "the benchmark")
-    trainer = make_trainer(spec, dataset, split, folder, cache_dir=tmp_path, progress=False, loader_workers=workers)
+    trainer = make_trainer(spec, RunEnvironment(dataset, split, folder, tmp_path, progress=False,
+                                                loader_workers=workers))
     optimizers = trainer._optimizers(100)
     order = split.val_database[:3 * BATCH]
     with torch_threads(1):  # as the tiny synthetic CLIP trains (benchmark/threads.py)

@@ -11,7 +11,7 @@ from benchmark import data
 from benchmark.backbones import synthetic_backbone
 from benchmark.config import RunSpec
 from benchmark.threads import torch_threads
-from benchmark.training import make_trainer, train_and_evaluate
+from benchmark.training import RunEnvironment, make_trainer, train_and_evaluate
 from methods import ImageTransform, encode_features, load_backbone
 
 pytestmark = pytest.mark.benchmark
@@ -34,7 +34,7 @@ def spec(loss: str, epochs: int) -> RunSpec:
 @pytest.mark.parametrize("name", losses.available())
 def test_frozen_training_throughput(benchmark, coco, name):
     ds, split, backbone, cache = coco
-    trainer = make_trainer(spec(name, 1), ds, split, backbone, cache_dir=cache, progress=False)
+    trainer = make_trainer(spec(name, 1), RunEnvironment(ds, split, backbone, cache, progress=False))
     optimizers = trainer._optimizers(100)
     order = np.random.default_rng(0).permutation(split.val_database)
     with torch_threads(1):  # as runs train (benchmark/threads.py)
@@ -58,7 +58,8 @@ def test_encode_throughput(benchmark, coco):
 
 def test_whole_frozen_run(benchmark, coco):
     ds, split, backbone, cache = coco
-    record = benchmark.pedantic(train_and_evaluate, args=(spec("dcgh", 30), ds, split, backbone),
-                                kwargs={"cache_dir": cache, "progress": False}, rounds=3, warmup_rounds=1)
+    record = benchmark.pedantic(train_and_evaluate,
+                                args=(spec("dcgh", 30), RunEnvironment(ds, split, backbone, cache, progress=False)),
+                                rounds=3, warmup_rounds=1)
     print(f"\nwhole frozen run (synth-coco, dcgh, 64 bits, 30 epochs): {benchmark.stats.stats.median:.1f} s, "
           f"i2t mAP {record.metrics['i2t']['map']:.4f}")

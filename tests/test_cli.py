@@ -1,27 +1,17 @@
-"""`python -m benchmark` as a user runs it, in a subprocess."""
+"""`python -m benchmark` as a user runs it (in this process: the fixture ``cli``)."""
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import losses
-from benchmark import cli
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark import cli as cli_module
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchmark", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
-
-
-def test_list_losses_groups_every_loss_by_family_with_its_source_and_parameters():
-    result = run_cli("list", "losses")
+def test_list_losses_groups_every_loss_by_family_with_its_source_and_parameters(cli):
+    result = cli("list", "losses")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     for entry in losses.entries():
@@ -37,35 +27,33 @@ def test_list_losses_groups_every_loss_by_family_with_its_source_and_parameters(
     assert "dcgh-novar" in result.stdout and "gamma=0.0" in result.stdout
 
 
-def test_bad_arguments_exit_non_zero_without_traceback():
+def test_bad_arguments_exit_non_zero_without_traceback(cli):
     for args in (("list", "bogus"), ("no-such-command",), ()):
-        result = run_cli(*args)
+        result = cli(*args)
         assert result.returncode != 0
         assert "Traceback" not in result.stderr
         assert "usage:" in result.stderr
 
 
-def test_every_subcommand_has_help_with_examples(capsys):
-    commands = [a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)][0].choices
+def test_every_subcommand_has_help_with_examples(cli):
+    commands = [a for a in cli_module.build_parser()._actions if isinstance(a, argparse._SubParsersAction)][0].choices
     assert len(commands) >= 11
-    for command in commands:  # in this process: a subprocess each would only add interpreter start-ups
-        with pytest.raises(SystemExit) as exit_:
-            cli.main([command, "--help"])
-        out = capsys.readouterr().out
-        assert exit_.value.code == 0, command
+    for command in commands:
+        status, out, _ = cli(command, "--help")
+        assert status == 0, command
         assert "examples:" in out and f"python -m benchmark {command}" in out, command
 
 
-def test_list_configs():
-    result = run_cli("list", "configs")
+def test_list_configs(cli):
+    result = cli("list", "configs")
     assert result.returncode == 0 and "default" in result.stdout and "paper" in result.stdout
 
 
-def test_list_datasets_shows_each_dataset_with_its_location_and_status(tmp_path):
+def test_list_datasets_shows_each_dataset_with_its_location_and_status(tmp_path, cli):
     (tmp_path / "coco").mkdir()
     for name in ("index.mat", "label.mat", "caption.mat"):
         (tmp_path / "coco" / name).write_bytes(b"")
-    result = run_cli("list", "datasets", "--data-root", str(tmp_path))
+    result = cli("list", "datasets", "--data-root", tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     for name in ("mirflickr25k", "nuswide", "coco", "synth-mirflickr25k", "synth-nuswide", "synth-coco"):
@@ -75,24 +63,23 @@ def test_list_datasets_shows_each_dataset_with_its_location_and_status(tmp_path)
     assert str(tmp_path / "nuswide") in result.stdout and "missing index.mat, label.mat, caption.txt" in result.stdout
 
 
-def test_a_user_error_is_one_line_and_exit_2_and_a_bug_keeps_its_traceback(monkeypatch, capsys, tmp_path):
-    assert cli.main(["report", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: no run records in") and err.count("\n") == 1
+def test_a_user_error_is_one_line_and_exit_2_and_a_bug_keeps_its_traceback(monkeypatch, cli, tmp_path):
+    status, _, err = cli("report", "--results", tmp_path / "none", "--out", tmp_path / "out")
+    assert status == 2 and err.startswith("error: no run records in") and err.count("\n") == 1
 
     def broken(args):
         return str(np.zeros(2) + np.zeros(3))  # a numpy ValueError: a bug, not a user's mistake
 
-    monkeypatch.setitem(cli.LISTINGS, "configs", broken)
+    monkeypatch.setitem(cli_module.listing.LISTINGS, "configs", broken)
     with pytest.raises(ValueError, match="could not be broadcast"):
-        cli.main(["list", "configs"])
+        cli("list", "configs")
 
 
-def test_unusable_folders_and_an_empty_format_list_are_one_line_and_exit_2(tmp_path, capsys):
+def test_unusable_folders_and_an_empty_format_list_are_one_line_and_exit_2(tmp_path, cli):
     """A results or output folder that is a file (or read-only) and `report --format ,` each print one line and
     exit 2, without a traceback and without writing anything."""
     from benchmark.config import load_config
-    from tests.records import write_record
+    from tests.fake_records import write_record
 
     results = tmp_path / "results"
     write_record(results, load_config("default", {"losses": ["dcgh"], "datasets": ["synth-coco"], "bits": [16]}),
@@ -107,8 +94,8 @@ def test_unusable_folders_and_an_empty_format_list_are_one_line_and_exit_2(tmp_p
           "--results", str(a_file)], f"error: cannot use {a_file}"),
     ]
     for args, start in cases:
-        assert cli.main(args) == 2, args
-        lines = capsys.readouterr().err.splitlines()
-        assert lines[-1].startswith(start) and not any("Traceback" in line for line in lines), lines
+        status, _, err = cli(*args)
+        lines = err.splitlines()
+        assert status == 2 and lines[-1].startswith(start) and not any("Traceback" in line for line in lines), lines
     assert not (tmp_path / "out").exists()
-    assert cli.os_error_line(OSError(5, "Input/output error", "x")) is None  # not the user's folder: a traceback
+    assert cli_module.os_error_line(OSError(5, "Input/output error", "x")) is None  # not the user's folder: a traceback

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,38 +20,22 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark import runner
 from benchmark.config import load_config
 from benchmark.device import Precision
 from benchmark.errors import ConfigError
+from benchmark.execution import Outcome, RunContext, SubmititExecutor, execute_run, local, one_run, worker_device
+from benchmark.execution import slurm as slurm_backend
+from benchmark.experiments import RunOptions
+from benchmark.experiments import run_grid as run_grid_of
 from benchmark.grid import build_grid
-from benchmark.runner import RunContext, execute_run, worker_device
-from benchmark.store import CLAIM, STALE_AFTER_S, RunStore
+from benchmark.store import CLAIM, STALE_AFTER_S, RunStore, pid_alive
 
-from tests.test_runner import ROOT, TINY
 FOUR = ["--losses", "pairwise,proxy,center,triplet"]
 
 
-@pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    config = tmp_path / "tiny.yaml"
-    config.write_text(TINY)
-    cache = str(tmp_path.parent / "shared-cache")  # the caches test_runner.py's tiny grids share
-    monkeypatch.setenv("BENCHMARK_CACHE", cache)
-    return config, tmp_path / "results", {**os.environ, "BENCHMARK_CACHE": cache}
-
-
-def command(config: Path, results: Path, *args) -> list[str]:
-    return [sys.executable, "-m", "benchmark", "run", "--config", str(config), "--results", str(results), "--quiet",
-            *map(str, args)]
-
-
-def start(args: list[str], env: dict) -> subprocess.Popen:
-    """A command in its own process group, with Ctrl-C's default action even when the tests run in the background
-    (where a shell ignores SIGINT in the commands it starts)."""
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+def run_command(config: Path, results: Path, *args) -> list:
+    """The arguments of ``python -m benchmark run`` on ``config`` into ``results``, quiet, and ``args``."""
+    return ["run", "--config", config, "--results", results, "--quiet", *args]
 
 
 def claims(results: Path) -> dict[str, int]:
@@ -60,22 +45,6 @@ def claims(results: Path) -> dict[str, int]:
         with contextlib.suppress(OSError, ValueError):
             found[Path(path).parent.name] = json.loads(Path(path).read_text())["pid"]
     return found
-
-
-def wait_for(condition, timeout: float = 120.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
-def alive(pid: int) -> bool:
-    from benchmark.store import pid_alive
-
-    return pid_alive(pid)
 
 
 def dead_pid() -> int:
@@ -128,20 +97,20 @@ def test_a_claim_is_exclusive_released_and_taken_over_from_a_dead_holder(tmp_pat
 
 
 def test_a_run_claimed_by_a_live_process_is_left_to_it(tiny):
-    config, results, _ = tiny
+    config, results = tiny
     spec = build_grid(load_config(str(config))).specs[0]
     store = RunStore(results)
     with store.claim(spec.run_id):  # this process holds it, as another command would
         outcome = execute_run(spec, RunContext(results=results, progress=False))
-        assert outcome["status"] == "busy" and f"pid {os.getpid()}" in outcome["holder"]
+        assert outcome.status == "busy" and f"pid {os.getpid()}" in outcome.holder
         assert store.status(spec.run_id) == "pending"
     assert not (store.folder(spec.run_id) / CLAIM).exists()
 
 
-def test_two_identical_commands_never_do_a_run_twice(tiny):
-    config, results, env = tiny
-    args = command(config, results, *FOUR, "--workers", "1", "--epochs", "20")
-    procs = [start(args, env) for _ in range(2)]
+def test_two_identical_commands_never_do_a_run_twice(tiny, cli_process):
+    config, results = tiny
+    args = run_command(config, results, *FOUR, "--workers", "1", "--epochs", "20")
+    procs = [cli_process(*args) for _ in range(2)]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     assert all("0 done, 4 to run" in out for out in outputs), outputs  # both began with the whole grid pending
@@ -150,9 +119,13 @@ def test_two_identical_commands_never_do_a_run_twice(tiny):
     assert len(list((results / "runs").glob("*/record.json"))) == 4 and not claims(results)
 
 
-def _worker_of(parent_pid_out, worker_pid_out, polling: bool) -> None:
-    """A parent (this process) whose worker runs ``_exit_with_parent``, then the parent dies at once."""
+def _worker_of(worker_pid_out, polling: bool) -> None:
+    """A parent (this process) whose worker runs ``_exit_with_parent`` and then waits for ever; once the worker
+    has set itself up, the parent sends the worker's pid and dies without stopping it."""
     import ctypes
+
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
 
     def worker() -> None:
         if polling:  # no prctl (not on Linux): the fallback watches for the parent
@@ -160,42 +133,44 @@ def _worker_of(parent_pid_out, worker_pid_out, polling: bool) -> None:
                 raise OSError("no libc here")
 
             ctypes.CDLL = no_libc
-        runner._exit_with_parent(os.getppid())
-        worker_pid_out.put(os.getpid())
-        time.sleep(60)
-        os._exit(0)  # not reached when the fallback works
+        local._exit_with_parent(os.getppid())
+        ready.set()
+        threading.Event().wait()  # ended only by _exit_with_parent
 
-    child = multiprocessing.get_context("fork").Process(target=worker)
+    child = context.Process(target=worker)
     child.start()
-    parent_pid_out.put(os.getpid())
-    time.sleep(0.5)  # the worker has set itself up
-    os._exit(0)  # dies without stopping its worker
+    ready.wait(120)
+    worker_pid_out.put(child.pid)
+    worker_pid_out.close()
+    worker_pid_out.join_thread()  # the pid is sent before this process dies
+    os._exit(0)
 
 
 @pytest.mark.parametrize("polling", [False, True], ids=["prctl", "polling"])
-def test_a_worker_exits_when_its_parent_dies(polling):
+def test_a_worker_exits_when_its_parent_dies(polling, wait_for):
     context = multiprocessing.get_context("fork")
-    parents, workers = context.Queue(), context.Queue()
-    parent = context.Process(target=_worker_of, args=(parents, workers, polling))
+    workers = context.Queue()
+    parent = context.Process(target=_worker_of, args=(workers, polling))
     parent.start()
-    worker = workers.get(timeout=30)
-    parent.join(30)
-    wait_for(lambda: not alive(worker), timeout=5)
+    worker = workers.get(timeout=120)
+    parent.join(120)
+    try:
+        wait_for(lambda: not pid_alive(worker))
+    except AssertionError:  # still alive: not left behind
+        os.kill(worker, signal.SIGKILL)
+        raise
 
 
-def test_ctrl_c_with_workers_stops_at_once_and_starts_nothing_more(tiny):
-    config, results, env = tiny
-    command_ = start(command(config, results, *FOUR, "--workers", "2", "--epochs", "2000"), env)
+def test_ctrl_c_with_workers_stops_at_once_and_starts_nothing_more(tiny, cli_process, wait_for):
+    config, results = tiny
+    command = cli_process(*run_command(config, results, *FOUR, "--workers", "2", "--epochs", "2000"))
     held = wait_for(lambda: len(claims(results)) == 2 and claims(results))
     started = {p.name for p in (results / "runs").iterdir()}
     assert set(held) == started  # the first two runs, one per worker
-    os.killpg(command_.pid, signal.SIGINT)  # Ctrl-C: the whole process group
-    interrupted = time.time()
-    _, err = command_.communicate(timeout=60)
-    assert command_.returncode == 130 and "interrupted" in err, err
-    assert time.time() - interrupted < 15
-    assert not any(alive(pid) for pid in held.values())
-    time.sleep(1)
+    os.killpg(command.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+    _, err = command.communicate(timeout=120)
+    assert command.returncode == 130 and "interrupted" in err, err
+    assert not any(pid_alive(pid) for pid in held.values())  # both workers stopped before the command exits
     assert {p.name for p in (results / "runs").iterdir()} == started  # no queued run started
     assert not claims(results) and not list((results / "runs").glob("*/record.json"))  # released; not done
 
@@ -209,16 +184,16 @@ def run_grid(config: Path, results: Path, **slurm) -> tuple[int, str]:
     grid = build_grid(load_config(str(config), {"losses": ["pairwise"], "execution": {"slurm": slurm}}))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        status = runner.run_grid(grid, RunContext(results=results, execution=grid.config.execution, progress=False),
-                                 executor="slurm", out=out)
-    return status, out.getvalue()
+        ran = run_grid_of(grid, RunContext(results=results, execution=grid.config.execution, progress=False),
+                          RunOptions(executor="slurm"), out=out)
+    return ran.status, out.getvalue()
 
 
 def test_submitit_local_executor_end_to_end(tiny, monkeypatch):
     pytest.importorskip("submitit")
-    config, results, _ = tiny
-    prepared, prepare = [], runner.prepare_shared
-    monkeypatch.setattr(runner, "prepare_shared", lambda spec, context: prepared.append(spec) or prepare(spec, context))
+    config, results = tiny
+    prepared, prepare = [], one_run.prepare_shared
+    monkeypatch.setattr(one_run, "prepare_shared", lambda spec, context: prepared.append(spec) or prepare(spec, context))
     status, out = run_grid(config, results, cluster="local", timeout_min=5)
     assert status == 0, out
     assert len(prepared) == 1  # the shared caches, built here before any job
@@ -233,7 +208,7 @@ def test_submitit_local_executor_end_to_end(tiny, monkeypatch):
 
 
 def test_slurm_submission_skips_runs_in_flight_and_passes_limits(tiny, monkeypatch):
-    config, results, _ = tiny
+    config, results = tiny
     grid = build_grid(load_config(str(config), {"losses": ["pairwise", "proxy", "center", "triplet"]}))
     slurm = replace(grid.config.execution.slurm, array_parallelism=3, partition="gpu")
     context = RunContext(results=results, progress=False,
@@ -262,18 +237,18 @@ def test_slurm_submission_skips_runs_in_flight_and_passes_limits(tiny, monkeypat
 
     monkeypatch.setitem(sys.modules, "submitit", type("submitit", (), {"AutoExecutor": Executor,
                                                                          "SlurmJob": SlurmJob}))
-    monkeypatch.setattr(runner, "prepare_shared", lambda spec, context: events.append(("prepared", spec)) or {})
-    monkeypatch.setattr(runner, "_slurm_available", lambda: False)
+    monkeypatch.setattr(one_run, "prepare_shared", lambda spec, context: events.append(("prepared", spec)) or {})
+    monkeypatch.setattr(slurm_backend, "_slurm_available", lambda: False)
     with pytest.raises(ConfigError, match="there is no Slurm here .*execution.slurm.cluster=local"):
-        runner.submit_slurm(specs, context, None)
-    monkeypatch.setattr(runner, "_slurm_available", lambda: True)
+        SubmititExecutor(context).run(execute_run, specs, None)
+    monkeypatch.setattr(slurm_backend, "_slurm_available", lambda: True)
 
     holder = store.claim(specs[0].run_id)  # running in another process
     for spec, job in zip(specs[1:], ("5", "6")):  # queued on Slurm; finished (failed, timed out) on Slurm
         store.folder(spec.run_id).mkdir(parents=True)
         (store.folder(spec.run_id) / "submitted.json").write_text(json.dumps(
             {"cluster": "slurm", "job_id": job, "folder": str(results), "submitted": 0}))
-    submission = runner.submit_slurm(specs, context, "grid")
+    submission = SubmititExecutor(context).run(execute_run, specs, "grid")
     holder.release()
     assert [s.run_id for s, _ in submission.in_flight] == [specs[0].run_id, specs[1].run_id]
     assert "being run by pid" in submission.in_flight[0][1] and "job 5 is pending" in submission.in_flight[1][1]
@@ -282,7 +257,8 @@ def test_slurm_submission_skips_runs_in_flight_and_passes_limits(tiny, monkeypat
     assert events[0][1] == "slurm" and events[-1][1] == [specs[2].run_id, specs[3].run_id]
     assert {"timeout_min": 240, "slurm_array_parallelism": 3, "slurm_partition": "gpu"}.items() <= \
         events[1][1].items()
-    assert submission.describe() .startswith("submitted 2 runs as a Slurm job array 77 (at most 3 at once, 240 min")
+    assert submission.outcomes is None  # not waited for
+    assert submission.note.startswith("submitted 2 runs as a Slurm job array 77 (at most 3 at once, 240 min")
     marked = json.loads((store.folder(specs[2].run_id) / "submitted.json").read_text())
     assert marked["cluster"] == "slurm" and marked["job_id"] == "77_0"
 
@@ -302,19 +278,19 @@ def test_slurm_submission_skips_runs_in_flight_and_passes_limits(tiny, monkeypat
             return self.polls >= 3
 
         def result(self):
-            return {"run_id": self.spec.run_id, "status": "done", "i2t": 0.5, "t2i": 0.5, "seconds": 0.0}
+            return Outcome(self.spec.run_id, "done", i2t=0.5, t2i=0.5)
 
     Executor.submit = lambda self, work, spec, context, grid_id: LocalJob(spec)
     local = replace(context, execution=replace(context.execution, slurm=replace(slurm, cluster="local",
                                                                                 array_parallelism=2)))
-    submission = runner.submit_slurm(specs, local, "grid")  # job 5 is still pending: three runs
+    submission = SubmititExecutor(local).run(execute_run, specs, "grid")  # job 5 is still pending: three runs
     assert len(submission.outcomes) == 3 and LocalJob.most == 2  # at most array_parallelism at once
 
 
 def test_without_submitit_the_slurm_executor_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "submitit", None)  # as where it is not installed
     with pytest.raises(ConfigError, match="--executor slurm needs submitit: pip install"):
-        runner.slurm_executor(RunContext())
+        slurm_backend.slurm_executor(RunContext())
 
 
 # ------------------------------------------------------------------------------------------------ GPUs
@@ -328,10 +304,10 @@ def test_each_worker_gets_its_own_gpu(tiny, monkeypatch):
     assert worker_device("cuda:2", 0) == "cuda:2" and worker_device("cpu", 1) == "cpu"  # asked for: kept
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert worker_device("cuda", 3) == "cuda"
-    config, results, _ = tiny
+    config, results = tiny
     spec = build_grid(load_config(str(config))).specs[0]
-    monkeypatch.setattr(runner, "_WORKER_DEVICE", "cuda:1")
-    seen = runner._in_worker(lambda spec, context, grid_id: context.execution.device, spec,
+    monkeypatch.setattr(local, "_WORKER_DEVICE", "cuda:1")
+    seen = local._in_worker(lambda spec, context, grid_id: context.execution.device, spec,
                              RunContext(results=results), None)
     assert seen == "cuda:1"
 
@@ -348,10 +324,10 @@ def test_mixed_precision_on_a_gpu():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_a_run_on_a_gpu_under_autocast_gives_a_finite_record(tiny):
-    config, results, _ = tiny
+    config, results = tiny
     grid = build_grid(load_config(str(config), {"execution": {"device": "cuda"}}))
     spec = grid.specs[0]
     outcome = execute_run(spec, RunContext(results=results, execution=grid.config.execution, progress=False))
-    assert outcome["status"] == "done", outcome
+    assert outcome.status == "done", outcome
     record = RunStore(results).read_record(spec.run_id)
     assert 0.0 < record.metrics["i2t"]["map"] <= 1.0 and 0.0 < record.metrics["t2i"]["map"] <= 1.0

@@ -3,8 +3,6 @@ are read, the grid's run ids, and the documentation of every key."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -134,14 +132,12 @@ def test_every_key_is_documented_and_every_documented_key_exists():
     assert documented == set(schema_keys())
 
 
-def test_set_overrides_any_key_from_the_command_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "benchmark", "run", "--dry-run", "--results", str(tmp_path),
-                             "--set", "run.optimizer.head_lr=3e-4", "--set", "loss_params.dcgh.gamma=0.5",
-                             "--epochs", "3"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+def test_set_overrides_any_key_from_the_command_line(tmp_path, cli):
+    result = cli("run", "--dry-run", "--results", tmp_path, "--set", "run.optimizer.head_lr=3e-4", "--set",
+                 "loss_params.dcgh.gamma=0.5", "--epochs", "3")
     assert result.returncode == 0, result.stderr
     assert "head_lr: 0.0003" in result.stdout and "gamma: 0.5" in result.stdout and "epochs: 3" in result.stdout
-    bad = subprocess.run([sys.executable, "-m", "benchmark", "run", "--dry-run", "--set", "run.epoch=3"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    bad = cli("run", "--dry-run", "--set", "run.epoch=3")
     assert bad.returncode == 2 and bad.stderr.startswith("error: unknown key 'run.epoch' in the command line")
 
 

@@ -211,7 +211,7 @@ def test_missing_images_stop_the_grid_in_one_line_naming_them_or_are_dropped(tmp
     assert "warning: mirflickr25k: 1 of 3 image files not found" in capsys.readouterr().out
     from benchmark.config import load_config
 
-    assert load_config("default", cli._overrides(cli.build_parser().parse_args(
+    assert load_config("default", cli.common.overrides(cli.build_parser().parse_args(
         args + ["--drop-missing-images"]))).execution.drop_missing_images is True
 
 

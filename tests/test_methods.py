@@ -137,7 +137,7 @@ def test_a_damaged_feature_cache_is_set_aside_and_rebuilt(tiny_folder, tmp_path,
     from benchmark.config import RunSettings
     from benchmark.data import PairedDataset
     from benchmark.device import Precision
-    from benchmark.training.features import FrozenFeatures
+    from benchmark.training.feature_sources import FrozenFeatures
 
     images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
     dataset = PairedDataset("synth-coco", ["a", "b"], np.eye(2, dtype=np.uint8)[[0, 1, 0, 1]],

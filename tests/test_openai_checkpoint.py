@@ -254,7 +254,8 @@ def test_the_runner_converts_a_pt_backbone_and_preflights_its_tokenizer(tmp_path
     from types import SimpleNamespace
 
     from benchmark.config import RunSettings, RunSpec, SyntheticConfig
-    from benchmark.runner import RunContext, preflight_warnings, resources
+    from benchmark.execution import RunContext, resources
+    from benchmark.experiments import preflight_warnings
 
     checkpoint = save_state_dict(reference, tmp_path / "ViT-B-32.pt")
     grid = SimpleNamespace(config=SimpleNamespace(run=SimpleNamespace(backbone=str(checkpoint)), datasets=(),

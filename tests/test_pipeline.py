@@ -4,6 +4,7 @@ by the image files' sizes and modification times."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,8 +16,8 @@ from benchmark import data
 from benchmark.config import RunSettings, RunSpec
 from benchmark.data import PairedDataset
 from benchmark.device import Precision
-from benchmark.training import train_and_evaluate
-from benchmark.training.features import CacheUse, FrozenFeatures
+from benchmark.training import RunEnvironment, train_and_evaluate
+from benchmark.training.feature_sources import CacheUse, FrozenFeatures
 from methods import ImageTransform, load_backbone, save_backbone
 from methods.preprocess import PROCESSOR_TOLERANCE
 from tests.real_format import VOCAB, jpeg_dataset, smooth_image
@@ -84,11 +85,11 @@ def test_loader_workers_change_no_feature_and_no_code(clip_folder, tmp_path):
                               "settings": {"mode": "finetune", "epochs": 1, "batch_size": 8, "max_text_len": 16,
                                            "backbone": str(clip_folder), "topk": [10]}}, "the test")
     global_state = torch.get_rng_state()
-    runs = [train_and_evaluate(spec, dataset, split, clip_folder, cache_dir=tmp_path, progress=False,
-                               loader_workers=workers) for workers in (0, 2)]
+    runs = [train_and_evaluate(spec, RunEnvironment(dataset, split, clip_folder, tmp_path, progress=False,
+                                                    loader_workers=workers)) for workers in (0, 2)]
     assert torch.equal(torch.get_rng_state(), global_state)
     assert runs[0].codes_sha256 == runs[1].codes_sha256 and runs[0].metrics == runs[1].metrics
-    untimed = [[{k: v for k, v in entry.items() if k != "seconds"} for entry in run.history] for run in runs]
+    untimed = [[replace(entry, seconds=None) for entry in run.history] for run in runs]
     assert untimed[0] == untimed[1]
     backbone = load_backbone(clip_folder)
     transform = ImageTransform(backbone.processor)

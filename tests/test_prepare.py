@@ -13,7 +13,7 @@ from PIL import Image
 from benchmark.data.classes import COCO, MIRFLICKR25K, NUSWIDE
 from benchmark.data.dataset import DataError
 from benchmark.data.matfiles import as_captions, as_label_matrix, as_paths, read_mat
-from benchmark.data.prepare import CONVERTERS, prepare
+from benchmark.data.prepare import convertible, prepare
 
 CLASSES = {"mirflickr25k": MIRFLICKR25K, "nuswide": NUSWIDE, "coco": COCO}
 # The real, non-contiguous COCO category ids, in the order of classes.COCO.
@@ -310,12 +310,12 @@ def test_coco_annotation_of_an_unknown_category_is_named(tmp_path: Path):
 
 
 def test_unknown_name_lists_the_valid_ones(tmp_path: Path):
-    assert set(CONVERTERS) == {"mirflickr25k", "nuswide", "coco"}
+    assert convertible() == ["mirflickr25k", "nuswide", "coco"]
     with pytest.raises(ValueError, match="mirflickr25k, nuswide, coco"):
         prepare("flickr30k", tmp_path, tmp_path / "out")
 
 
-@pytest.mark.parametrize("name", sorted(CONVERTERS))
+@pytest.mark.parametrize("name", sorted(convertible()))
 def test_missing_raw_folder_is_named(tmp_path: Path, name: str):
     with pytest.raises(DataError, match=rf"raw folder {re.escape(str(tmp_path / 'nowhere'))} does not exist"):
         prepare(name, tmp_path / "nowhere", tmp_path / "out")
@@ -338,16 +338,11 @@ def test_rerun_replaces_the_output_and_nothing_kept_is_an_error(mirflickr: Path,
 # ------------------------------------------------------------------------------------- command line
 
 
-def test_cli_prepare_then_load(mirflickr: Path, tmp_path: Path):
-    import subprocess
-    import sys
-
+def test_cli_prepare_then_load(mirflickr: Path, tmp_path: Path, cli):
     from benchmark import data
 
     out = tmp_path / "data" / "mirflickr25k"
-    result = subprocess.run([sys.executable, "-m", "benchmark", "prepare", "mirflickr25k", "--raw", str(mirflickr),
-                             "--out", str(out)], capture_output=True, text=True, timeout=120,
-                            cwd=Path(__file__).resolve().parents[1])
+    result = cli("prepare", "mirflickr25k", "--raw", mirflickr, "--out", out)
     assert result.returncode == 0, result.stderr
     assert "kept 5 of 7 items" in result.stdout and "dropped 0: no tags" in result.stdout
     assert "labelled without tags: 2 kept (empty text), 0 dropped" in result.stdout
@@ -355,16 +350,12 @@ def test_cli_prepare_then_load(mirflickr: Path, tmp_path: Path):
     assert ds.captions == [["sky clouds"], [""], [""], ["moon"], ["water sunset"]]
     assert ds.summary["missing_images"] == 0
 
-    dropped = subprocess.run([sys.executable, "-m", "benchmark", "prepare", "mirflickr25k", "--raw", str(mirflickr),
-                              "--out", str(out), "--drop-untagged"], capture_output=True, text=True, timeout=120,
-                             cwd=Path(__file__).resolve().parents[1])
+    dropped = cli("prepare", "mirflickr25k", "--raw", mirflickr, "--out", out, "--drop-untagged")
     assert dropped.returncode == 0, dropped.stderr
     assert "kept 3 of 7 items" in dropped.stdout and "dropped 2: no tags" in dropped.stdout
     assert "labelled without tags: 0 kept (empty text), 2 dropped" in dropped.stdout
     assert data.load("mirflickr25k", root=out).captions == [["sky clouds"], ["moon"], ["water sunset"]]
 
-    failed = subprocess.run([sys.executable, "-m", "benchmark", "prepare", "coco", "--raw", str(tmp_path / "none"),
-                             "--out", str(out)], capture_output=True, text=True, timeout=120,
-                            cwd=Path(__file__).resolve().parents[1])
+    failed = cli("prepare", "coco", "--raw", tmp_path / "none", "--out", out)
     assert failed.returncode != 0 and "Traceback" not in failed.stderr
     assert failed.stderr.startswith("error: raw folder") and "does not exist" in failed.stderr

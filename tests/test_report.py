@@ -8,8 +8,6 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +20,7 @@ from benchmark.errors import ReportError
 from benchmark.report import build_report
 from benchmark.report.statistics import t_half_width
 from benchmark.store import RunStore
-from tests.records import write_record
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.fake_records import write_record
 
 
 @pytest.fixture
@@ -280,32 +276,23 @@ def test_figures_and_an_index_linking_only_existing_files(tmp_path, grid_config,
     assert written.index == out / "README.md"
 
 
-def test_report_cli_errors_and_metric_choice(tmp_path, grid_config):
-    empty = subprocess.run([sys.executable, "-m", "benchmark", "report", "--results", str(tmp_path / "none"),
-                            "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+def test_report_cli_errors_and_metric_choice(tmp_path, grid_config, cli):
+    empty = cli("report", "--results", tmp_path / "none", "--out", tmp_path / "out")
     assert empty.returncode == 2 and empty.stderr.startswith("error: no run records in")
     results = tmp_path / "results"
     write_record(results, grid_config, "dcgh", "synth-coco", 16, 0, 0.5)
-    bad = subprocess.run([sys.executable, "-m", "benchmark", "report", "--results", str(results), "--out",
-                          str(tmp_path / "out"), "--metric", "map@77"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
+    bad = cli("report", "--results", results, "--out", tmp_path / "out", "--metric", "map@77")
     assert bad.returncode == 2 and "metric 'map@77' is not in the records; available: map, map@50" in bad.stderr
-    good = subprocess.run([sys.executable, "-m", "benchmark", "report", "--results", str(results), "--out",
-                           str(tmp_path / "out"), "--metric", "map@50", "--format", "csv"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    good = cli("report", "--results", results, "--out", tmp_path / "out", "--metric", "map@50", "--format", "csv")
     assert good.returncode == 0, good.stderr
     assert (tmp_path / "out" / "tables" / "main_map_at_50.csv").is_file()
 
 
-def test_ablate_runs_the_variance_grid_and_writes_its_table_and_figure(tmp_path):
-    from tests.test_runner import TINY
-
-    config = tmp_path / "tiny.yaml"
-    config.write_text(TINY)
-    env = {**os.environ, "BENCHMARK_CACHE": str(tmp_path.parent / "shared-cache")}
-    args = [sys.executable, "-m", "benchmark", "ablate", "variance", "--config", str(config), "--results",
-            str(tmp_path / "results"), "--out", str(tmp_path / "ablation"), "--quiet", "--epochs", "1"]
-    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+def test_ablate_runs_the_variance_grid_and_writes_its_table_and_figure(tiny, tmp_path, cli):
+    config, results = tiny
+    args = ["ablate", "variance", "--config", config, "--results", results, "--out", tmp_path / "ablation", "--quiet",
+            "--epochs", "1"]
+    result = cli(*args)
     assert result.returncode == 0, result.stderr
     assert "0 done, 5 to run" in result.stdout
     rows = markdown_rows(tmp_path / "ablation" / "tables" / "ablation_variance_map.md")
@@ -313,7 +300,7 @@ def test_ablate_runs_the_variance_grid_and_writes_its_table_and_figure(tmp_path)
                                                                "proxy"]
     assert all(rows[f"{loss} Δ"][0][0] in "+-" for loss in ("dcgh-novar", "dcgh-labelvar", "dcgh-nopair", "proxy"))
     assert (tmp_path / "ablation" / "figures" / "ablation_variance_map.png").stat().st_size > 1000
-    again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    again = cli(*args)
     assert again.returncode == 0 and "5 done, 0 to run" in again.stdout
 
 
@@ -361,20 +348,18 @@ def test_runs_of_different_settings_never_share_a_cell(tmp_path):
         build_report(results, out / "bad", where=["epoch=3"])
 
 
-def test_the_results_command_lists_runs_with_their_differing_settings(tmp_path):
+def test_the_results_command_lists_runs_with_their_differing_settings(tmp_path, cli):
     results = tmp_path / "results"
     base = {"losses": ["dcgh"], "datasets": ["synth-coco"], "bits": [16], "replicates": 1, "references": False}
     write_record(results, load_config("default", base), "dcgh", "synth-coco", 16, 0, 0.3)
     write_record(results, load_config("default", {**base, "run": {"protocol": "paper"}}), "dcgh", "synth-coco", 16, 0,
                  0.6)
-    listed = subprocess.run([sys.executable, "-m", "benchmark", "results", "--results", str(results), "--csv"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    listed = cli("results", "--results", results, "--csv")
     assert listed.returncode == 0, listed.stderr
     table = list(csv.DictReader(io.StringIO(listed.stdout)))
     assert sorted((r["run.protocol"], r["map_i2t"], r["status"]) for r in table) == [
         ("honest", "0.3000", "done"), ("paper", "0.6000", "done")]
     assert set(table[0]) == {"run_id", "loss", "dataset", "bits", "replicate", "status", "map_i2t", "map_t2i",
                              "run.protocol"}  # only the settings that differ
-    paper = subprocess.run([sys.executable, "-m", "benchmark", "results", "--results", str(results), "--where",
-                            "protocol=paper"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    paper = cli("results", "--results", results, "--where", "protocol=paper")
     assert paper.returncode == 0 and "0.6000" in paper.stdout and "0.3000" not in paper.stdout

@@ -8,7 +8,6 @@ import csv
 import io
 import shutil
 import subprocess
-import sys
 import zlib
 from dataclasses import replace
 from pathlib import Path
@@ -21,14 +20,14 @@ from benchmark.config import load_ablation, load_config
 from benchmark.errors import ReportError, UserError
 from benchmark.grid import build_grid
 from benchmark.record import RunFailure
-from benchmark.report import ablation_section, build_report, main_section
+from benchmark.report import ReportContext, ablation_section, build_report
+from benchmark.report.comparison import main_table
 from benchmark.report.figures import curve_figure, styles, training_figures
-from benchmark.report.records import dataset_name, dataset_order, load_published, tidy
+from benchmark.report.tidy_data import dataset_name, dataset_order, load_published
 from benchmark.store import RunStore
-from tests.records import make_record, write_record
+from tests.fake_records import make_record, write_record
 from tests.test_report import latex_rows, markdown_tables
 
-ROOT = Path(__file__).resolve().parents[1]
 PAPER_DATASETS = ["synth-mirflickr25k", "synth-nuswide", "synth-coco"]
 #: 15 losses of the zoo and the two other ablation variants: 17 rows, as many as a paper's main table has.
 ZOO = ["pairwise", "dch", "dchmt", "hashnet", "triplet", "dtsh", "center", "dpn", "orthohash", "proxy", "hyp2", "dsph",
@@ -88,11 +87,12 @@ def test_a_full_main_table_and_the_ablation_fit_a_two_column_paper(tmp_path):
     config = load_config("default", {"losses": ZOO, "datasets": PAPER_DATASETS, "bits": [16, 32, 64],
                                      "replicates": 3})
     records = write_grid(tmp_path / "results", config, realistic)
-    df, out = tidy(records), tmp_path / "out"
+    out = tmp_path / "out"
     (tmp_path / "published.yaml").write_text(PUBLISHED)
     published = load_published(tmp_path / "published.yaml")
-    main, table = main_section(records, df, out, ["latex"], "map", published=published)
-    ablation = ablation_section(records, df, out, ["latex"], load_ablation("variance"), "variance")
+    context = ReportContext(records, RunStore(tmp_path / "results"), out, ["latex"], published=published)
+    main, table = main_table(context), context.table
+    ablation = ablation_section(context, load_ablation("variance"), "variance")
     assert len(table.rows) == 17 + 4 and len(table.columns) == 2 * 9 and len(table.quoted) == 2
     marks = {c.mark for c in table.comparisons.values()}
     assert marks == {"best", "tied", ""}, marks  # the widest cells (bold, †) are all there
@@ -174,19 +174,19 @@ def test_published_numbers_are_quoted_never_marked_and_a_bad_file_is_named(tmp_p
             build_report(results, out / "bad", published=tmp_path / "bad.yaml")
 
 
-def test_the_command_line_takes_decimals_and_a_published_file(tmp_path):
+def test_the_command_line_takes_decimals_and_a_published_file(tmp_path, cli):
     results = tmp_path / "results"
     config = load_config("default", {"losses": ["dcgh"], "datasets": ["synth-mirflickr25k"], "bits": [16],
                                      "replicates": 1, "references": False})
     write_record(results, config, "dcgh", "synth-mirflickr25k", 16, 0, 0.51234)
     (tmp_path / "published.yaml").write_text(PUBLISHED)
-    args = [sys.executable, "-m", "benchmark", "report", "--results", str(results), "--out", str(tmp_path / "out"),
-            "--format", "markdown", "--published", str(tmp_path / "published.yaml")]
-    result = subprocess.run([*args, "--decimals", "4"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    args = ["report", "--results", results, "--out", tmp_path / "out", "--format", "markdown", "--published",
+            tmp_path / "published.yaml"]
+    result = cli(*args, "--decimals", "4")
     assert result.returncode == 0, result.stderr
     rows = next(rows for _, _, rows in markdown_tables(tmp_path / "out" / "tables" / "main_map.md"))
     assert rows == {"dcgh": ["**0.5123**"], "*DCMH*§": ["0.9912"]}
-    wrong = subprocess.run([*args, "--decimals", "5"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    wrong = cli(*args, "--decimals", "5")
     assert wrong.returncode == 2 and "--decimals: invalid choice: 5" in wrong.stderr
     with pytest.raises(ReportError, match="decimals must be 3 or 4"):
         build_report(results, tmp_path / "api", decimals=2)
@@ -225,7 +225,7 @@ def test_training_curves_label_the_validation_map_and_mark_the_selected_epoch(tm
     record = write_record(tmp_path / "results", config, "dcgh", "synth-coco", 16, 0, 0.5)
     record = replace(record, selection=replace(record.selection, epochs={"i2t": 2, "t2i": 2}))
     drawn = []
-    monkeypatch.setattr("benchmark.report.figures._save", lambda fig, out, stem: drawn.append(fig) or [])
+    monkeypatch.setattr("benchmark.report.figures.save_figure", lambda fig, out, stem: drawn.append(fig) or [])
     training_figures([record], tmp_path)
     top, legend, bottom = drawn[0].axes
     assert bottom.get_ylabel() == "Validation mAP" and bottom.get_xlabel() == "Epoch"
@@ -284,10 +284,10 @@ def test_training_curves_with_eval_every_plot_the_evaluated_epochs(tmp_path, mon
                                      "references": False})
     record = write_record(tmp_path / "results", config, "dcgh", "synth-coco", 16, 0, 0.5)
     history = list(record.history)  # epochs 1, 2, 3; epoch 1 not evaluated
-    history[0] = {k: v for k, v in history[0].items() if not k.startswith("val_map")}
+    history[0] = replace(history[0], val_map_i2t=None, val_map_t2i=None, val_map=None)
     record = replace(record, history=history)
     drawn = []
-    monkeypatch.setattr("benchmark.report.figures._save", lambda fig, out, stem: drawn.append(fig) or [])
+    monkeypatch.setattr("benchmark.report.figures.save_figure", lambda fig, out, stem: drawn.append(fig) or [])
     training_figures([record], tmp_path)
     bottom = drawn[0].axes[2]
     curves = [line for line in bottom.get_lines() if line.get_label().startswith("Validation")]

@@ -2,36 +2,21 @@
 interruption, and the errors of bad flags and configs."""
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import json
 import os
 import signal
-import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main as cli_main
+import losses
 from benchmark.config import load_config
 from benchmark.errors import ConfigError
 from benchmark.grid import build_grid
-from benchmark.runner import shard_of, slurm_array_shard
+from benchmark.execution import shard_of, slurm_array_shard
+from benchmark.store import RunStore
 from losses import HashingLoss
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = """
-losses: [pairwise, proxy]
-datasets: [synth-nuswide]
-bits: [16]
-replicates: 1
-references: false
-run: {epochs: 2, batch_size: 64, topk: [50]}
-synthetic: {size: 300, pretrain_steps: 10}
-"""
+from tests.results_folder import read_records
 
 
 class ExplodingLoss(HashingLoss):
@@ -41,119 +26,96 @@ class ExplodingLoss(HashingLoss):
         raise RuntimeError("this loss always fails")
 
 
-def cli(*args, cwd=ROOT, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchmark", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, **kwargs)
+def record_files(results) -> dict:
+    """Each record file of ``results`` and what tells whether it was written again: records are written to a new
+    file that then replaces the old one, so a rewritten record has a new inode (and a new mtime)."""
+    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (results / "runs").glob("*/record.json")}
 
 
-def main_in_process(*args) -> tuple[int, str]:
-    """``python -m benchmark ARGS`` in this process: its exit status and what it printed to stderr."""
-    err = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        try:
-            status = cli_main([str(a) for a in args])
-        except SystemExit as exit_:  # argparse's own errors
-            status = exit_.code
-    return status, err.getvalue()
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    config = tmp_path / "tiny.yaml"
-    config.write_text(TINY)
-    env = {**os.environ, "BENCHMARK_CACHE": str(tmp_path.parent / "shared-cache")}  # caches shared by the tests
-    return config, tmp_path / "results", env
-
-
-def records(results: Path) -> dict[str, dict]:
-    return {p.parent.name: json.loads(p.read_text()) for p in (results / "runs").glob("*/record.json")}
-
-
-def test_grid_completes_then_resumes_then_force_redoes(tiny):
-    config, results, env = tiny
-    first = cli("run", "--config", config, "--results", results, "--quiet", env=env)
-    assert first.returncode == 0, first.stderr
+def test_a_grid_completes_and_records_its_runs(tiny_grid):
+    first = tiny_grid.run
     assert "0 done, 2 to run" in first.stdout and "2 of 2 runs done" in first.stdout
     assert "python -m benchmark report --results" in first.stdout
     done = [line for line in first.stdout.splitlines() if line.startswith("done ")]
     assert len(done) == 2 and all("I->T" in line and "T->I" in line for line in done)
-    found = records(results)
+    found = read_records(tiny_grid.results)
     assert len(found) == 2
     for run_id, record in found.items():
         assert record["run_id"] == run_id and record["grid_id"]
         assert set(record["metrics"]) == {"i2t", "t2i", "i2i", "t2t"}
         assert record["spec"]["dataset"] == "synth-nuswide" and record["spec"]["settings"]["epochs"] == 2
-        assert (results / "runs" / run_id / "log.txt").is_file()
-    stamps = {run_id: r["finished_at"] for run_id, r in found.items()}
-    mtimes = {p: p.stat().st_mtime_ns for p in (results / "runs").glob("*/record.json")}
+        assert (tiny_grid.results / "runs" / run_id / "log.txt").is_file()
 
-    again = cli("run", "--config", config, "--results", results, "--quiet", env=env)
+
+def test_a_finished_grid_resumes_doing_nothing_and_force_redoes_what_it_names(tiny_grid, tiny_grid_copy, cli):
+    results = tiny_grid_copy
+    written = record_files(results)
+    again = cli("run", "--config", tiny_grid.config, "--results", results, "--quiet")
     assert again.returncode == 0 and "2 done, 0 to run" in again.stdout and "Nothing to run" in again.stdout
-    assert {p: p.stat().st_mtime_ns for p in (results / "runs").glob("*/record.json")} == mtimes
+    assert record_files(results) == written
 
-    time.sleep(1.1)  # finished_at has a resolution of one second
-    forced = cli("run", "--config", config, "--results", results, "--quiet", "--force", "--losses", "proxy", env=env)
+    forced = cli("run", "--config", tiny_grid.config, "--results", results, "--quiet", "--force", "--losses", "proxy")
     assert forced.returncode == 0 and "0 done, 1 to run" in forced.stdout
-    redone = records(results)
-    assert sum(redone[k]["finished_at"] != stamps[k] for k in stamps) == 1
+    rewritten = record_files(results)
+    redone = {p.parent.name for p in written if rewritten[p] != written[p]}
+    assert [read_records(results)[run_id]["spec"]["loss"] for run_id in redone] == ["proxy"]
 
 
-def test_a_failing_loss_is_recorded_and_the_others_finish(tiny):
-    config, results, env = tiny
+def test_a_failing_loss_is_recorded_and_the_others_finish(tiny, cli):
+    config, results = tiny
     result = cli("run", "--config", config, "--results", results, "--quiet",
-                 "--losses", f"pairwise,{__name__}:ExplodingLoss", env=env)
+                 "--losses", f"pairwise,{__name__}:ExplodingLoss")
     assert result.returncode == 1
     assert "1 of 2 runs done" in result.stdout and "1 failed" in result.stdout
     assert any(line.startswith("FAILED") and "this loss always fails" in line for line in result.stdout.splitlines())
     failed = list((results / "runs").glob("*/failed.json"))
-    assert len(failed) == 1 and len(records(results)) == 1
+    assert len(failed) == 1 and len(read_records(results)) == 1
     failure = json.loads(failed[0].read_text())
     assert failure["error"] == "this loss always fails" and "Traceback" in failure["traceback"]
     retry = cli("run", "--config", config, "--results", results, "--quiet",
-                "--losses", f"pairwise,{__name__}:ExplodingLoss", env=env)
+                "--losses", f"pairwise,{__name__}:ExplodingLoss")
     assert "1 done, 1 to run (1 failed before, retried)" in retry.stdout
 
 
-def test_two_shards_at_once_complete_the_grid_without_overlap(tiny):
-    config, results, env = tiny
+def test_two_shards_at_once_complete_the_grid_without_overlap(tiny, cli_process):
+    config, results = tiny
     args = ["run", "--config", config, "--results", results, "--quiet", "--losses", "pairwise,proxy,center,triplet"]
-    procs = [subprocess.Popen([sys.executable, "-m", "benchmark", *map(str, args), "--shard", f"{i}/2"], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i in range(2)]
+    procs = [cli_process(*args, "--shard", f"{i}/2") for i in range(2)]
     outputs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     ran = [{line.split()[1] for line in out.splitlines() if line.startswith("done ")} for out, _ in outputs]
     assert len(ran[0]) == len(ran[1]) == 2 and not ran[0] & ran[1]
-    assert len(records(results)) == 4
+    assert len(read_records(results)) == 4
 
 
-def test_parallel_workers_complete_the_grid(tiny):
-    config, results, env = tiny
-    result = cli("run", "--config", config, "--results", results, "--quiet", "--workers", "2", env=env)
+def test_parallel_workers_complete_the_grid(tiny, cli):
+    config, results = tiny
+    result = cli("run", "--config", config, "--results", results, "--quiet", "--workers", "2")
     assert result.returncode == 0, result.stderr
-    assert "2 of 2 runs done" in result.stdout and len(records(results)) == 2
+    assert "2 of 2 runs done" in result.stdout and len(read_records(results)) == 2
 
 
-def test_killed_midway_loses_nothing_and_the_rest_completes(tiny):
-    config, results, env = tiny
-    args = [sys.executable, "-m", "benchmark", "run", "--config", str(config), "--results", str(results), "--quiet",
-            "--losses", "pairwise,proxy,center,triplet", "--epochs", "6"]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.time() + 300
-    while not list((results / "runs").glob("*/record.json")) and time.time() < deadline:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    kept = records(results)
+def test_killed_midway_loses_nothing_and_the_rest_completes(tiny, cli, cli_process, wait_for):
+    config, results = tiny
+    args = ["run", "--config", config, "--results", results, "--quiet", "--losses", "pairwise,proxy,center,triplet",
+            "--epochs", "6"]
+    process = cli_process(*args)
+    wait_for(lambda: read_records(results), timeout=300)  # a first run done
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=120)
+    store = RunStore(results)  # its workers die with it, and with them their claims
+    wait_for(lambda: not any(store.claim_holder(p.name) for p in (results / "runs").iterdir()))
+    kept = read_records(results)
     assert 1 <= len(kept) < 4
-    resumed = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    resumed = cli(*args)
     assert resumed.returncode == 0 and f"{len(kept)} done, {4 - len(kept)} to run" in resumed.stdout
-    final = records(results)
+    final = read_records(results)
     assert len(final) == 4 and all(final[k] == kept[k] for k in kept)
 
 
-def test_dry_run_prints_the_resolved_config_and_runs_nothing(tiny):
-    config, results, env = tiny
-    result = cli("run", "--config", config, "--results", results, "--dry-run", "--bits", "16,32", env=env)
+def test_dry_run_prints_the_resolved_config_and_runs_nothing(tiny, cli):
+    config, results = tiny
+    result = cli("run", "--config", config, "--results", results, "--dry-run", "--bits", "16,32")
     assert result.returncode == 0
     assert "bits:\n- 16\n- 32\n" in result.stdout and "0 done, 4 to run" in result.stdout
     assert result.stdout.count("pending ") == 4 and not (results / "runs").exists()
@@ -171,20 +133,20 @@ def test_dry_run_prints_the_resolved_config_and_runs_nothing(tiny):
     (["--bits", "16,x"], "argument --bits: expected comma-separated integers"),
     (["--protocol", "best"], "argument --protocol: invalid choice"),
 ])
-def test_bad_flags_exit_non_zero_with_one_clear_line(tiny, monkeypatch, args, message):
-    config, results, env = tiny
-    monkeypatch.setenv("BENCHMARK_CACHE", env["BENCHMARK_CACHE"])
+def test_bad_flags_exit_non_zero_with_one_clear_line(tiny, cli, args, message):
+    config, results = tiny
     dry_run = [] if "--backbone" in args else ["--dry-run"]  # the backbone folder is checked before training
-    status, err = main_in_process("run", "--config", config, "--results", results, *dry_run, *args)
+    status, _, err = cli("run", "--config", config, "--results", results, *dry_run, *args)
     assert status == 2 and message in err
 
 
-def test_a_bad_flag_in_a_new_process_is_one_line_without_traceback(tiny):
-    """What the in-process checks above cannot see: the interpreter's own exit, with nothing but the line."""
-    config, results, env = tiny
-    result = cli("run", "--config", config, "--results", results, "--dry-run", "--losses", "dcgg", env=env)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert result.stderr.startswith("error: unknown loss 'dcgg'")
+def test_a_bad_flag_in_a_new_process_is_one_line_without_traceback(tiny, cli_process):
+    """What the in-process checks cannot see: the interpreter's own exit, with nothing but the line."""
+    config, results = tiny
+    process = cli_process("run", "--config", config, "--results", results, "--dry-run", "--losses", "dcgg")
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 2 and err.count("\n") == 1
+    assert err.startswith("error: unknown loss 'dcgg'")
 
 
 @pytest.mark.parametrize("content,message", [
@@ -194,12 +156,12 @@ def test_a_bad_flag_in_a_new_process_is_one_line_without_traceback(tiny):
     ("loss_params: {dcgh: {gama: 1}}", "loss_params.dcgh: unknown parameter 'gama'"),
     ("- just\n- a list", "must be a mapping"),
 ])
-def test_bad_config_files(tmp_path, content, message):
+def test_bad_config_files(tmp_path, cli, content, message):
     path = tmp_path / "bad.yaml"
     path.write_text(content)
     with pytest.raises(ConfigError, match=message):
         build_grid(load_config(str(path)))
-    status, err = main_in_process("run", "--config", path, "--dry-run")
+    status, _, err = cli("run", "--config", path, "--dry-run")
     assert status == 2 and err.count("\n") == 1 and err.startswith("error: ")
 
 
@@ -218,28 +180,19 @@ def test_slurm_array_environment(monkeypatch):
     assert slurm_array_shard() == (3, 5)
 
 
-def test_slurm_executor_without_submitit_says_what_to_install(tiny):
-    if importlib.util.find_spec("submitit") is not None:
-        pytest.skip("submitit is installed here: there is no missing package to report")
-    config, results, env = tiny
-    result = cli("run", "--config", config, "--results", results, "--executor", "slurm", env=env)
-    assert result.returncode == 2 and "--executor slurm needs submitit: pip install" in result.stderr
-
-
-def test_runs_keep_their_codes_and_export_and_diagnose_read_them(tiny):
+def test_runs_keep_their_codes_and_export_and_diagnose_read_them(tiny_grid, tiny_grid_copy, cli, tmp_path):
     import numpy as np
     import scipy.io
 
     from benchmark.codes import read_codes
 
-    config, results, env = tiny
-    assert cli("run", "--config", config, "--results", results, "--quiet", env=env).returncode == 0
+    results = tiny_grid.results
     for folder in (results / "runs").iterdir():
         assert {"record.json", "codes.npz", "continuous.npz", "state.npz"} <= {p.name for p in folder.iterdir()}
     run_id = sorted(p.name for p in (results / "runs").iterdir())[0]
     codes, labels = read_codes(results / "runs" / run_id)
     for fmt, load in (("mat", scipy.io.loadmat), ("npz", np.load)):
-        out = results.parent / f"export.{fmt}"
+        out = tmp_path / f"export.{fmt}"
         exported = cli("export", "--run", run_id[:-4], "--format", fmt, "--out", out, "--results", results)
         assert exported.returncode == 0, exported.stderr
         arrays = load(out)
@@ -248,7 +201,7 @@ def test_runs_keep_their_codes_and_export_and_diagnose_read_them(tiny):
         assert np.array_equal(arrays["r_l"], labels["retrieval_labels"])
     ambiguous = cli("export", "--run", "synth", "--results", results)
     assert ambiguous.returncode == 2 and "must name one finished run" in ambiguous.stderr
-    diagnosed = cli("diagnose", "--results", results)
+    diagnosed = cli("diagnose", "--results", tiny_grid_copy)  # it writes the records again
     assert diagnosed.returncode == 0 and "recomputed the diagnostics of 2 runs" in diagnosed.stdout
 
 
@@ -266,21 +219,30 @@ class PluginAlign(HashingLoss):
 '''
 
 
-def test_plugins_register_losses_for_the_grid_and_its_workers(tiny):
-    config, results, env = tiny
-    (results.parent / "myplugin.py").write_text(PLUGIN)
-    env = {**env, "PYTHONPATH": str(results.parent)}
-    listed = cli("list", "losses", "--plugins", "myplugin", env=env)
+@pytest.fixture
+def plugin_on_path(tmp_path, monkeypatch):
+    """The module ``myplugin`` on sys.path (which the worker processes inherit), forgotten with its loss after the
+    test."""
+    (tmp_path / "myplugin.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(tmp_path)
+    yield "myplugin"
+    sys.modules.pop("myplugin", None)
+    losses.unregister("plugin-align")
+
+
+def test_plugins_register_losses_for_the_grid_and_its_workers(tiny, cli, plugin_on_path):
+    config, results = tiny
+    listed = cli("list", "losses", "--plugins", plugin_on_path)
     assert listed.returncode == 0 and "plugin-align" in listed.stdout
-    result = cli("run", "--config", config, "--results", results, "--quiet", "--plugins", "myplugin", "--losses",
-                 "plugin-align", "--workers", "2", env=env)
+    result = cli("run", "--config", config, "--results", results, "--quiet", "--plugins", plugin_on_path, "--losses",
+                 "plugin-align", "--workers", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 of 1 runs done" in result.stdout
-    missing = cli("run", "--config", config, "--dry-run", "--plugins", "nowhere.plugin", env=env)
+    missing = cli("run", "--config", config, "--dry-run", "--plugins", "nowhere.plugin")
     assert missing.returncode == 2 and "cannot import plugin module 'nowhere.plugin'" in missing.stderr
 
 
-def test_dry_run_warns_about_a_missing_backbone_folder_and_dataset_files(tmp_path):
+def test_dry_run_warns_about_a_missing_backbone_folder_and_dataset_files(tmp_path, cli):
     result = cli("run", "--config", "paper", "--backbone", tmp_path / "clip", "--data-root", tmp_path / "data",
                  "--dry-run", "--results", tmp_path / "results")
     assert result.returncode == 0, result.stderr
@@ -289,21 +251,19 @@ def test_dry_run_warns_about_a_missing_backbone_folder_and_dataset_files(tmp_pat
     assert f"coco: {tmp_path / 'data' / 'coco'} lacks index.mat, label.mat, caption.mat" in result.stdout
 
 
-def test_a_redirected_log_gets_plain_lines_not_progress_bars(tiny):
-    config, results, env = tiny
-    result = cli("run", "--config", config, "--results", results, env=env)  # no --quiet; stderr is a pipe
-    assert result.returncode == 0, result.stderr
+def test_a_redirected_log_gets_plain_lines_not_progress_bars(tiny_grid):
+    result = tiny_grid.run  # no --quiet; stderr is no terminal
     assert "\r" not in result.stderr and "%|" not in result.stderr, result.stderr[-500:]
     assert sum(line.startswith("done ") for line in result.stdout.splitlines()) == 2
 
 
-def test_tensorboard_logs_each_epoch_of_each_run(tiny):
+def test_tensorboard_logs_each_epoch_of_each_run(tiny, cli):
     pytest.importorskip("tensorboard", reason="the tensorboard extra (in dev) is not installed")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    config, results, env = tiny
+    config, results = tiny
     result = cli("run", "--config", config, "--results", results, "--quiet", "--log", "tensorboard", "--losses",
-                 "pairwise", env=env)
+                 "pairwise")
     assert result.returncode == 0, result.stderr
     (folder,) = (results / "runs").iterdir()
     events = EventAccumulator(str(folder / "tensorboard"))

@@ -13,9 +13,9 @@ from benchmark.config import load_config
 from benchmark.errors import RecordError
 from benchmark.files import atomic_path, write_text
 from benchmark.grid import build_grid
-from benchmark.record import SCHEMA_VERSION, RunFailure
+from benchmark.record import SCHEMA_VERSION, EpochLog, RunFailure
 from benchmark.store import RunStore
-from tests.records import make_record, write_record
+from tests.fake_records import make_record, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,6 +34,32 @@ def test_a_record_round_trips_through_the_store(tmp_path, config):
     assert store.contents().records == [record]
 
 
+def test_a_stored_history_loads_as_epoch_logs_and_is_written_back_byte_for_byte(tmp_path, config):
+    """A history as the trainer has always stored it (an epoch not evaluated, an honest and a paper evaluation)
+    reads as ``EpochLog``s and writes back to the very same text."""
+    record = write_record(tmp_path, config, "dcgh", "synth-coco", 16, 0, 0.5)
+    path = RunStore(tmp_path).folder(record.run_id) / "record.json"
+    stored = json.loads(path.read_text())
+    stored["history"] = [
+        {"epoch": 1, "loss": {"total": 0.75, "inter": 0.5, "intra": 0.25}, "seconds": 1.5},
+        {"epoch": 2, "loss": {"total": 0.5, "inter": 0.25, "intra": 0.25}, "val_map_i2t": 0.25, "val_map_t2i": 0.5,
+         "val_map": 0.375, "seconds": 2.0},
+        {"epoch": 3, "loss": {"total": 0.25, "inter": 0.125, "intra": 0.125},
+         "query_map": {"i2t": 0.5, "t2i": 0.25, "i2i": 0.75, "t2t": 0.625}, "seconds": 2.5}]
+    text = json.dumps(stored, indent=1) + "\n"
+    path.write_text(text)
+    loaded = RunStore(tmp_path).read_record(record.run_id)
+    assert loaded.history == [EpochLog(1, {"total": 0.75, "inter": 0.5, "intra": 0.25}, seconds=1.5),
+                              EpochLog(2, {"total": 0.5, "inter": 0.25, "intra": 0.25}, val_map_i2t=0.25,
+                                       val_map_t2i=0.5, val_map=0.375, seconds=2.0),
+                              EpochLog(3, {"total": 0.25, "inter": 0.125, "intra": 0.125},
+                                       query_map={"i2t": 0.5, "t2i": 0.25, "i2i": 0.75, "t2t": 0.625}, seconds=2.5)]
+    assert [h.evaluated for h in loaded.history] == [False, True, True]
+    assert loaded.history[1].validation_map == {"i2t": 0.25, "t2i": 0.5} and loaded.history[2].validation_map == {}
+    assert [h.to_dict() for h in loaded.history] == stored["history"]
+    assert loaded.to_json() == text
+
+
 def test_a_record_replaces_the_failure_of_its_run(tmp_path, config):
     spec = build_grid(config).specs[0]
     store = RunStore(tmp_path)
@@ -44,7 +70,7 @@ def test_a_record_replaces_the_failure_of_its_run(tmp_path, config):
     assert store.status(spec.run_id) == "done" and not (store.folder(spec.run_id) / "failed.json").exists()
 
 
-def test_a_first_round_record_is_refused_naming_the_file_and_the_command(tmp_path, config):
+def test_a_first_round_record_is_refused_naming_the_file_and_the_command(tmp_path, config, cli):
     record = write_record(tmp_path, config, "dcgh", "synth-coco", 16, 0, 0.5)
     path = RunStore(tmp_path).folder(record.run_id) / "record.json"
     old = json.loads(path.read_text())
@@ -56,8 +82,7 @@ def test_a_first_round_record_is_refused_naming_the_file_and_the_command(tmp_pat
     assert str(path) in message and "first version of the suite" in message and "python -m benchmark run" in message
     contents = RunStore(tmp_path).contents()
     assert contents.records == [] and contents.unreadable == [message]
-    result = subprocess.run([sys.executable, "-m", "benchmark", "report", "--results", str(tmp_path), "--out",
-                             str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = cli("report", "--results", tmp_path, "--out", tmp_path / "out")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: no run records in") and str(path) in result.stderr
 
@@ -94,14 +119,12 @@ def test_a_record_that_does_not_load_is_set_aside_and_its_run_redone(tmp_path, c
     assert store.status("old-run") == "done" and old.exists()
 
 
-def test_the_report_skips_unreadable_records_and_names_them(tmp_path, config):
+def test_the_report_skips_unreadable_records_and_names_them(tmp_path, config, cli):
     write_record(tmp_path, config, "dcgh", "synth-coco", 16, 0, 0.5)
     broken = tmp_path / "runs" / "broken-run" / "record.json"
     broken.parent.mkdir()
     broken.write_text("{")
-    result = subprocess.run([sys.executable, "-m", "benchmark", "report", "--results", str(tmp_path), "--out",
-                             str(tmp_path / "out"), "--format", "csv"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
+    result = cli("report", "--results", tmp_path, "--out", tmp_path / "out", "--format", "csv")
     assert result.returncode == 0, result.stderr
     assert f"skipped: run record {broken} is not valid JSON" in result.stderr
     assert str(broken) in (tmp_path / "out" / "README.md").read_text()

@@ -3,11 +3,7 @@ with that value, the table's means and intervals are those of the records, the f
 nothing; and the visible-label oracle reference (``ref:oracle``) against a per-query loop."""
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,40 +16,28 @@ from benchmark.config import load_config
 from benchmark.errors import ConfigError
 from benchmark.grid import build_grid
 from tests.reference_metrics import cosine_map
+from tests.results_folder import read_records
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = """
-losses: [pairwise, proxy]
-datasets: [synth-nuswide]
-bits: [16]
-replicates: 2
-run: {epochs: 2, batch_size: 64, topk: [50]}
-synthetic: {size: 300, pretrain_steps: 10}
-"""
-
-
-def cli(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchmark", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env=env)
 
 
 @pytest.fixture(scope="module")
-def stressed(tmp_path_factory):
-    """A stress run along ``hierarchy`` (0 and 0.8), its records, and the output of a second run."""
+def stressed(tmp_path_factory, tiny_config, cli):
+    """A stress run along ``hierarchy`` (0 and 0.8) of the tiny grid with two replicates and its reference rows,
+    its records, and the output of a second run."""
     tmp = tmp_path_factory.mktemp("stress")
-    (tmp / "tiny.yaml").write_text(TINY)
-    env = {**os.environ, "BENCHMARK_CACHE": str(tmp / "cache")}
-    args = ("stress", "hierarchy=0,0.8", "--config", tmp / "tiny.yaml", "--results", tmp / "results",
-            "--out", tmp / "out", "--quiet", "--reference", "pairwise")
-    first = cli(*args, env=env)
+    config = tiny_config(tmp, replicates=2, references=True)
+    args = ("stress", "hierarchy=0,0.8", "--config", config, "--results", tmp / "results", "--out", tmp / "out",
+            "--quiet", "--reference", "pairwise")
+    first = cli(*args)
     assert first.returncode == 0, first.stderr
-    second = cli(*args, env=env)
-    found = [json.loads(p.read_text()) for p in (tmp / "results" / "runs").glob("*/record.json")]
-    return tmp, first, second, found, env
+    second = cli(*args)
+    found = list(read_records(tmp / "results").values())
+    return tmp, first, second, found
 
 
 def test_each_value_runs_on_data_generated_with_it(stressed):
-    _, first, second, found, _ = stressed
+    _, first, second, found = stressed
     assert "0 done, 24 to run (8 training runs, 16 reference rows)" in first.stdout
     assert "24 done, 0 to run" in second.stdout
     assert len(found) == 24
@@ -65,7 +49,7 @@ def test_each_value_runs_on_data_generated_with_it(stressed):
 
 
 def test_the_table_holds_the_records_means_and_intervals(stressed):
-    tmp, _, _, found, _ = stressed
+    tmp, _, _, found = stressed
     table = pd.read_csv(tmp / "out" / "stress_hierarchy.csv")
     assert {"I→T mAP", "T→I mAP", "semantic_bias_spread"} <= set(table.quantity)
     for value in (0.0, 0.8):
@@ -89,12 +73,12 @@ def test_the_table_holds_the_records_means_and_intervals(stressed):
     assert "hierarchy=0.8" in (tmp / "out" / "stress_hierarchy.md").read_text()
 
 
-def test_the_oracle_ranks_the_classes_each_modality_shows(stressed):
-    tmp, _, _, found, _ = stressed
+def test_the_oracle_ranks_the_classes_each_modality_shows(stressed, benchmark_cache):
+    _, _, _, found = stressed
     record = next(r for r in found if r["spec"]["loss"] == "ref:oracle" and r["spec"]["replicate"] == 1
                   and r["spec"]["synthetic"]["knobs"]["hierarchy"] == 0.8)
-    dataset = data.load("synth-nuswide", root=tmp / "cache", seed=1, size=300, hierarchy=0.8)
-    split = data.load_or_create_split(dataset, data.default_split_settings(dataset), tmp / "cache")
+    dataset = data.load("synth-nuswide", root=benchmark_cache, seed=1, size=300, hierarchy=0.8)
+    split = data.load_or_create_split(dataset, data.default_split_settings(dataset), benchmark_cache)
     image, text = (dataset.visible[m].astype(int).tolist() for m in ("image", "text"))
     labels = dataset.labels.tolist()
     query, retrieval = split.query.tolist(), split.retrieval.tolist()
@@ -117,7 +101,7 @@ def test_real_datasets_have_no_oracle_row():
     ("hierarchy=0,2", "synthetic.knobs: synthetic knob hierarchy must be a number in [0, 1], got 2"),
     ("hierarchy=0.5,0.5", "a value is given twice"),
 ])
-def test_bad_knobs_are_one_line_and_exit_2(argument, message):
+def test_bad_knobs_are_one_line_and_exit_2(cli, argument, message):
     result = cli("stress", argument, "--dry-run")
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 

@@ -3,6 +3,8 @@ the feature cache, divergence, and the protocols proven: what trains, when the q
 that the reported metrics come from the state the record says was selected."""
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -12,8 +14,9 @@ import methods
 from benchmark import data
 from benchmark.config import RunSpec
 from benchmark.record import DIRECTIONS
-from benchmark.training import TrainingDiverged, make_trainer, train_and_evaluate
-from benchmark.training.features import BackboneFeatures, FrozenFeatures
+from benchmark.training import RunEnvironment, TrainingDiverged, evaluate_reference, make_trainer, train_and_evaluate
+from benchmark.training.feature_sources import FEATURE_SOURCES, BackboneFeatures, FeatureSource, FrozenFeatures
+from benchmark.training.protocols import SelectionProtocol, TrialProtocol
 from benchmark.codes import file_sha256, read_codes
 from benchmark.training.state import codes_sha256, indices_sha256, state_sha256
 from benchmark.training.trainer import Trainer
@@ -44,13 +47,13 @@ def make_spec(loss: str = "dcgh", bits: int = 16, seed: int = 0, loss_params: di
 
 def run(setup, cache_dir=None, folder=None, **options):
     ds, split, backbone, cache = setup
-    return train_and_evaluate(make_spec(**options), ds, split, backbone, cache_dir=cache_dir or cache, progress=False,
-                              folder=folder)
+    return train_and_evaluate(make_spec(**options), RunEnvironment(ds, split, backbone, cache_dir or cache,
+                                                                   progress=False, folder=folder))
 
 
 def trainer_of(setup, **options) -> Trainer:
     ds, split, backbone, cache = setup
-    return make_trainer(make_spec(**options), ds, split, backbone, cache_dir=cache, progress=False)
+    return make_trainer(make_spec(**options), RunEnvironment(ds, split, backbone, cache, progress=False))
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +80,8 @@ def test_frozen_run_of_every_loss_beats_random_codes(setup, random_val_map, name
     assert set(record.metrics) == set(DIRECTIONS)
     assert record.selection.score > random_val_map + 0.05
     assert record.metrics["i2t"]["map"] > 0 and "pr_radius" in record.curves["i2t"]
-    assert [h["epoch"] for h in record.history] == list(range(1, 7))
-    assert set(record.history[0]["loss"]) == {"total", *losses.build(name, 21, 16).forward(
+    assert [h.epoch for h in record.history] == list(range(1, 7))
+    assert set(record.history[0].loss) == {"total", *losses.build(name, 21, 16).forward(
         torch.zeros(2, 16), torch.zeros(2, 16), torch.ones(2, 21)).terms}
     assert record.selection.used_selected_state, "the final evaluation did not use the selected state"
 
@@ -127,7 +130,7 @@ def test_same_seed_gives_identical_codes_and_metrics(setup):
     a, b = run(setup, loss="dcgh"), run(setup, loss="dcgh")
     c = run(setup, loss="dcgh", seed=1)
     assert a.codes_sha256 == b.codes_sha256 and a.metrics == b.metrics
-    assert a.history[-1]["loss"] == b.history[-1]["loss"]
+    assert a.history[-1].loss == b.history[-1].loss
     assert a.codes_sha256 != c.codes_sha256
 
 
@@ -158,7 +161,7 @@ def test_feature_cache_is_reused_and_keyed_by_backbone_and_data(setup, tmp_path,
     def no_encoding(*args, **kwargs):
         raise AssertionError("features were recomputed")
 
-    monkeypatch.setattr("benchmark.training.features.encode_features", no_encoding)
+    monkeypatch.setattr("benchmark.training.feature_sources.encode_features", no_encoding)
     second = run(setup, cache_dir=tmp_path, loss="triplet", bits=32, epochs=1)
     assert second.data["feature_cache"] == {**first.data["feature_cache"], "reused": True}
     monkeypatch.undo()
@@ -169,8 +172,8 @@ def test_feature_cache_is_reused_and_keyed_by_backbone_and_data(setup, tmp_path,
     other_split = data.load_or_create_split(other_data, split.settings, tmp_path)
     paths = {first.data["feature_cache"]["path"]}
     for dataset, s, bb in ((ds, split, other_backbone), (other_data, other_split, backbone)):
-        record = train_and_evaluate(make_spec(loss="pairwise", epochs=1), dataset, s, bb, cache_dir=tmp_path,
-                                    progress=False)
+        record = train_and_evaluate(make_spec(loss="pairwise", epochs=1),
+                                    RunEnvironment(dataset, s, bb, tmp_path, progress=False))
         assert record.data["feature_cache"]["reused"] is False
         paths.add(record.data["feature_cache"]["path"])
     assert len(paths) == 3
@@ -224,10 +227,10 @@ def test_honest_protocol_looks_at_the_query_set_once_after_selection(setup):
     assert sorted(log[i]["direction"] for i in query) == sorted(DIRECTIONS)  # each direction exactly once
     assert all(log[i]["stage"] == "final" for i in query) and max(validation) < min(query)
     assert len(validation) == 10  # I->T and T->I after each of 5 epochs
-    best = max(record.history, key=lambda h: h["val_map"])
+    best = max(record.history, key=lambda h: h.val_map)
     selection = record.selection
     assert (selection.protocol, selection.source) == ("honest", "validation")
-    assert selection.epochs == {d: best["epoch"] for d in DIRECTIONS} and selection.score == best["val_map"]
+    assert selection.epochs == {d: best.epoch for d in DIRECTIONS} and selection.score == best.val_map
 
 
 def script_validation(trainer: Trainer, monkeypatch, scores: list[float]) -> dict[int, dict]:
@@ -283,7 +286,7 @@ def test_paper_selection_per_direction_is_what_the_record_says(setup, monkeypatc
     selection = outcome.selection
     assert (selection.protocol, selection.source, selection.score) == ("paper", "query", None)
     for direction, epoch in selection.epochs.items():
-        maps = [h["query_map"][direction] for h in history]
+        maps = [h.query_map[direction] for h in history]
         assert outcome.results[direction]["map"] == max(maps) and maps[epoch - 1] == max(maps)
         assert maps.index(max(maps)) == epoch - 1  # the first epoch reaching the best, as the record says
         assert selection.selected_state_sha256[direction] == state_sha256(snapshots[epoch])
@@ -315,7 +318,11 @@ def test_eval_every_evaluates_every_nth_epoch_and_the_last_and_selects_among_the
     trainer = trainer_of(setup, loss="dcgh", epochs=5, eval_every=2, optimizer={"head_lr": 5e-3})
     snapshots = script_validation(trainer, monkeypatch, [0.9, 0.1, 0.95, 0.5, 0.2])
     history, outcome = trainer.fit()
-    assert [h["epoch"] for h in history if "val_map" in h] == [2, 4, 5] == sorted(snapshots)
+    assert [h.epoch for h in history if h.val_map is not None] == [2, 4, 5] == sorted(snapshots)
+    # stored as the trainer always wrote them: these keys, in this order (records stay byte-identical)
+    assert [list(h.to_dict()) for h in history[:2]] == [["epoch", "loss", "seconds"],
+                                                        ["epoch", "loss", "val_map_i2t", "val_map_t2i", "val_map",
+                                                         "seconds"]]
     assert {e["stage"] for e in trainer.evaluations} == {"epoch 2", "epoch 4", "epoch 5", "final"}
     assert outcome.selection.epochs == {d: 4 for d in DIRECTIONS} and outcome.selection.score == 0.5
     assert outcome.selection.selected_state_sha256 == {d: state_sha256(snapshots[4]) for d in DIRECTIONS}
@@ -323,10 +330,11 @@ def test_eval_every_evaluates_every_nth_epoch_and_the_last_and_selects_among_the
 
     paper = trainer_of(setup, loss="dcgh", protocol="paper", epochs=5, eval_every=2)
     history, outcome = paper.fit()
-    assert [h["epoch"] for h in history if "query_map" in h] == [2, 4, 5]
+    assert [h.epoch for h in history if h.query_map is not None] == [2, 4, 5]
+    assert list(history[1].to_dict()) == ["epoch", "loss", "query_map", "seconds"]
     assert len(paper.evaluations) == 3 * len(DIRECTIONS)
     for direction, epoch in outcome.selection.epochs.items():
-        maps = {h["epoch"]: h["query_map"][direction] for h in history if "query_map" in h}
+        maps = {h.epoch: h.query_map[direction] for h in history if h.query_map is not None}
         assert epoch == max(maps, key=maps.get) and outcome.results[direction]["map"] == maps[epoch]
 
 
@@ -343,6 +351,27 @@ def test_record_reports_timings_environment_and_data(setup):
     assert record.data["split_hash"] == split.hash and record.data["dataset_hash"] == ds.content_hash
     assert record.spec.loss == "center" and record.spec.bits == 16
     assert record.run_id == record.spec.run_id
+
+
+# ------------------------------------------------------------------------------------------- typed seams
+
+
+def test_both_entry_points_take_the_spec_and_one_run_environment(setup, tmp_path):
+    for entry in (train_and_evaluate, evaluate_reference):
+        assert list(inspect.signature(entry).parameters) == ["spec", "environment"]
+    ds, split, backbone, cache = setup
+    record = evaluate_reference(make_spec(loss="ref:lsh"), RunEnvironment(ds, split, backbone, cache, progress=False,
+                                                                          folder=tmp_path))
+    assert record.history == [] and set(record.files) == {"codes.npz"}  # kept in the environment's folder
+
+
+@pytest.mark.parametrize("mode", sorted(FEATURE_SOURCES))
+def test_the_feature_sources_and_protocols_are_what_the_trainer_is_typed_with(setup, mode):
+    trainer = trainer_of(setup, mode=mode, epochs=1)
+    assert isinstance(trainer.features, FeatureSource) and isinstance(trainer.protocol, SelectionProtocol)
+    paper, trial = trainer_of(setup, mode=mode, protocol="paper").protocol, TrialProtocol(setup[1])
+    assert isinstance(paper, SelectionProtocol) and isinstance(trial, SelectionProtocol)
+    assert not isinstance(trainer.protocol, FeatureSource) and not isinstance(trainer.features, SelectionProtocol)
 
 
 # ------------------------------------------------------------------------------------------- kept codes

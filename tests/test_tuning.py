@@ -5,9 +5,7 @@ report's default-against-tuned table; the search spaces the losses declare; and 
 records."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import math
 from dataclasses import replace
@@ -21,7 +19,7 @@ import yaml
 from scipy import stats
 
 import losses
-from benchmark import cli, tuning
+from benchmark.experiments import tuning
 from benchmark.config import ParameterSet, RunSpec, load_config
 from benchmark.data.synthetic import GENERATOR_VERSION as SYNTHETIC_GENERATOR_VERSION
 from benchmark.errors import ConfigError
@@ -29,33 +27,13 @@ from benchmark.grid import build_grid
 from benchmark.parameters import SHARED_SPACE
 from benchmark.report import build_report
 from losses import FloatRange, HashingLoss, LossConfigError, LossOutput
+from tests.results_folder import read_records
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = """
-losses: [all]
-datasets: [synth-nuswide]
-bits: [16]
-replicates: 2
-references: false
-run: {epochs: 2, batch_size: 64, topk: [50]}
-synthetic: {size: 300, pretrain_steps: 10}
-"""
-
-
-def main(*args) -> tuple[int, str]:
-    """``python -m benchmark ARGS`` in this process (no worker processes: --workers 1), and what it printed."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        status = cli.main([str(a) for a in args])
-    return status, out.getvalue()
-
-
-def records(results: Path) -> dict[str, dict]:
-    return {p.parent.name: json.loads(p.read_text()) for p in (results / "runs").glob("*/record.json")}
 
 
 def trial_records(results: Path) -> dict[str, dict]:
-    return {k: r for k, r in records(results).items() if (r["spec"]["parameter_set"] or {}).get("trial")}
+    return {k: r for k, r in read_records(results).items() if (r["spec"]["parameter_set"] or {}).get("trial")}
 
 
 def study_trials(results: Path) -> dict[str, list]:
@@ -68,32 +46,33 @@ def study_trials(results: Path) -> dict[str, list]:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def folder(tmp_path_factory, tiny_config):
+    """A folder holding the tiny grid's configuration with every representative loss and two replicates, where
+    each test puts its results."""
     tmp = tmp_path_factory.mktemp("tuning")
-    (tmp / "tiny.yaml").write_text(TINY)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BENCHMARK_CACHE", str(tmp / "cache"))
-        yield tmp
+    tiny_config(tmp, losses=["all"], replicates=2)
+    return tmp
 
 
 def flags(tmp: Path, results: str = "results") -> list:
+    """The grid of ``tmp/tiny.yaml`` into ``tmp/results`` in this process (no worker processes), quiet."""
     return ["--config", tmp / "tiny.yaml", "--results", tmp / results, "--workers", "1", "--quiet"]
 
 
 @pytest.fixture(scope="module")
-def tuned(tiny):
+def tuned(folder, cli):
     """tune --trials 2, then --trials 3 (what the first left in place), the default grid, and the tuned grid."""
-    first = main("tune", *flags(tiny), "--trials", 2, "--out", tiny / "figures")
-    assert first[0] == 0, first[1]
-    before = {p: p.stat().st_mtime_ns for p in (tiny / "results" / "runs").glob("*/record.json")}
-    second = main("tune", *flags(tiny), "--trials", 3, "--out", tiny / "figures")
-    assert second[0] == 0, second[1]
+    first = cli("tune", *flags(folder), "--trials", 2, "--out", folder / "figures")
+    assert first.returncode == 0, first.stdout
+    before = {p: p.stat().st_mtime_ns for p in (folder / "results" / "runs").glob("*/record.json")}
+    second = cli("tune", *flags(folder), "--trials", 3, "--out", folder / "figures")
+    assert second.returncode == 0, second.stdout
     after = {p: p.stat().st_mtime_ns for p in before}
-    default = main("run", *flags(tiny))
-    assert default[0] == 0, default[1]
-    tuned_run = main("run", *flags(tiny), "--params", "tuned")
-    assert tuned_run[0] == 0, tuned_run[1]
-    return tiny / "results", first[1], second[1], before, after
+    default = cli("run", *flags(folder))
+    assert default.returncode == 0, default.stdout
+    tuned_run = cli("run", *flags(folder), "--params", "tuned")
+    assert tuned_run.returncode == 0, tuned_run.stdout
+    return folder / "results", first.stdout, second.stdout, before, after
 
 
 def test_a_study_per_loss_with_the_same_budget_and_the_defaults_first(tuned):
@@ -118,7 +97,7 @@ def test_a_study_per_loss_with_the_same_budget_and_the_defaults_first(tuned):
 
 def test_the_first_trial_trains_exactly_the_default_run(tuned):
     results = tuned[0]
-    everything = records(results)
+    everything = read_records(results)
     for name, trials in study_trials(results).items():
         trial = everything[trials[0].user_attrs["run_id"]]
         default = next(r for r in everything.values() if r["spec"]["parameter_set"] is None
@@ -127,17 +106,17 @@ def test_the_first_trial_trains_exactly_the_default_run(tuned):
         assert trial["history"][-1]["loss"] == default["history"][-1]["loss"]
 
 
-def test_a_larger_budget_adds_trials_and_repeats_none(tuned):
+def test_a_larger_budget_adds_trials_and_repeats_none(tuned, cli):
     _, _, second, before, after = tuned
     assert "0 studies done, 5 to tune: 3 trials × 2 epochs" in second
     assert second.count("(1 trained now)") == 5 and "trial 3/3" in second and "trial 1/3" not in second
     assert len(before) == 10 and after == before  # no finished trial's record was written again
-    again = main("tune", *flags(tuned[0].parent), "--trials", 3, "--out", tuned[0].parent / "figures")
-    assert "5 studies done, 0 to tune" in again[1] and "trained now" not in again[1]
+    again = cli("tune", *flags(tuned[0].parent), "--trials", 3, "--out", tuned[0].parent / "figures")
+    assert "5 studies done, 0 to tune" in again.stdout and "trained now" not in again.stdout
 
 
 @pytest.mark.parametrize("when", ["training", "recorded"])
-def test_an_interrupted_trial_is_taken_up_again_with_its_parameters(tiny, monkeypatch, when):
+def test_an_interrupted_trial_is_taken_up_again_with_its_parameters(folder, cli, monkeypatch, when):
     """Interrupted while the second trial trains (it trains again, with the same parameters), or once its record is
     written but before the study heard of it (its record is used, nothing trains again)."""
     calls = []
@@ -153,14 +132,14 @@ def test_an_interrupted_trial_is_taken_up_again_with_its_parameters(tiny, monkey
         return outcome
 
     monkeypatch.setattr(tuning, "execute_run", interrupted)
-    results = tiny / f"interrupted-{when}"
-    args = ["tune", *flags(tiny, results.name), "--losses", "triplet", "--trials", 3, "--out", tiny / "fig2"]
-    assert main(*args)[0] == 130
+    results = folder / f"interrupted-{when}"
+    args = ["tune", *flags(folder, results.name), "--losses", "triplet", "--trials", 3, "--out", folder / "fig2"]
+    assert cli(*args).returncode == 130
     (name, trials), = study_trials(results).items()
     assert [t.state.name for t in trials] == ["COMPLETE", "RUNNING"]
     stamps = {p: p.stat().st_mtime_ns for p in (results / "runs").glob("*/record.json")}
     assert len(stamps) == (1 if when == "training" else 2)
-    status, out = main(*args)
+    status, out, _ = cli(*args)
     assert status == 0, out
     trials = study_trials(results)[name]
     assert [(t.number, t.state.name) for t in trials] == [(0, "COMPLETE"), (1, "COMPLETE"), (2, "COMPLETE")]
@@ -173,7 +152,7 @@ def test_an_interrupted_trial_is_taken_up_again_with_its_parameters(tiny, monkey
     assert "trial 1/3" not in out and "trial 2/3" in out and "trial 3/3" in out
 
 
-def test_slurm_gets_one_task_per_study_which_tunes_in_a_journal_file(tiny, monkeypatch):
+def test_slurm_gets_one_task_per_study_which_tunes_in_a_journal_file(folder, cli, monkeypatch):
     submitted = []
 
     class Executor:  # submitit's AutoExecutor, recording what it is given
@@ -188,18 +167,18 @@ def test_slurm_gets_one_task_per_study_which_tunes_in_a_journal_file(tiny, monke
             return [type("Job", (), {"job_id": f"42_{i}"})() for i in range(len(arguments[0]))]
 
     monkeypatch.setitem(__import__("sys").modules, "submitit", type("submitit", (), {"AutoExecutor": Executor}))
-    monkeypatch.setattr("benchmark.runner._slurm_available", lambda: True)  # as on a Slurm login node
-    args = ["tune", *flags(tiny, "slurm"), "--losses", "pairwise,triplet", "--trials", 2, "--out", tiny / "fig3"]
-    status, out = main(*args, "--executor", "slurm")
+    monkeypatch.setattr("benchmark.execution.slurm._slurm_available", lambda: True)  # as on a Slurm login node
+    args = ["tune", *flags(folder, "slurm"), "--losses", "pairwise,triplet", "--trials", 2, "--out", folder / "fig3"]
+    status, out, _ = cli(*args, "--executor", "slurm")
     assert status == 0 and "submitted 2 studies as a Slurm job array" in out
     (work, specs, contexts, grid_ids), = submitted
     assert [s.loss for s in specs] == ["pairwise", "triplet"] and all(s.replicate == 0 for s in specs)
-    assert work(specs[0], contexts[0], grid_ids[0])["status"] == "done"  # what the first array task runs
-    assert [p.suffix for p in (tiny / "slurm" / "tuning").iterdir()] == [".journal"]
-    status, out = main(*args)  # here, without shards: the journal's study is done, the other is tuned in SQLite
+    assert work(specs[0], contexts[0], grid_ids[0]).status == "done"  # what the first array task runs
+    assert [p.suffix for p in (folder / "slurm" / "tuning").iterdir()] == [".journal"]
+    status, out, _ = cli(*args)  # here, without shards: the journal's study is done, the other is tuned in SQLite
     assert status == 0 and "1 studies done, 1 to tune" in out and out.count("trained now") == 1
-    assert sorted(p.suffix for p in (tiny / "slurm" / "tuning").iterdir()) == [".db", ".journal"]
-    assert len(yaml.safe_load((tiny / "slurm" / "tuned.yaml").read_text())["parameters"]) == 2
+    assert sorted(p.suffix for p in (folder / "slurm" / "tuning").iterdir()) == [".db", ".journal"]
+    assert len(yaml.safe_load((folder / "slurm" / "tuned.yaml").read_text())["parameters"]) == 2
 
 
 def test_runs_of_their_own_parameters_keep_their_ids():
@@ -222,7 +201,7 @@ def test_no_trial_evaluates_the_query_set(tuned):
         assert record["metrics"]["i2t"]["n_queries"] == record["data"]["n_val_query"]
         assert record["files"] == {} and record["diagnostics"] is None
         assert not (tuned[0] / "runs" / run_id / "codes.npz").exists()
-    ordinary = [r for r in records(tuned[0]).values() if not (r["spec"]["parameter_set"] or {}).get("trial")]
+    ordinary = [r for r in read_records(tuned[0]).values() if not (r["spec"]["parameter_set"] or {}).get("trial")]
     assert all({"validation", "query"} == {e["set"] for e in r["evaluations"]} for r in ordinary)
 
 
@@ -231,7 +210,7 @@ def test_the_best_parameters_are_written_and_the_tuned_runs_use_them(tuned):
     entries = yaml.safe_load((results / "tuned.yaml").read_text())["parameters"]
     assert len(entries) == 5
     studies = study_trials(results)
-    everything = records(results)
+    everything = read_records(results)
     for entry in entries:
         trials = studies[entry["study"]]
         best = max(trials, key=lambda t: t.value)
@@ -264,7 +243,7 @@ def test_the_report_sets_default_and_tuned_side_by_side_with_the_budget(tuned):
     assert "[tuned]" not in main_table and "[trial]" not in main_table
     assert len(list((results.parent / "report" / "figures").glob("sensitivity_*.png"))) == 5
     table = pd.read_csv(results.parent / "report" / "tables" / "tuned_map.csv")
-    everything = records(results).values()
+    everything = read_records(results).values()
     for loss in losses.representatives():
         def values(name):
             return {r["spec"]["replicate"]: r["metrics"]["i2t"]["map"] for r in everything
@@ -278,12 +257,11 @@ def test_the_report_sets_default_and_tuned_side_by_side_with_the_budget(tuned):
                                                 abs=1e-6)
 
 
-def test_run_params_names_what_is_missing(tiny, tmp_path):
+def test_run_params_names_what_is_missing(folder, cli, tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text("parameters:\n- {loss: dcgh, dataset: synth-nuswide, bits: 16, loss_params: {gamma: 0.5}}\n")
-    status, _ = main("run", *flags(tiny), "--params", path, "--dry-run")
-    assert status == 2
-    grid = build_grid(load_config(str(tiny / "tiny.yaml"), {"losses": ["dcgh"]}))
+    assert cli("run", *flags(folder), "--params", path, "--dry-run").returncode == 2
+    grid = build_grid(load_config(str(folder / "tiny.yaml"), {"losses": ["dcgh"]}))
     from benchmark.parameters import grid_with_parameters
 
     spec = grid_with_parameters(grid, "mine", path).specs[0]
@@ -294,8 +272,8 @@ def test_run_params_names_what_is_missing(tiny, tmp_path):
         grid_with_parameters(grid, "mine", path)
 
 
-def test_tune_refuses_the_paper_protocol_and_says_how_to_get_optuna(tiny, monkeypatch):
-    assert main("tune", *flags(tiny), "--protocol", "paper", "--dry-run")[0] == 2
+def test_tune_refuses_the_paper_protocol_and_says_how_to_get_optuna(folder, cli, monkeypatch):
+    assert cli("tune", *flags(folder), "--protocol", "paper", "--dry-run").returncode == 2
     monkeypatch.setitem(__import__("sys").modules, "optuna", None)
     with pytest.raises(ConfigError, match=r"pip install 'xmhash-bench\[tune\]'"):
         tuning.require_optuna()
@@ -350,11 +328,12 @@ def test_a_users_loss_declares_its_space_the_same_way():
 # ------------------------------------------------------------------------------------------------- sweep
 
 
-def test_the_sweep_table_holds_its_records_means_and_intervals(tiny):
-    status, out = main("sweep", "pairwise", "--param", "gamma=0,0.5", *flags(tiny, "sweep"), "--out", tiny / "sweep")
+def test_the_sweep_table_holds_its_records_means_and_intervals(folder, cli):
+    status, out, _ = cli("sweep", "pairwise", "--param", "gamma=0,0.5", *flags(folder, "sweep"),
+                         "--out", folder / "sweep")
     assert status == 0, out
-    table = pd.read_csv(tiny / "sweep" / "sweep_pairwise_gamma.csv")
-    found = list(records(tiny / "sweep").values())
+    table = pd.read_csv(folder / "sweep" / "sweep_pairwise_gamma.csv")
+    found = list(read_records(folder / "sweep").values())
     assert len(found) == 4 and {r["spec"]["loss"] for r in found} == {"pairwise"}
     assert set(table.row) == {"pairwise"} and set(table.gamma) == {0.0, 0.5}
     for value in (0.0, 0.5):
@@ -363,5 +342,5 @@ def test_the_sweep_table_holds_its_records_means_and_intervals(tiny):
             row = table[(table.gamma == value) & (table.quantity == quantity)].iloc[0]
             assert row["n"] == 2 and row["mean"] == pytest.approx(np.mean(maps))
             assert row["ci"] == pytest.approx(stats.t.ppf(0.975, 1) * np.std(maps, ddof=1) / math.sqrt(2))
-    assert (tiny / "sweep" / "figures" / "sweep_pairwise_gamma_synth-nuswide_16b.png").is_file()
-    assert "gamma=0.5" in (tiny / "sweep" / "sweep_pairwise_gamma.md").read_text()
+    assert (folder / "sweep" / "figures" / "sweep_pairwise_gamma_synth-nuswide_16b.png").is_file()
+    assert "gamma=0.5" in (folder / "sweep" / "sweep_pairwise_gamma.md").read_text()

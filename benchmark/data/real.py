@@ -1,58 +1,37 @@
-"""Loaders of the three standard datasets from the ``.mat``/``.txt`` layout of the public code
-(``index.mat``, ``label.mat``, ``caption.mat`` or, for NUS-WIDE, ``caption.txt``)."""
+"""The three standard datasets: their loader, from the ``.mat``/``.txt`` layout of the public code (``index.mat``,
+``label.mat``, ``caption.mat`` or, for NUS-WIDE, ``caption.txt``), and their registrations."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
+from ..paths import data_root
 from . import classes
 from .dataset import PairedDataset, label_summary
 from .matfiles import as_captions, as_label_matrix, as_paths, read_mat
+from .prepare import coco, mirflickr25k, nuswide
+from .registry import DatasetEntry, dataset_entry, fixed_split, register_dataset
 
 INDEX_KEYS = ("index",)
 LABEL_KEYS = ("category", "label", "LAll")
 CAPTION_KEYS = ("caption", "tags", "YAll")
 
 
-@dataclass(frozen=True)
-class RealDatasetSpec:
-    """Where a real dataset's files are and how the protocol splits it (docs/protocol.md)."""
-
-    name: str
-    class_names: tuple[str, ...]
-    caption_file: str
-    query_size: int
-    train_size: int
-
-    @property
-    def files(self) -> tuple[str, ...]:
-        return ("index.mat", "label.mat", self.caption_file)
-
-
-REAL_DATASETS = {
-    spec.name: spec
-    for spec in (
-        RealDatasetSpec("mirflickr25k", classes.MIRFLICKR25K, "caption.mat", 2000, 10000),
-        RealDatasetSpec("nuswide", classes.NUSWIDE, "caption.txt", 2100, 10500),
-        RealDatasetSpec("coco", classes.COCO, "caption.mat", 5000, 10000),
-    )
-}
-
-
-def missing_files(spec: RealDatasetSpec, root: Path) -> list[str]:
-    """The expected files absent from ``root`` (NUS-WIDE also accepts ``caption.mat``)."""
-    missing = [f for f in spec.files if not (root / f).is_file()]
+def missing_files(files: tuple[str, ...], root: Path) -> list[str]:
+    """The expected ``files`` absent from ``root`` (``caption.mat`` stands in for an expected ``caption.txt``)."""
+    missing = [f for f in files if not (root / f).is_file()]
     if missing == ["caption.txt"] and (root / "caption.mat").is_file():
         return []
     return missing
 
 
-def _read_captions(spec: RealDatasetSpec, root: Path) -> list[list[str]]:
+def _read_captions(files: tuple[str, ...], root: Path) -> list[list[str]]:
     txt = root / "caption.txt"
-    if spec.caption_file == "caption.txt" and txt.is_file():
+    if "caption.txt" in files and txt.is_file():
         try:
             return [[line.strip()] for line in txt.read_text(encoding="utf-8").splitlines()]
         except UnicodeDecodeError as exc:
@@ -93,28 +72,32 @@ def missing_images_error(name: str, examples: list[str], missing: int, total: in
                      f"{missing} items")
 
 
-def load_real(name: str, root: Path, image_root: Path | None = None, missing_images: str = "count") -> PairedDataset:
-    """Read a real dataset from ``root``; items without any label are dropped and counted. Items whose image file
-    is found nowhere are, by ``missing_images``: counted (``summary["missing_images"]``), dropped and counted
+def load_real(name: str, root: str | Path | None = None, image_root: str | Path | None = None,
+              missing_images: str = "count") -> PairedDataset:
+    """Read real dataset ``name`` from ``root`` (default ``<data_root()>/<name>``); items without any label are
+    dropped and counted. Items whose image file is found nowhere (also under ``image_root``) are, by
+    ``missing_images``: counted (``summary["missing_images"]``), dropped and counted
     (``summary["dropped"]["image missing"]``), or an error naming the first few (``missing_images_error``)."""
     if missing_images not in MISSING_IMAGES:
         raise DataError(f"missing_images must be one of {', '.join(MISSING_IMAGES)}, got {missing_images!r}")
-    spec = REAL_DATASETS[name]
-    root = Path(root)
+    entry = dataset_entry(name)
+    root = Path(root) if root else data_root() / name
+    image_root = Path(image_root) if image_root else None
     prepare_hint = (f"build them from the original download with: python -m benchmark prepare {name} "
                     f"--raw DOWNLOAD_DIR --out {root}")
     if not root.is_dir():
-        raise DataError(f"{name}: folder {root} does not exist; it must hold {', '.join(spec.files)}; {prepare_hint}")
-    missing = missing_files(spec, root)
+        raise DataError(f"{name}: folder {root} does not exist; it must hold {', '.join(entry.files)}; {prepare_hint}")
+    missing = missing_files(entry.files, root)
     if missing:
-        raise DataError(f"{name}: {root} lacks {', '.join(missing)} (expected {', '.join(spec.files)}); {prepare_hint}")
+        raise DataError(f"{name}: {root} lacks {', '.join(missing)} (expected {', '.join(entry.files)}); "
+                        f"{prepare_hint}")
 
     index_path, label_path = root / "index.mat", root / "label.mat"
     key, value = read_mat(index_path, INDEX_KEYS)
     paths = as_paths(value, index_path, key)
     key, value = read_mat(label_path, LABEL_KEYS)
-    labels = as_label_matrix(value, label_path, key, len(spec.class_names))
-    captions = _read_captions(spec, root)
+    labels = as_label_matrix(value, label_path, key, len(entry.class_names))
+    captions = _read_captions(entry.files, root)
     if not (len(paths) == len(labels) == len(captions)):
         raise DataError(f"{name}: the files in {root} disagree on the number of items: {len(labels)} label rows, "
                         f"{len(captions)} captions, {len(paths)} image paths; re-create them with prepare")
@@ -139,5 +122,19 @@ def load_real(name: str, root: Path, image_root: Path | None = None, missing_ima
         "missing_images": 0 if missing_images == "drop" else len(missing),
         "missing_image_examples": examples,
     }
-    return PairedDataset(name=name, class_names=list(spec.class_names), labels=labels,
+    return PairedDataset(name=name, class_names=list(entry.class_names), labels=labels,
                          captions=[captions[i] for i in kept], images=images, summary=summary, root=root)
+
+
+def _register(name: str, display_name: str, class_names: tuple[str, ...], caption_file: str, split: tuple[int, int],
+              convert: Callable[..., dict]) -> None:
+    register_dataset(DatasetEntry(
+        name=name, display_name=display_name, class_names=class_names, load=partial(load_real, name),
+        split_sizes=fixed_split(*split), options=frozenset({"image_root", "missing_images"}),
+        files=("index.mat", "label.mat", caption_file), convert=convert))
+
+
+# The papers' order, which the tables' columns keep; the split sizes are the protocol's (docs/protocol.md).
+_register("mirflickr25k", "MIRFLICKR-25K", classes.MIRFLICKR25K, "caption.mat", (2000, 10000), mirflickr25k.convert)
+_register("nuswide", "NUS-WIDE", classes.NUSWIDE, "caption.txt", (2100, 10500), nuswide.convert)
+_register("coco", "MS-COCO", classes.COCO, "caption.mat", (5000, 10000), coco.convert)

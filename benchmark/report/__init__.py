@@ -1,181 +1,40 @@
 """``python -m benchmark report``: every run record into paper-ready tables and figures, indexed by a
 ``README.md`` that states the protocol, data and versions, inlines every table and embeds every figure.
 
+The report is a list of sections (``benchmark.report.sections``), each made by a builder from one
+``ReportContext``: the built-in ones below, in the order the index shows them, then any a user adds with
+``register_section``; ``section_names()`` lists them. ``save_figure`` writes a figure as the report does (PNG and
+PDF).
+
 The report reads the results store only (``benchmark.store``): it imports neither torch nor transformers, so it
 can be built on a machine that has nothing but the records.
 """
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pandas as pd
-
-from ..config import Ablation, ablation_names, load_ablation
-from ..data import is_synthetic
 from ..errors import ReportError
 from ..files import write_text
 from ..record import RunRecord
-from ..references import REFERENCES, is_reference
 from ..store import RunStore
-from .figures import ablation_figure, critical_difference_figure, pr_and_precision_figures, training_figures
-from .diagnostics import centroid_figure, diagnostics_tables, distance_histogram_figures, embedding_figures
-from .records import Published, citation_text, citations_of, coverage, load_published, metric_name, tidy
+from .comparison import ablation_section, ablations, main_table, ranks
+from .diagnostic_sections import code_space_diagnostics
+from .figures import retrieval_curves, save_figure, training_curves
+from .sections import (FORMATS, ReportContext, Section, SectionBuilder, build_sections, register_section,
+                       section_names)
 from .selection import Configuration, configuration, configurations, describe, differences, select
-from .statistics import rank_rows
-from .tables import DECIMALS, Table, latex_text, mean, quote, table_statistics, write_table
-from .tuning import split_tuning, tuning_sections
+from .tables import DECIMALS
+from .tidy_data import citations_of, coverage, is_generated, load_published
+from .tuned import sensitivity, split_tuning, tuned_parameters
 
-FORMATS = ("latex", "markdown", "csv")
+__all__ = ["FORMATS", "Report", "ReportContext", "Section", "SectionBuilder", "ablation_section", "build_report",
+           "register_section", "save_figure", "section_names"]
 
-
-def metric_slug(metric: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", metric.replace("@", "_at_")).strip("_")
-
-
-#: What every caption says about the marks, by number of replicates.
-MARKS = ("bold: best mean; †: not significantly worse than the best (two-sided paired t-test over replicates, "
-         "Holm-corrected over the column's losses, α = 0.05)")
-NO_TEST = "one replicate: no significance is claimed, bold marks the highest value only"
-#: What each reference row is, for the captions.
-REFERENCE_NOTES = {
-    "ref:random": "random codes",
-    "ref:lsh": "LSH, the sign of a random projection of the backbone features",
-    "ref:continuous": "the continuous backbone features ranked by cosine",
-    "ref:oracle": "the visible-label oracle, the classes each modality shows ranked by cosine",
-}
-
-
-def varied_sources(records: list[RunRecord]) -> list[str]:
-    """The sources of variation (data, backbone, split, init) the replicates of ``records`` draw anew."""
-    varied = {source for record in records for source in record.spec.varies}
-    return [source for source in ("data", "backbone", "split", "init") if source in varied]
-
-
-def _caption(metric: str, records: list[RunRecord], table: Table, what: str, extra: tuple[str, ...] = ()) -> str:
-    protocols = sorted({r.spec.settings.protocol for r in records})
-    synthetic = any(is_synthetic(r.spec.dataset) for r in records)
-    n = table.max_replicates
-    parts = [f"{what}: {metric_name(metric)} of Hamming ranking",
-             f"{'/'.join(protocols)} protocol" + (" (paper: best query epoch, optimistic)" if "paper" in protocols else ""),
-             "SYNTHETIC stand-in data" if synthetic else "real datasets"]
-    if n > 1:
-        sources = ", ".join(varied_sources(records)) or "nothing"
-        parts += [f"mean ± 95% t-interval half-width over {n} replicates (each draws anew: {sources})", MARKS]
-    else:
-        parts.append(NO_TEST)
-    if table.quoted:
-        sources = "; ".join(f"{q.method}: {q.source}" for q in table.quoted)
-        parts.append(f"§ (italic): published numbers quoted from their sources ({sources}), on the real datasets; "
-                     "not re-run here, no interval, never marked or tested")
-    references = [REFERENCE_NOTES.get(row, REFERENCES[row]) for row in table.rows if is_reference(row)]
-    if references:
-        parts.append(f"reference rows ({'; '.join(references)}) are not tested")
-    cited = citations_of(records)
-    if cited:
-        parts.append("methods: " + "; ".join(map(citation_text, cited)) + " (BibTeX: references.bib)")
-    return "; ".join([*parts, *extra]) + "."
-
-
-@dataclass
-class Section:
-    """One part of the report: its title, its Markdown (inlined in the index), and its files."""
-
-    title: str
-    markdown: str
-    tables: list[Path] = field(default_factory=list)
-    figures: list[Path] = field(default_factory=list)
-
-
-def main_section(records: list[RunRecord], df, out: Path, formats, metric: str, decimals: int = DECIMALS,
-                 published: list[Published] = ()) -> tuple[Section, Table]:
-    """The main table, with rows quoting the ``published`` numbers of ``metric`` that have a place in it."""
-    table = quote(table_statistics(df, metric), list(published), metric)
-    caption = _caption(metric, records, table, "Cross-modal retrieval")
-    files, markdown = write_table(table, out / "tables", f"main_{metric_slug(metric)}", formats, caption, decimals)
-    return Section(f"Main table ({metric_name(metric)})", markdown, list(files.values())), table
-
-
-def ranking_section(table: Table, out: Path, formats, metric: str) -> Section | None:
-    """Average ranks of the losses over the cells where every loss has a value; None with fewer than two."""
-    losses = [row for row in table.rows if not is_reference(row)]
-    cells = [c for c in table.columns if all(table.cell(loss, c) for loss in losses)]
-    if len(losses) < 2 or not cells:
-        return None
-    ranking = rank_rows({loss: [mean(table.cell(loss, c)) for c in cells] for loss in losses})
-    order = sorted(losses, key=ranking.average_ranks.get)
-    friedman = (f"Friedman test over the cells: χ² = {ranking.statistic:.2f}, p = {ranking.p_value:.3g}"
-                if not math.isnan(ranking.p_value) else "no Friedman test (it needs at least 3 losses and 2 cells)")
-    caption = (f"Average rank of each loss over {ranking.n_cells} cells (direction × dataset × bits; 1 = best, by "
-               f"mean {metric_name(metric)}); {friedman}; Nemenyi critical difference at α = 0.05: "
-               f"CD = {ranking.critical_difference:.2f} (losses whose average ranks differ by less are not "
-               "significantly different). The cells are not independent (a dataset's directions and code lengths "
-               "share its data), so read the tests as indicative.")
-    rows = [{"loss": loss, "average_rank": ranking.average_ranks[loss], "cells": ranking.n_cells} for loss in order]
-    lines = [f"*{caption}*", "", "| Loss | average rank |", "|---|---|"]
-    lines += [f"| {row['loss']} | {row['average_rank']:.2f} |" for row in rows]
-    markdown = "\n".join(lines) + "\n"
-    slug = f"ranks_{metric_slug(metric)}"
-    files = []
-    if "markdown" in formats:
-        files.append(write_text(out / "tables" / f"{slug}.md", markdown))
-    if "csv" in formats:
-        files.append(write_text(out / "tables" / f"{slug}.csv", pd.DataFrame(rows).to_csv(index=False)))
-    if "latex" in formats:
-        body = pd.DataFrame({"Average rank": [f"{r['average_rank']:.2f}" for r in rows]},
-                            index=[r["loss"].replace("_", r"\_") for r in rows])
-        files.append(write_text(out / "tables" / f"{slug}.tex", body.style.to_latex(
-            hrules=True, caption=latex_text(caption), label=f"tab:{slug}", position="t", position_float="centering")))
-    figures = critical_difference_figure(ranking, out / "figures", f"critical_difference_{metric_slug(metric)}")
-    return Section(f"Ranks across cells ({metric_name(metric)})", markdown, files, figures)
-
-
-def ablation_runs(df: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
-    """The rows of ``df`` that belong to the ablation: those of its losses at the (dataset, bits, replicate) where
-    every one of its losses, the reference without parameters among them, has a record."""
-    runs = df[df.loss.isin(ablation.losses)]
-    complete = {key for key, group in runs.groupby(["dataset", "bits", "replicate"])
-                if set(ablation.losses) <= set(group.loss) and ablation.reference in set(group.row)}
-    return runs[[key in complete for key in zip(runs.dataset, runs.bits, runs.replicate)]]
-
-
-def ablation_section(records: list[RunRecord], df, out: Path, formats, ablation: Ablation, name: str,
-                     metric: str = "map", decimals: int = DECIMALS) -> Section:
-    """An ablation's table (each loss with its paired difference to the reference) and its figure, over the runs
-    of ``ablation_runs``; without any, no table but a note saying what to run."""
-    runs = ablation_runs(df, ablation)
-    if runs.empty:
-        return Section(ablation.description, f"Not in these records: no dataset, code length and replicate has a "
-                                             f"record of every loss of the ablation ({', '.join(ablation.losses)}); "
-                                             f"run `python -m benchmark ablate {name}` with the settings of this "
-                                             "configuration.\n")
-    table = table_statistics(runs, metric, losses=list(ablation.losses), reference=ablation.reference)
-    ids = set(runs.run_id)
-    caption = _caption(metric, [r for r in records if r.run_id in ids], table, ablation.description,
-                       (f"Δ: paired difference to {ablation.reference} by replicate, mean ± 95% t-interval "
-                        "half-width; n.s.: not significant (two-sided paired t-test, Holm-corrected over the "
-                        "column, α = 0.05)",))
-    slug = f"ablation_{name}_{metric_slug(metric)}"
-    files, markdown = write_table(table, out / "tables", slug, formats, caption, decimals)
-    return Section(ablation.description, markdown, list(files.values()),
-                   ablation_figure(table, out / "figures", slug, metric))
-
-
-def diagnostics_section(records: list[RunRecord], store: RunStore, out: Path, formats) -> Section:
-    """The code-space diagnostics: a table per dataset and code length, the distance histograms, the 2-D
-    embeddings and the class-centroid heatmap."""
-    tables, markdown = diagnostics_tables(records, out / "tables", formats)
-    if not tables and not markdown:
-        return Section("Code-space diagnostics", "No record carries diagnostics (runs keep their codes since schema "
-                                                 "version 2; python -m benchmark diagnose recomputes them).\n")
-    embeddings, note = embedding_figures(records, store, out / "figures")
-    figures = (distance_histogram_figures(records, out / "figures") + embeddings
-               + centroid_figure(records, store, out / "figures"))
-    text = markdown + (f"\n> {note}\n" if note else "")
-    return Section("Code-space diagnostics", text, tables, figures)
+for _builder in (main_table, ranks, ablations, code_space_diagnostics, tuned_parameters, sensitivity,
+                 retrieval_curves, training_curves):
+    register_section(_builder)
 
 
 @dataclass
@@ -193,7 +52,7 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
     """Write tables, figures and ``<out>/README.md`` from the records in ``results`` of one configuration: the
     one with the most records among those meeting ``where`` (``benchmark.report.selection``); the others are
     listed in the index with the ``--where`` that reports them. Numbers print with ``decimals`` decimals (3 or
-    4); ``published``, a YAML file (``records.load_published``), adds rows quoting published numbers."""
+    4); ``published``, a YAML file (``tidy_data.load_published``), adds rows quoting published numbers."""
     results, out = Path(results), Path(out)
     if decimals not in (3, 4):
         raise ReportError(f"decimals must be 3 or 4, got {decimals!r}")
@@ -217,19 +76,11 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
         raise ReportError(f"the runs in {store.root} are tuning trials and tuned runs only: run the same grid with its "
                           "default parameters too (python -m benchmark run, without --params)")
     failures = [f for f in contents.failures if configuration(f.spec) == groups[0].settings]
-    df = tidy(records)
-    if metric not in set(df.metric):
-        raise ReportError(f"metric {metric!r} is not in the records; available: {', '.join(sorted(set(df.metric)))}")
-    main, table = main_section(records, df, out, formats, metric, decimals, quoted)
-    sections = [main, ranking_section(table, out, formats, metric)]
-    sections += [ablation_section(records, df, out, formats, load_ablation(name), name, metric, decimals)
-                 for name in ablation_names()]
-    sections.append(diagnostics_section(records, store, out, formats))
-    sections += [Section(*part) for part in tuning_sections(records, tuned, trials, out, formats, metric, decimals)]
-    trained = [r for r in records if not is_reference(r.spec.loss)]
-    figures = Section("Figures", "", figures=pr_and_precision_figures(trained, out / "figures"))
-    training = Section("Training curves", "", figures=training_figures(trained, out / "figures"))
-    sections = [s for s in sections if s is not None] + [figures, training]
+    context = ReportContext(records, store, out, formats, metric, decimals, quoted, tuned, trials)
+    if metric not in set(context.frame.metric):
+        raise ReportError(f"metric {metric!r} is not in the records; available: "
+                          f"{', '.join(sorted(set(context.frame.metric)))}")
+    sections = build_sections(context)
     cited = citations_of(records)
     if cited:
         write_text(out / "references.bib", "\n\n".join(c["bibtex"] for c in cited) + "\n")
@@ -280,7 +131,7 @@ def _selection_lines(groups: list[Configuration], where, other_failures: int) ->
 def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[str], results: Path, metric: str,
                 sections: list[Section], groups: list[Configuration], where=(), other_failures: int = 0) -> Path:
     datasets = sorted({r.spec.dataset for r in records})
-    synthetic = [d for d in datasets if is_synthetic(d)]
+    synthetic = [d for d in datasets if is_generated(d)]
     protocols = sorted({r.spec.settings.protocol for r in records})
     modes = sorted({r.spec.settings.mode for r in records})
     epochs = sorted({r.spec.settings.epochs for r in records})

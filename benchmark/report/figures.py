@@ -19,11 +19,12 @@ import seaborn as sns  # noqa: E402
 
 from ..files import atomic_path  # noqa: E402
 from ..record import RunRecord  # noqa: E402
-from .records import (DIRECTION_LABELS, dataset_name, dataset_order, families_of, loss_order, metric_name,  # noqa: E402
-                      row_name)
+from .sections import ReportContext, Section  # noqa: E402
 from .selection import row_label  # noqa: E402
 from .statistics import Ranking  # noqa: E402
 from .tables import Table  # noqa: E402
+from .tidy_data import (DIRECTION_LABELS, dataset_name, dataset_order, families_of, loss_order,  # noqa: E402
+                        metric_name, row_name)
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 #: With the 10 markers, 20 losses get a distinct (marker, line style) pair.
@@ -34,7 +35,9 @@ MARKS_PER_CURVE = 9
 DIRECTIONS = ("i2t", "t2i")
 
 
-def _save(fig, out: Path, stem: str) -> list[Path]:
+def save_figure(fig, out: Path, stem: str) -> list[Path]:
+    """Write ``fig`` as ``<out>/<stem>.png`` (110 dpi, embedded in the index) and ``<out>/<stem>.pdf`` (for a
+    paper), each atomically, close it, and return the two paths."""
     paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
     for path, options in zip(paths, ({"dpi": 110}, {})):
         with atomic_path(path) as tmp:
@@ -104,11 +107,16 @@ def pr_and_precision_figures(records: list[RunRecord], out: Path) -> list[Path]:
         runs = [r for r in records if r.spec.bits == bits]
         fig = curve_figure(runs, bits, "pr_radius", "recall", "precision", "Recall", "Precision",
                             "Precision-recall by Hamming radius")
-        paths += _save(fig, out, f"pr_{bits}")
+        paths += save_figure(fig, out, f"pr_{bits}")
         fig = curve_figure(runs, bits, "precision@N", "n", "value", "Top N retrieved", "Precision@N",
                             "Precision of the top N", log_x=True)
-        paths += _save(fig, out, f"precision_at_n_{bits}")
+        paths += save_figure(fig, out, f"precision_at_n_{bits}")
     return paths
+
+
+def retrieval_curves(context: ReportContext) -> Section:
+    """The PR and precision@N figures of the losses (``pr_and_precision_figures``)."""
+    return Section("Figures", "", figures=pr_and_precision_figures(context.trained, context.out / "figures"))
 
 
 def _by_setting(records: list[RunRecord]) -> dict[tuple[str, int], dict[str, list[RunRecord]]]:
@@ -136,27 +144,32 @@ def training_figures(records: list[RunRecord], out: Path) -> list[Path]:
         axes[0, 0].set_ylabel("Loss (weighted terms)")
         fig.suptitle(f"Training curves, {dataset_name(dataset)}, {bits} bits", fontsize=10)
         fig.tight_layout()
-        paths += _save(fig, out, f"training_{dataset}_{bits}")
+        paths += save_figure(fig, out, f"training_{dataset}_{bits}")
     return paths
+
+
+def training_curves(context: ReportContext) -> Section:
+    """The training curves of the losses (``training_figures``)."""
+    return Section("Training curves", "", figures=training_figures(context.trained, context.out / "figures"))
 
 
 def _training_column(record: RunRecord, top, legend, bottom) -> None:
     history = record.history
-    epochs = [h["epoch"] for h in history]
-    for i, term in enumerate(history[0]["loss"]):
-        top.plot(epochs, [h["loss"][term] for h in history], linewidth=1.2, linestyle=LINESTYLES[i % len(LINESTYLES)],
+    epochs = [h.epoch for h in history]
+    for i, term in enumerate(history[0].loss):
+        top.plot(epochs, [h.loss[term] for h in history], linewidth=1.2, linestyle=LINESTYLES[i % len(LINESTYLES)],
                  label=term)
     top.set_title(f"{row_name(record.spec)} (replicate {record.spec.replicate})", fontsize=9)
     legend.axis("off")
     legend.legend(*top.get_legend_handles_labels(), loc="center", ncol=2, fontsize=7, frameon=False)
-    evaluated = [h for h in history if "query_map" in h or any(f"val_map_{d}" in h for d in DIRECTIONS)]
-    paper = any("query_map" in h for h in evaluated)  # with run.eval_every > 1, only some epochs were evaluated
-    curves = [(f"Validation, {DIRECTION_LABELS[d]}", [h[f"val_map_{d}"] for h in evaluated], "-")
-              for d in DIRECTIONS if evaluated and f"val_map_{d}" in evaluated[0]]
-    curves += [(f"Query set, {DIRECTION_LABELS[d]}", [h["query_map"][d] for h in evaluated], "--")
+    evaluated = [h for h in history if h.evaluated]  # with run.eval_every > 1, only some epochs were evaluated
+    paper = any(h.query_map is not None for h in evaluated)
+    curves = [(f"Validation, {DIRECTION_LABELS[d]}", [h.validation_map[d] for h in evaluated], "-")
+              for d in DIRECTIONS if evaluated and d in evaluated[0].validation_map]
+    curves += [(f"Query set, {DIRECTION_LABELS[d]}", [h.query_map[d] for h in evaluated], "--")
                for d in DIRECTIONS if paper]
     for label, values, linestyle in curves:
-        bottom.plot([h["epoch"] for h in evaluated], values, linewidth=1.2, linestyle=linestyle, marker="o",
+        bottom.plot([h.epoch for h in evaluated], values, linewidth=1.2, linestyle=linestyle, marker="o",
                     markersize=3, label=label)
     selected = sorted({record.selection.epochs[d] for d in DIRECTIONS if d in record.selection.epochs})
     for i, epoch in enumerate(selected):
@@ -200,7 +213,7 @@ def ablation_figure(table: Table, out: Path, stem: str, metric: str) -> list[Pat
     handles = {label: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
     fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
                ncol=min(len(handles), 4), fontsize=8, frameon=False)
-    return _save(fig, out, stem)
+    return save_figure(fig, out, stem)
 
 
 def critical_difference_figure(ranking: Ranking, out: Path, stem: str) -> list[Path]:
@@ -237,7 +250,7 @@ def critical_difference_figure(ranking: Ranking, out: Path, stem: str) -> list[P
         ax.plot([rank, rank, x_text], [0, y, y], color="black", linewidth=0.7)
         ax.text(x_text - 0.03 if left else x_text + 0.03, y, f"{name} ({rank:.2f})", ha="right" if left else "left",
                 va="center", fontsize=7)
-    return _save(fig, out, stem)
+    return save_figure(fig, out, stem)
 
 
 def _cliques(ranks: list[float], cd: float) -> list[tuple[float, float]]:

@@ -15,15 +15,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .. import references  # noqa: E402
 from ..files import atomic_path  # noqa: E402
 from ..config import RunSpec  # noqa: E402
 from ..record import RunRecord  # noqa: E402
-from ..references import REFERENCES, is_reference  # noqa: E402
-from .diagnostics import markdown_frame  # noqa: E402
-from .figures import MARKERS, _save  # noqa: E402
-from .records import DIRECTION_LABELS, loss_order  # noqa: E402
+from .figures import MARKERS, save_figure  # noqa: E402
 from .selection import row_label  # noqa: E402
 from .statistics import ALPHA, differences_to, t_half_width  # noqa: E402
+from .tables import markdown_frame  # noqa: E402
+from .tidy_data import DIRECTION_LABELS, row_order  # noqa: E402
 
 #: The diagnostics a stress figure draws unless told otherwise (docs/diagnostics.md).
 DEFAULT_DIAGNOSTICS = ("semantic_bias_spread", "separation_auc", "structure_spearman")
@@ -97,7 +97,7 @@ def stress_table(records: list[RunRecord], axis: Axis, diagnostics=DEFAULT_DIAGN
         return table
     found = []
     cell_keys = [key for key in keys if key != "row"]  # a cell: the rows compared with each other
-    for cell_key, cell in frame[~frame.row.map(is_reference)].groupby(cell_keys, sort=True):
+    for cell_key, cell in frame[frame.row.map(references.row_kind) == "loss"].groupby(cell_keys, sort=True):
         values = {row: dict(zip(part.replicate, part.value)) for row, part in cell.groupby("row")}
         if reference in values and len(values) > 1:
             found += [(*cell_key, row, d.mean, d.half_width, d.p_holm)
@@ -112,8 +112,8 @@ def stress_figures(table: pd.DataFrame, records: list[RunRecord], axis: Axis, ou
     out.mkdir(parents=True, exist_ok=True)
     knob = axis.name
     families = {axis.row(record.spec): record.family for record in records}
-    trained = loss_order({r for r in table.row if not is_reference(r)}, families)
-    order = trained + [r for r in REFERENCES if r in set(table.row)]
+    order = row_order(table.row, families)
+    trained = sum(references.row_kind(row) == "loss" for row in order)
     paths = []
     for (dataset, bits), cell in table.groupby(["dataset", "bits"], sort=True):
         quantities = list(dict.fromkeys(cell.quantity))
@@ -123,9 +123,10 @@ def stress_figures(table: pd.DataFrame, records: list[RunRecord], axis: Axis, ou
                 line = cell[(cell.quantity == quantity) & (cell.row == row)].sort_values(knob)
                 if line.empty:
                     continue
-                ax.errorbar(line[knob], line["mean"], yerr=np.nan_to_num(line["ci"]), label=REFERENCES.get(row, row),
+                ax.errorbar(line[knob], line["mean"], yerr=np.nan_to_num(line["ci"]), label=references.label(row),
                             marker=MARKERS[i % len(MARKERS)], linestyle=LINESTYLES[i % len(LINESTYLES)],
-                            color=f"{0.3 + 0.15 * (i - len(trained))}" if is_reference(row) else None, capsize=2, markersize=4, linewidth=1.2)
+                            color=f"{0.3 + 0.15 * (i - trained)}" if references.row_kind(row) == "reference" else None,
+                            capsize=2, markersize=4, linewidth=1.2)
             ax.set_xlabel(axis.label.replace("_", " ").capitalize())
             ax.set_ylabel(DIAGNOSTIC_LABELS.get(quantity, quantity if quantity.endswith("mAP")
                                                 else quantity.replace("_", " ").capitalize()))
@@ -134,7 +135,7 @@ def stress_figures(table: pd.DataFrame, records: list[RunRecord], axis: Axis, ou
                    bbox_to_anchor=(0.5, -0.02 - 0.06 * ((len(labels) - 1) // 6)))
         fig.suptitle(f"{dataset}, {bits} bits: along {axis.label} (mean ± 95% CI over replicates)")
         fig.tight_layout(rect=(0, 0.08 + 0.06 * ((len(labels) - 1) // 6), 1, 1))
-        paths += _save(fig, out, f"{axis.stem}_{dataset}_{bits}b")
+        paths += save_figure(fig, out, f"{axis.stem}_{dataset}_{bits}b")
     return paths
 
 

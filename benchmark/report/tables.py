@@ -5,9 +5,10 @@ Layout (docs/protocol.md, Reports): a block of rows per task (I→T, then T→I)
 order), then the quoted rows (published numbers, ``report --published``), then the reference rows (random codes,
 LSH, backbone features), each group set apart; column groups per dataset in the papers' order (MIRFLICKR-25K,
 NUS-WIDE, MS-COCO, a synthetic stand-in in its real set's place), a column per code length. LaTeX is one
-``table*`` whose tabular has a ``\\multirow`` task label and ``\\cmidrule``s under the dataset groups, with the names
-of ``names.yaml``; it fits a two-column page (tested with pdflatex). Markdown has a table per task (and per group
-of datasets, so that no table has more than ``MAX_COLUMNS`` value columns) with the names used on the command line.
+``table*`` whose tabular has a ``\\multirow`` task label and ``\\cmidrule``s under the dataset groups, with the display
+names of ``names.yaml`` and of the dataset and reference registrations; it fits a two-column page (tested with
+pdflatex). Markdown has a table per task (and per group of datasets, so that no table has more than ``MAX_COLUMNS``
+value columns) with the names used on the command line.
 
 A cell is the mean over replicates and, with several, ± the half-width of its 95% t-interval (a subscript in
 LaTeX). Per column the best mean is bold and every other loss that a paired t-test across replicates
@@ -25,10 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import references
 from ..files import write_text
-from ..references import REFERENCES, is_reference
-from .records import DIRECTION_LABELS, Published, dataset_name, dataset_order, loss_order, stands_for
 from .statistics import Comparison, Difference, compare_to_best, differences_to, t_half_width
+from .tidy_data import DIRECTION_LABELS, Published, dataset_name, dataset_order, row_order, stands_for
 
 #: Decimals of the numbers in LaTeX and Markdown tables (``report --decimals``); CSV keeps ``CSV_DECIMALS``.
 DECIMALS = 3
@@ -69,7 +70,8 @@ class Table:
 
     def group(self, row: str) -> str:
         """The label of the block of rows ``row`` belongs to: its loss family, or "reference"."""
-        return "reference" if is_reference(row) else self.families.get(row) or "other"
+        kind = references.row_kind(row)
+        return kind if kind == "reference" else self.families.get(row) or "other"
 
     def cell(self, row: str, column: Column) -> dict[int, float] | None:
         return self.values.get((row, column))
@@ -93,8 +95,7 @@ def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = N
     present = {row for row, _ in values}
     families = dict(zip(subset.row, subset.family))
     if losses is None:
-        trained = loss_order((name for name in present if not is_reference(name)), families)
-        rows = trained + [name for name in REFERENCES if name in present]
+        rows = row_order(present, families)
     else:  # the losses' order, each loss's rows (its parameter settings) together
         of_loss = dict(zip(subset.row, subset.loss))
         rows = sorted(present, key=lambda row: (losses.index(of_loss[row]), row))
@@ -103,7 +104,7 @@ def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = N
     comparisons, differences = {}, {}
     for column in columns:
         in_column = {row: values[(row, column)] for row in rows if (row, column) in values}
-        competing = {row: v for row, v in in_column.items() if not is_reference(row)}
+        competing = {row: v for row, v in in_column.items() if references.row_kind(row) == "loss"}
         if competing:
             comparisons.update({(row, column): c for row, c in compare_to_best(competing).items()})
         if reference is not None and reference in in_column:
@@ -170,8 +171,8 @@ def _label(table: Table, row: str, style: str) -> str:
     display name; reference rows in italics."""
     if style == "latex":
         name = latex_text(table.names[row])
-        return rf"\textit{{{name}}}" if is_reference(row) else name
-    return f"*{REFERENCES[row]}*" if is_reference(row) else row
+        return rf"\textit{{{name}}}" if references.row_kind(row) == "reference" else name
+    return f"*{references.label(row)}*" if references.row_kind(row) == "reference" else row
 
 
 def _quoted_label(quoted: Quoted, style: str) -> str:
@@ -186,10 +187,9 @@ Line = tuple[str, dict[Column, str]]  # a row's label and its cells by column
 def _groups(table: Table, style: str, decimals: int) -> list[list[Line]]:
     """The rows of every task block, in the groups a rule sets apart: the losses (in an ablation each followed by
     its Δ to the reference), the quoted rows, the reference rows."""
-    losses: list[Line] = []
-    references: list[Line] = []
+    by_kind: dict[str, list[Line]] = {"loss": [], "reference": []}
     for row in table.rows:
-        lines = references if is_reference(row) else losses
+        lines = by_kind[references.row_kind(row)]
         lines.append((_label(table, row, style),
                       {c: _measured(table, row, c, style, decimals) for c in table.columns if table.cell(row, c)}))
         if table.reference is not None and row != table.reference:
@@ -199,7 +199,7 @@ def _groups(table: Table, style: str, decimals: int) -> list[list[Line]]:
                            if (row, c) in table.differences}))
     quoted = [(_quoted_label(q, style), {c: _render(style, v, decimals) for c, v in q.values.items()})
               for q in table.quoted]
-    return [group for group in (losses, quoted, references) if group]
+    return [group for group in (by_kind["loss"], quoted, by_kind["reference"]) if group]
 
 
 def _chunks(table: Table) -> list[list[tuple[str, int]]]:
@@ -295,6 +295,14 @@ def to_markdown(table: Table, caption: str, decimals: int = DECIMALS) -> str:
                       for group in _block(groups, direction) for label, cells in group]
             lines.append("")
     return "\n".join(lines)
+
+
+def markdown_frame(table: pd.DataFrame, caption: str, index_name: str = "Loss") -> str:
+    """A Markdown table of string cells under an italic caption: the index as its first column."""
+    lines = [f"*{caption}*", "", f"| {index_name} | " + " | ".join(map(str, table.columns)) + " |",
+             "|" + "---|" * (len(table.columns) + 1)]
+    lines += [f"| {name} | " + " | ".join(map(str, row)) + " |" for name, row in zip(table.index, table.values.tolist())]
+    return "\n".join(lines) + "\n"
 
 
 def to_csv(table: Table) -> str:

@@ -1,8 +1,8 @@
 """Training and evaluating one run (docs/protocol.md): ``train_and_evaluate`` gives its ``RunRecord``;
-``evaluate_reference`` gives a reference row's.
+``evaluate_reference`` gives a reference row's. Both take the run's ``RunSpec`` and its ``RunEnvironment``.
 
->>> record = train_and_evaluate(spec, dataset, split, backbone_folder, cache_dir=cache)
->>> record.metrics["i2t"]["map"], record.selection.epochs, record.training.n_indices
+>>> record = train_and_evaluate(spec, RunEnvironment(dataset, split, backbone_folder, cache_dir=cache))  # doctest: +SKIP
+>>> record.metrics["i2t"]["map"], record.selection.epochs, record.training.n_indices  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -12,25 +12,26 @@ from pathlib import Path
 from ..backbones import open_backbone
 from ..config import RunSpec
 from ..continuous import quantization_gap
-from ..data import PairedDataset, Split, is_synthetic
+from ..data import PairedDataset, dataset_entry
 from ..device import Precision, resolve_device
 from ..record import RunRecord, TrainingUse
-from ..references import is_reference
+from .. import references
 from ..threads import plan_loader_workers, torch_threads
-from .features import FEATURE_SOURCES
-from .records import code_diagnostics, kept_files, run_record
-from .references import evaluate_reference
+from .feature_sources import FEATURE_SOURCES
+from .assemble import code_diagnostics, kept_files, run_record
+from .reference_evaluation import evaluate_reference
+from .run_environment import RunEnvironment
 from .state import indices_sha256
 from .tensorboard import TensorBoardLog
 from .trainer import Trainer, TrainingDiverged
 
-__all__ = ["Trainer", "TrainingDiverged", "evaluate_reference", "feature_mode", "make_trainer", "prepare_features",
-           "train_and_evaluate"]
+__all__ = ["RunEnvironment", "Trainer", "TrainingDiverged", "evaluate_reference", "feature_mode", "make_trainer",
+           "prepare_features", "train_and_evaluate"]
 
 
 def feature_mode(spec: RunSpec) -> str:
     """How run ``spec`` gets its features: its mode, or the frozen cache for a reference row."""
-    return "frozen" if is_reference(spec.loss) else spec.settings.mode
+    return "frozen" if references.row_kind(spec.loss) == "reference" else spec.settings.mode
 
 
 def backbone_threads(spec: RunSpec, threads: int) -> int:
@@ -51,43 +52,38 @@ def prepare_features(spec: RunSpec, dataset: PairedDataset, backbone_path: Path,
                                                     progress, plan_loader_workers(loader_workers, torch_device))
 
 
-def make_trainer(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *, cache_dir: Path,
-                 device: str | None = None, progress: bool = True, loader_workers: int | None = None) -> Trainer:
+def make_trainer(spec: RunSpec, environment: RunEnvironment) -> Trainer:
     """The trainer of run ``spec``: its backbone opened, its features ready (cached ones loaded or built), its
-    images decoded by ``loader_workers`` processes (``benchmark.threads.plan_loader_workers``)."""
-    torch_device = resolve_device(device)
+    images decoded by the environment's loader workers."""
+    env = environment
+    torch_device = resolve_device(env.device)
     precision = Precision(torch_device)
-    backbone = open_backbone(backbone_path)
+    backbone = open_backbone(env.backbone_path)
     start = time.perf_counter()
-    features = FEATURE_SOURCES[spec.settings.mode].open(dataset, backbone, cache_dir, spec.settings, torch_device,
-                                                        precision, progress,
-                                                        plan_loader_workers(loader_workers, torch_device))
-    trainer = Trainer(spec, dataset, split, backbone, features, torch_device, precision, progress)
+    features = FEATURE_SOURCES[spec.settings.mode].open(env.dataset, backbone, env.cache_dir, spec.settings,
+                                                        torch_device, precision, env.progress,
+                                                        plan_loader_workers(env.loader_workers, torch_device))
+    trainer = Trainer(spec, env.dataset, env.split, backbone, features, torch_device, precision, env.progress)
     trainer.timings["encode_s"] += time.perf_counter() - start
     return trainer
 
 
-def train_and_evaluate(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *,
-                       cache_dir: Path, device: str | None = None, progress: bool = True, threads: int = 1,
-                       folder: Path | None = None, save_continuous: bool | None = None,
-                       tensorboard: bool = False, loader_workers: int | None = None) -> RunRecord:
-    """Train the run ``spec`` on ``dataset`` and evaluate it as its protocol says; returns its record, with the
-    diagnostics of its codes. ``threads``: for a fine-tuned real CLIP's passes (everything else runs on one
-    thread); ``loader_workers``: image loader processes (``benchmark.threads.plan_loader_workers``). With
-    ``folder``, the run keeps its codes, its heads' and loss's state and (``save_continuous``; default: for a
-    synthetic set) its continuous outputs there (``benchmark.codes``), and with ``tensorboard`` its per-epoch
-    losses and mAP in ``folder/tensorboard``.
+def train_and_evaluate(spec: RunSpec, environment: RunEnvironment) -> RunRecord:
+    """Train the run ``spec`` on its environment's dataset and evaluate it as its protocol says; returns its
+    record, with the diagnostics of its codes. With the environment's ``folder``, the run keeps its codes, its
+    heads' and loss's state and (``save_continuous``; default: for a synthetic set) its continuous outputs there
+    (``benchmark.codes``), and with ``tensorboard`` its per-epoch losses and mAP in ``folder/tensorboard``.
 
     Raises:
         TrainingDiverged: a loss term became NaN or infinite (names the epoch, step and term).
         BackboneError, ConfigError: a backbone folder or device that cannot be used.
     """
-    start = time.perf_counter()
+    env, start = environment, time.perf_counter()
+    dataset, split, folder = env.dataset, env.split, env.folder
     source = FEATURE_SOURCES[spec.settings.mode]
-    with torch_threads(backbone_threads(spec, threads) if source.runs_backbone else 1):
-        trainer = make_trainer(spec, dataset, split, backbone_path, cache_dir=cache_dir, device=device,
-                               progress=progress, loader_workers=loader_workers)
-        log = TensorBoardLog(folder) if tensorboard and folder is not None else None
+    with torch_threads(backbone_threads(spec, env.threads) if source.runs_backbone else 1):
+        trainer = make_trainer(spec, env)
+        log = TensorBoardLog(folder) if env.tensorboard and folder is not None else None
         trainer.observers += [log] if log else []
         try:
             history, outcome = trainer.fit()
@@ -104,7 +100,7 @@ def train_and_evaluate(spec: RunSpec, dataset: PairedDataset, split: Split, back
             gap = quantization_gap(kept.outputs, dataset.labels[split.query], dataset.labels[split.retrieval],
                                    {d: outcome.results[d]["map"] for d in ("i2t", "t2i")})
             diagnostics = code_diagnostics(dataset, split, kept.codes, gap)
-        keep_outputs = is_synthetic(dataset.name) if save_continuous is None else save_continuous
+        keep_outputs = dataset_entry(dataset.name).keeps_outputs if env.save_continuous is None else env.save_continuous
         files = kept_files(folder, dataset, split, kept.codes, kept.outputs if keep_outputs else None, kept.state)
     trainer.timings["keep_s"] = time.perf_counter() - keeping  # the diagnostics and the files kept
     return run_record(spec, outcome.results, selection=outcome.selection, training=training, history=history,

@@ -1,18 +1,24 @@
-"""The two protocols: which items train, which set chooses the state whose metrics are reported, and when the
-query set is looked at (docs/protocol.md). ``PROTOCOLS`` is the one place that tells them apart.
+"""The selection protocols: which items train, which set chooses the state whose metrics are reported, and when
+the query set is looked at (docs/protocol.md). ``PROTOCOLS`` is the one place that tells them apart;
+``SelectionProtocol`` is what the trainer asks of each.
 
 A protocol sees the trainer through three calls: ``evaluate`` (codes and metrics of one set, logged),
-``snapshot`` / ``restore`` (the trainable state).
+``snapshot`` / ``restore`` (the trainable state), and ``kept_state`` (what a run keeps of it).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..data import Split
 from ..record import DIRECTIONS, Selection
 from .state import codes_sha256, state_sha256
+
+if TYPE_CHECKING:  # the trainer imports this module
+    from .trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,24 @@ class Outcome:
     kept: Kept | None  # None: nothing is kept (a tuning trial)
 
 
+@runtime_checkable
+class SelectionProtocol(Protocol):
+    """What the trainer and ``train_and_evaluate`` ask of a run's protocol (one per ``protocol``, and the tuning
+    trial's): the items to train on, the evaluation after an evaluated epoch, the outcome after the last."""
+
+    name: ClassVar[str]  # Selection.protocol
+    training_part: ClassVar[str]  # TrainingUse.part: the part of the split training_indices gives
+
+    def training_indices(self) -> np.ndarray:
+        """The dataset items training iterates."""
+
+    def after_epoch(self, trainer: Trainer, epoch: int) -> dict[str, Any]:
+        """Evaluate after ``epoch`` (and remember the state it may select); the ``EpochLog`` fields it fills."""
+
+    def finish(self, trainer: Trainer) -> Outcome:
+        """After training: the selected state's metrics, how it was selected, and what the run keeps."""
+
+
 def _codes_hashes(codes: dict[str, np.ndarray]) -> dict[str, str]:
     return {name: codes_sha256(value) for name, value in codes.items()}
 
@@ -55,7 +79,7 @@ class HonestProtocol:
     def training_indices(self) -> np.ndarray:
         return self.split.val_database
 
-    def after_epoch(self, trainer, epoch: int) -> dict:
+    def after_epoch(self, trainer: Trainer, epoch: int) -> dict[str, Any]:
         split = self.split
         results = trainer.evaluate(f"epoch {epoch}", "validation", split.val_query, split.val_database,
                                    ("i2t", "t2i"), full=False).results
@@ -66,7 +90,7 @@ class HonestProtocol:
             self.best = (epoch, entry["val_map"], state, state_sha256(state))
         return entry
 
-    def finish(self, trainer) -> Outcome:
+    def finish(self, trainer: Trainer) -> Outcome:
         epoch, score, state, selected = self.best
         trainer.restore(state)
         final = trainer.evaluate("final", "query", self.split.query, self.split.retrieval, DIRECTIONS, full=True)
@@ -93,7 +117,7 @@ class PaperProtocol:
     def training_indices(self) -> np.ndarray:
         return self.split.train
 
-    def after_epoch(self, trainer, epoch: int) -> dict:
+    def after_epoch(self, trainer: Trainer, epoch: int) -> dict[str, Any]:
         evaluation = trainer.evaluate(f"epoch {epoch}", "query", self.split.query, self.split.retrieval, DIRECTIONS,
                                       full=True)
         for direction, result in evaluation.results.items():
@@ -103,7 +127,7 @@ class PaperProtocol:
                     self.kept = Kept(evaluation.codes, evaluation.outputs, trainer.kept_state())
         return {"query_map": {d: r["map"] for d, r in evaluation.results.items()}}
 
-    def finish(self, trainer) -> Outcome:
+    def finish(self, trainer: Trainer) -> Outcome:
         states = {d: best[3] for d, best in self.best.items()}
         selection = Selection(protocol=self.name, source="query",
                               criterion="best query-set mAP per direction (optimistic, as published code does)",
@@ -120,7 +144,7 @@ class TrialProtocol(HonestProtocol):
 
     name = "trial"
 
-    def finish(self, trainer) -> Outcome:
+    def finish(self, trainer: Trainer) -> Outcome:
         epoch, score, state, selected = self.best
         trainer.restore(state)
         split = self.split
@@ -136,7 +160,7 @@ class TrialProtocol(HonestProtocol):
 PROTOCOLS = {"honest": HonestProtocol, "paper": PaperProtocol}
 
 
-def protocol_of(spec) -> type:
+def protocol_of(spec) -> Callable[[Split], SelectionProtocol]:
     """The protocol of run ``spec``: a tuning trial's (``spec.parameter_set.trial``), else its settings' one."""
     trial = spec.parameter_set is not None and spec.parameter_set.trial
     return TrialProtocol if trial else PROTOCOLS[spec.settings.protocol]

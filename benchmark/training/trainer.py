@@ -9,6 +9,7 @@ initialisation and dropout masks from a torch generator, proxies and centers fro
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,9 +23,9 @@ from ..config import RunSpec
 from ..data import PairedDataset, Split
 from ..device import Precision
 from ..metrics import evaluate
-from ..record import DIRECTION_MODALITIES
-from .features import BackboneFeatures, FrozenFeatures
-from .protocols import Outcome, protocol_of
+from ..record import DIRECTION_MODALITIES, EpochLog
+from .feature_sources import FeatureSource
+from .protocols import Outcome, SelectionProtocol, protocol_of
 from .state import snapshot, state_sha256
 
 
@@ -61,24 +62,25 @@ class Trainer:
     """One run: the model and the loss, trained on the items its protocol gives and scored as it asks."""
 
     def __init__(self, spec: RunSpec, dataset: PairedDataset, split: Split, backbone: Backbone,
-                 features: FrozenFeatures | BackboneFeatures, device: torch.device, precision: Precision,
+                 features: FeatureSource, device: torch.device, precision: Precision,
                  progress: bool = True):
         self.spec, self.settings, self.dataset, self.backbone = spec, spec.settings, dataset, backbone
-        self.features, self.device, self.precision, self.progress = features, device, precision, progress
+        self.features: FeatureSource = features
+        self.device, self.precision, self.progress = device, precision, progress
         self.generator = torch.Generator().manual_seed(spec.seed)  # the heads' initialisation, then dropout
         self.model = DualEncoder(backbone.model, spec.bits, self.settings.dropout, self.generator).to(device)
         self.loss = build_loss(spec, len(dataset.class_names)).to(device)
-        self.protocol = protocol_of(spec)(split)
+        self.protocol: SelectionProtocol = protocol_of(spec)(split)
         self.labels = torch.from_numpy(dataset.labels).float()
         self.trained = np.zeros(len(dataset), dtype=bool)  # items that reached a training batch
         self.steps = 0
         self.evaluations: list[dict] = []
         self.timings = {"encode_s": 0.0, "train_s": 0.0, "eval_s": 0.0}
-        self.observers: list = []  # called with each epoch's history entry (e.g. TensorBoard logging)
+        self.observers: list[Callable[[EpochLog], None]] = []  # called with each epoch's log (e.g. TensorBoard)
 
     # -------------------------------------------------------------------------------------- the algorithm
 
-    def fit(self) -> tuple[list[dict], Outcome]:
+    def fit(self) -> tuple[list[EpochLog], Outcome]:
         """Train for the configured epochs on the protocol's items, in an order drawn from the run's seed,
         letting the protocol evaluate every ``eval_every``-th epoch and the last one; then the protocol picks
         and evaluates the reported state among those. Returns the per-epoch history and the protocol's outcome."""
@@ -87,20 +89,20 @@ class Trainer:
         order = np.random.default_rng(self.spec.seed)
         optimizers = self._optimizers(settings.epochs * -(-len(items) // settings.batch_size))
         self.features.train_mode(self.model)
-        history = []
+        history: list[EpochLog] = []
         epochs = tqdm(range(1, settings.epochs + 1), desc=self.spec.label, disable=not self.progress, unit="epoch",
                       leave=False)
         for epoch in epochs:
             start = time.perf_counter()
-            entry = {"epoch": epoch, "loss": self.train_epoch(epoch, order.permutation(items), optimizers)}
+            loss = self.train_epoch(epoch, order.permutation(items), optimizers)
             self.timings["train_s"] += time.perf_counter() - start
-            if epoch % settings.eval_every == 0 or epoch == settings.epochs:
-                entry.update(self.protocol.after_epoch(self, epoch))
-            entry["seconds"] = time.perf_counter() - start
+            evaluated = epoch % settings.eval_every == 0 or epoch == settings.epochs
+            scores = self.protocol.after_epoch(self, epoch) if evaluated else {}
+            entry = EpochLog(epoch, loss, **scores, seconds=time.perf_counter() - start)
             history.append(entry)
             for observe in self.observers:
                 observe(entry)
-            epochs.set_postfix(loss=f"{entry['loss']['total']:.4f}")
+            epochs.set_postfix(loss=f"{loss['total']:.4f}")
         return history, self.protocol.finish(self)
 
     def train_epoch(self, epoch: int, order: np.ndarray, optimizers) -> dict[str, float]:

@@ -1,24 +1,24 @@
 """Converters from the original downloads of the standard datasets to the files the loader reads
-(``python -m benchmark prepare NAME --raw DOWNLOAD_DIR --out DIR``)."""
+(``python -m benchmark prepare NAME --raw DOWNLOAD_DIR --out DIR``); each dataset's registration names its own."""
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from ...errors import ConfigError
-from . import coco, mirflickr25k, nuswide
-
-#: dataset name -> ``convert(raw, out) -> summary``
-CONVERTERS: dict[str, Callable[..., dict]] = {
-    "mirflickr25k": mirflickr25k.convert,
-    "nuswide": nuswide.convert,
-    "coco": coco.convert,
-}
+from ..registry import dataset_entries, find_dataset
 
 
-#: The datasets whose converter takes ``drop_untagged`` (the others always drop an item without text).
-UNTAGGED_CHOICE = ("mirflickr25k",)
+def convertible() -> list[str]:
+    """The datasets ``prepare`` can build: those registered with a converter."""
+    return [entry.name for entry in dataset_entries() if entry.convert is not None]
+
+
+def _choose_untagged() -> list[str]:
+    """The datasets whose converter takes ``drop_untagged`` (the others always drop an item without text)."""
+    return [name for name in convertible()
+            if "drop_untagged" in inspect.signature(find_dataset(name).convert).parameters]
 
 
 def prepare(name: str, raw: str | os.PathLike, out: str | os.PathLike, *, drop_untagged: bool = False) -> dict:
@@ -26,16 +26,15 @@ def prepare(name: str, raw: str | os.PathLike, out: str | os.PathLike, *, drop_u
     written to ``out/summary.json``. MIRFLICKR-25K keeps its labelled images without tags (empty text) unless
     ``drop_untagged``. An unknown name raises ValueError listing the valid ones, ``drop_untagged`` for another dataset
     ConfigError; problems with the files raise DataError."""
-    try:
-        converter = CONVERTERS[name]
-    except KeyError:
-        raise ValueError(f"no converter for dataset {name!r}; valid names: {', '.join(CONVERTERS)}") from None
-    if name in UNTAGGED_CHOICE:
-        return converter(Path(raw), Path(out), drop_untagged=drop_untagged)
+    if name not in convertible():
+        raise ValueError(f"no converter for dataset {name!r}; valid names: {', '.join(convertible())}")
+    convert = find_dataset(name).convert
+    if name in _choose_untagged():
+        return convert(Path(raw), Path(out), drop_untagged=drop_untagged)
     if drop_untagged:
-        raise ConfigError(f"--drop-untagged applies to {', '.join(UNTAGGED_CHOICE)} only; {name} always drops items "
-                         "without text")
-    return converter(Path(raw), Path(out))
+        raise ConfigError(f"--drop-untagged applies to {', '.join(_choose_untagged())} only; {name} always drops "
+                          "items without text")
+    return convert(Path(raw), Path(out))
 
 
-__all__ = ["CONVERTERS", "UNTAGGED_CHOICE", "prepare"]
+__all__ = ["convertible", "prepare"]

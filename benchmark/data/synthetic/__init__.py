@@ -15,23 +15,29 @@ co-occurrence, hierarchy, label noise, per-modality hiding, modality gap). An it
   unlabelled classes (``modality_gap``).
 
 Generated deterministically from (name, size, seed, knobs), cached under ``<cache>/synthetic/`` in a folder named
-by all of them. They are not the real datasets and the reports say so.
+by all of them. They are not the real datasets and the reports say so. Each preset is registered as a dataset.
 
->>> ds = load_synthetic("synth-coco", cache_dir, seed=0, hierarchy=0.6)   # a knob overrides the preset
->>> ds.visible["image"]                                                  # classes each image shows
+>>> import tempfile; from pathlib import Path
+>>> ds = load_synthetic("synth-coco", Path(tempfile.mkdtemp()), seed=0, size=200, hierarchy=0.6)  # a knob overrides
+>>> len(ds), ds.visible["image"].shape                                 # the classes each image shows
+(200, (200, 80))
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import zlib
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import DataError, check_int
 from ...files import DAMAGED, atomic_folder, set_aside
+from ...paths import cache_dir as default_cache
+from .. import real  # noqa: F401 - registers the real sets first: their columns come first, a stand-in takes their name
 from ..dataset import PairedDataset, label_summary
+from ..registry import DatasetEntry, dataset_entry, register_dataset
 from . import labels as label_model
 from . import render
 from .knobs import KNOBS, MAX_LABELS, Knob, resolve
@@ -158,9 +164,11 @@ def _read(folder: Path) -> dict:
     return data
 
 
-def load_synthetic(name: str, cache_dir: Path, seed: int = 0, size: int | None = None, **knobs) -> PairedDataset:
+def load_synthetic(name: str, cache_dir: str | Path | None = None, seed: int = 0, size: int | None = None,
+                   **knobs) -> PairedDataset:
     """The synthetic set ``name`` (default size of its preset; ``knobs`` override the preset's), generated on first
-    use and cached. Its ``visible`` holds the classes each modality shows ({"image": ..., "text": ...}).
+    use and cached in ``cache_dir`` (default ``paths.cache_dir()``). Its ``visible`` holds the classes each modality
+    shows ({"image": ..., "text": ...}).
 
     Raises:
         DataError: an unknown set or knob, a bad size, seed or knob value (naming it and what is valid).
@@ -170,7 +178,7 @@ def load_synthetic(name: str, cache_dir: Path, seed: int = 0, size: int | None =
     for option, value, minimum in (("size", size, 50), ("seed", seed, 0)):
         check_int(f"{name}: option {option}", value, minimum, error=DataError)
     values = knob_values(spec, **knobs)
-    folder = cache_folder(cache_dir, name, size, seed, **knobs)
+    folder = cache_folder(cache_dir or default_cache(), name, size, seed, **knobs)
     if not (folder / "vocab.json").is_file():
         _write(folder, generate(spec, size, seed, **knobs))
     try:
@@ -203,3 +211,24 @@ def load_synthetic(name: str, cache_dir: Path, seed: int = 0, size: int | None =
     return PairedDataset(name=name, class_names=list(spec.class_names), labels=labels, captions=data["captions"],
                          images=data["images"], summary=summary, vocabulary=data["vocabulary"], root=folder,
                          visible={"image": data["in_image"], "text": data["in_caption"]})
+
+
+def _describe(spec: SyntheticSpec, root: Path, cache: Path) -> dict:
+    folder = cache_folder(cache, spec.name, spec.size, 0)
+    kind = f"imitates {spec.real}" if spec.real else "stress world"
+    return {"location": str(folder), "files": f"{spec.size} pairs (seed 0), {kind}",
+            "status": "cached" if (folder / "vocab.json").is_file() else "generated on first use"}
+
+
+def _register(spec: SyntheticSpec) -> None:
+    shown = spec.display_name or dataset_entry(spec.real).display_name
+    register_dataset(DatasetEntry(
+        name=spec.name, display_name=f"{shown} (synthetic)", class_names=spec.class_names,
+        load=partial(load_synthetic, spec.name), split_sizes=spec.split_sizes,
+        options=frozenset({"seed", "size", *KNOBS}), size=spec.size, check_options=partial(knob_values, spec.name),
+        describe=partial(_describe, spec), stand_in_for=spec.real, generated=True, needs_backbone=False,
+        keeps_outputs=True, knows_visible=True))
+
+
+for _spec in PRESETS:
+    _register(_spec)

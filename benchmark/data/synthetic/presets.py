@@ -20,7 +20,8 @@ class Target:
 @dataclass(frozen=True)
 class SyntheticSpec:
     """A synthetic world: the real set it imitates (None for a stress world), its classes grouped into
-    super-classes, its head (most popular) class, its default size and its knob values."""
+    super-classes, its head (most popular) class, its default size and its knob values; a stress world's
+    ``display_name`` is its name in tables (a stand-in takes its real set's)."""
 
     name: str
     real: str | None
@@ -31,6 +32,7 @@ class SyntheticSpec:
     knobs: dict
     targets: dict[str, Target] = field(default_factory=dict)
     description: str = ""
+    display_name: str | None = None
 
     def split_sizes(self, n_items: int) -> tuple[int, int]:
         """(query, train) sizes, scaled like the real protocol: 10% queries, 50% training items."""
@@ -116,16 +118,18 @@ PRESETS = (
         {"head_in_multilabel": Target(0.8, 0.04, "knob"), "single_label": Target(0.05, 0.02, "knob"),
          "mean_labels": Target(3.5, 0.15, "knob")},
         "stress world: multi-label items nearly all carrying one dominant class (the situation DCGH's variance "
-        "constraint targets)"),
+        "constraint targets)", "Semantic bias"),
     SyntheticSpec(
         "synth-longtail", None, classes.COCO, COCO_SUPERCLASSES, "person", 6000,
         dict(COCO_KNOBS, longtail=1.5, dominant=None, single_label=0.3, labels_per_item=2.2, cooccurrence=0.3),
         {"top_class": Target(0.57, 0.06, "knob"), "tail_share": Target(0.065, 0.025, "knob"),
          "mean_labels": Target(2.2, 0.1, "knob")},
-        "stress world: a steep long tail (Zipf exponent 1.5, no separately set dominant class, weak scenes)"),
+        "stress world: a steep long tail (Zipf exponent 1.5, no separately set dominant class, weak scenes)",
+        "Long tail"),
     SyntheticSpec(
         "synth-hierarchy", None, classes.COCO, COCO_SUPERCLASSES, "person", 6000,
         dict(COCO_KNOBS, hierarchy=0.8),
         {"mean_labels": Target(2.9, 0.15, "coco-cardinality")},
-        "stress world: synth-coco whose classes look and read much like their super-class's other members"),
+        "stress world: synth-coco whose classes look and read much like their super-class's other members",
+        "Hierarchy"),
 )

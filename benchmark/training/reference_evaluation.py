@@ -4,20 +4,20 @@ modality shows ranked by cosine. Nothing is trained."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
 from ..backbones import open_backbone
 from ..config import RunSpec
 from ..continuous import cosine_ranking_metrics
-from ..data import PairedDataset, Split
+from ..data import PairedDataset
 from ..device import Precision, resolve_device
 from ..metrics import evaluate
 from ..record import DIRECTION_MODALITIES, DIRECTIONS, RunRecord
 from ..threads import plan_loader_workers, torch_threads
-from .features import FrozenFeatures
-from .records import code_diagnostics, kept_files, run_record
+from .feature_sources import FrozenFeatures
+from .assemble import code_diagnostics, kept_files, run_record
+from .run_environment import RunEnvironment
 from .state import codes_sha256
 
 
@@ -39,19 +39,19 @@ def visible_labels(dataset: PairedDataset) -> dict[str, np.ndarray]:
     return {modality: np.asarray(shown, np.float64) for modality, shown in dataset.visible.items()}
 
 
-def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, backbone_path: Path, *, cache_dir: Path,
-                       device: str | None = None, progress: bool = True, threads: int = 1,
-                       folder: Path | None = None, save_continuous: bool | None = None,
-                       tensorboard: bool = False, loader_workers: int | None = None) -> RunRecord:
-    """The record of the reference row ``spec.loss`` on the query set of ``split``, with the backbone's
-    (cached) features of ``dataset`` (``loader_workers``: as ``train_and_evaluate``'s, should they be missing)."""
-    start = time.perf_counter()
-    torch_device = resolve_device(device)
-    backbone = open_backbone(backbone_path)
-    with torch_threads(1):  # the features are cached by then (benchmark.runner prepares them)
-        features = FrozenFeatures.open(dataset, backbone, cache_dir, spec.settings, torch_device,
-                                       Precision(torch_device), progress,
-                                       plan_loader_workers(loader_workers, torch_device))
+def evaluate_reference(spec: RunSpec, environment: RunEnvironment) -> RunRecord:
+    """The record of the reference row ``spec.loss`` on the query set of the environment's split, with the
+    backbone's (cached) features of its dataset (built by its loader workers, should they be missing). Nothing
+    trains, so its ``threads``, ``tensorboard`` and ``save_continuous`` do not apply; its codes (LSH and random
+    rows) are kept in its ``folder``."""
+    env, start = environment, time.perf_counter()
+    dataset, split = env.dataset, env.split
+    torch_device = resolve_device(env.device)
+    backbone = open_backbone(env.backbone_path)
+    with torch_threads(1):  # the features are cached by then (benchmark.execution prepares them)
+        features = FrozenFeatures.open(dataset, backbone, env.cache_dir, spec.settings, torch_device,
+                                       Precision(torch_device), env.progress,
+                                       plan_loader_workers(env.loader_workers, torch_device))
     by_modality = {"image": features.image.cpu().numpy(), "text": features.text.cpu().numpy()}
     query, retrieval, labels = split.query, split.retrieval, dataset.labels
     results, codes_hashes, diagnostics, files, timings = {}, {}, None, {}, {}
@@ -72,7 +72,7 @@ def evaluate_reference(spec: RunSpec, dataset: PairedDataset, split: Split, back
         keeping = time.perf_counter()
         codes_hashes = {name: codes_sha256(value) for name, value in kept.items()}
         diagnostics = code_diagnostics(dataset, split, kept)
-        files = kept_files(folder, dataset, split, kept)
+        files = kept_files(env.folder, dataset, split, kept)
         timings["keep_s"] = time.perf_counter() - keeping
     return run_record(spec, results, selection=None, training=None, history=[],
                       evaluations=[{"stage": "final", "set": "query", "direction": d} for d in DIRECTIONS],

@@ -16,8 +16,8 @@ from ..config import RunSpec
 from ..data import PairedDataset, Split
 from ..diagnostics import diagnostics
 from ..environment import environment
-from ..record import RunRecord, Selection, TrainingUse
-from .features import CacheUse
+from ..record import EpochLog, RunRecord, Selection, TrainingUse
+from .feature_sources import CacheUse
 
 #: The keys of a direction's results that are curves (lists), not scalar metrics.
 CURVE_KEYS = ("pr_radius", "precision@N", "recall@N")
@@ -41,8 +41,8 @@ def code_diagnostics(dataset: PairedDataset, split: Split, codes: dict[str, np.n
 
 
 def run_record(spec: RunSpec, results: dict[str, dict], *, selection: Selection | None, training: TrainingUse | None,
-               history: list[dict], evaluations: list[dict], codes_sha256: dict, dataset: PairedDataset, split: Split,
-               backbone: Backbone, feature_cache: CacheUse | None, timings: dict[str, float],
+               history: list[EpochLog], evaluations: list[dict], codes_sha256: dict, dataset: PairedDataset,
+               split: Split, backbone: Backbone, feature_cache: CacheUse | None, timings: dict[str, float],
                device: torch.device, diagnostics: dict | None = None, files: dict[str, str] | None = None
                ) -> RunRecord:
     entry = next((e for e in losses.entries() if e.name == spec.loss), None)

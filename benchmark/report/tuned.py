@@ -21,11 +21,11 @@ import pandas as pd  # noqa: E402
 
 from ..files import write_text  # noqa: E402
 from ..record import RunRecord  # noqa: E402
-from .diagnostics import markdown_frame  # noqa: E402
-from .figures import _save  # noqa: E402
-from .records import DIRECTION_LABELS, dataset_order, families_of, loss_order, metric_name  # noqa: E402
+from .figures import save_figure  # noqa: E402
+from .sections import ReportContext, Section  # noqa: E402
 from .statistics import ALPHA, holm, paired_p_value, t_half_width  # noqa: E402
-from .tables import latex_text  # noqa: E402
+from .tables import latex_text, markdown_frame  # noqa: E402
+from .tidy_data import DIRECTION_LABELS, dataset_order, families_of, loss_order, metric_name  # noqa: E402
 
 VALIDATION = "validation mAP"
 
@@ -138,10 +138,9 @@ def _wide(table: pd.DataFrame, decimals: int, families: dict) -> pd.DataFrame:
     return wide
 
 
-def tuning_section(plain: list[RunRecord], tuned: list[RunRecord], out: Path, formats, metric: str = "map",
-                   decimals: int = 3) -> tuple[str, str, list[Path], list[Path]] | None:
-    """The side-by-side table of default and tuned results (title, Markdown, table files, no figures), or None
-    without both."""
+def tuned_parameters(context: ReportContext) -> Section | None:
+    """The side-by-side table of default and tuned results, or None without both."""
+    plain, tuned, metric = context.records, list(context.tuned), context.metric
     table = tuning_table(plain, tuned, metric)
     if table.empty:
         return None
@@ -152,19 +151,19 @@ def tuning_section(plain: list[RunRecord], tuned: list[RunRecord], out: Path, fo
                "mAP, the query set never evaluated while tuning; Δ: paired difference tuned − default by replicate, "
                f"n.s.: not significant (two-sided paired t-test, Holm-corrected over the losses, α = {ALPHA}); rank "
                "among the losses by the mean of I→T and T→I (1 = best)")
-    wide = _wide(table, decimals, families_of(plain + tuned))
+    wide = _wide(table, context.decimals, families_of(plain + tuned))
     markdown = markdown_frame(wide, caption, "dataset / bits / loss [set]")
     stem = f"tuned_{metric.replace('@', '_at_')}"
-    files = []
+    folder, formats, files = context.out / "tables", context.formats, []
     if "csv" in formats:
-        files.append(write_text(out / "tables" / f"{stem}.csv", table.to_csv(index=False, float_format="%.6f")))
+        files.append(write_text(folder / f"{stem}.csv", table.to_csv(index=False, float_format="%.6f")))
     if "markdown" in formats:
-        files.append(write_text(out / "tables" / f"{stem}.md", markdown))
+        files.append(write_text(folder / f"{stem}.md", markdown))
     if "latex" in formats:
         body = wide.rename(index=latex_text, columns=latex_text).map(latex_text)
-        files.append(write_text(out / "tables" / f"{stem}.tex", body.style.to_latex(
+        files.append(write_text(folder / f"{stem}.tex", body.style.to_latex(
             hrules=True, caption=latex_text(caption), label=f"tab:{stem}", position="t", position_float="centering")))
-    return "Default and tuned parameters", markdown, files, []
+    return Section("Default and tuned parameters", markdown, files)
 
 
 # ----------------------------------------------------------------------------------------------- sensitivity
@@ -215,21 +214,17 @@ def sensitivity_figures(trials: list[RunRecord], out: Path) -> list[Path]:
         axes[0][0].legend(frameon=False, fontsize=7, loc="best")
         fig.suptitle(f"{spec.loss}, {spec.dataset}, {spec.bits} bits: {len(records)} trials", fontsize=10)
         fig.tight_layout()
-        paths += _save(fig, out, f"sensitivity_{name}")
+        paths += save_figure(fig, out, f"sensitivity_{name}")
     return paths
 
 
-def tuning_sections(plain: list[RunRecord], tuned: list[RunRecord], trials: list[RunRecord], out: Path, formats,
-                    metric: str = "map", decimals: int = 3) -> list[tuple[str, str, list[Path], list[Path]]]:
-    """The report's sections on tuning, as (title, Markdown, table files, figure files): default against tuned
-    results when both exist, and the sensitivity figures when there are trials."""
-    sections = []
-    table = tuning_section(plain, tuned, out, formats, metric, decimals)
-    if table is not None:
-        sections.append(table)
-    if trials:
-        text = (f"Validation mAP of each of the {len(trials)} tuning trials against each searched parameter, per "
-                "study (loss × dataset × bits); dashed: the default value; star: the trial of the defaults; ring: the "
-                "best trial. Trials never evaluate the query set.\n")
-        sections.append(("Sensitivity to the tuned parameters", text, [], sensitivity_figures(trials, out / "figures")))
-    return sections
+def sensitivity(context: ReportContext) -> Section | None:
+    """The sensitivity figures of the tuning trials, or None without trials."""
+    trials = list(context.trials)
+    if not trials:
+        return None
+    text = (f"Validation mAP of each of the {len(trials)} tuning trials against each searched parameter, per "
+            "study (loss × dataset × bits); dashed: the default value; star: the trial of the defaults; ring: the "
+            "best trial. Trials never evaluate the query set.\n")
+    figures = sensitivity_figures(trials, context.out / "figures")
+    return Section("Sensitivity to the tuned parameters", text, figures=figures)

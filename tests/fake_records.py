@@ -8,7 +8,7 @@ import numpy as np
 import losses
 from benchmark.config import Config, RunSpec
 from benchmark.grid import build_grid
-from benchmark.record import DIRECTIONS, RunRecord, Selection, TrainingUse
+from benchmark.record import DIRECTIONS, EpochLog, RunRecord, Selection, TrainingUse
 from benchmark.store import RunStore
 
 
@@ -31,9 +31,8 @@ def make_record(spec: RunSpec, i2t: float, t2i: float | None = None, grid_id: st
                             epochs={d: 3 for d in DIRECTIONS}, score=i2t, selected_state_sha256={d: "a" for d in DIRECTIONS},
                             evaluated_state_sha256={d: "a" for d in DIRECTIONS}),
         training=TrainingUse(part="val_database", n_indices=100, indices_sha256="b", epochs=3, steps=30),
-        history=[{"epoch": e, "loss": {"total": 1 / e, "term_a": 0.6 / e, "term_b": 0.4 / e},
-                  "val_map_i2t": i2t * e / 3, "val_map_t2i": i2t * e / 3 - 0.01, "val_map": i2t * e / 3}
-                 for e in (1, 2, 3)],
+        history=[EpochLog(e, {"total": 1 / e, "term_a": 0.6 / e, "term_b": 0.4 / e}, val_map_i2t=i2t * e / 3,
+                          val_map_t2i=i2t * e / 3 - 0.01, val_map=i2t * e / 3) for e in (1, 2, 3)],
         evaluations=[], codes_sha256={}, data={},
         timings={"encode_s": 0.1, "train_s": 1.0, "eval_s": 0.2, "total_s": 1.3},
         environment={"torch": "2.13.0+cpu", "transformers": "5.23.0", "numpy": "2.4.6", "device_name": "x86_64",

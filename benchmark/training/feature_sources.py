@@ -1,15 +1,18 @@
 """Where the CLIP features of a batch come from: the frozen-feature cache (only the hash heads train), or the
 backbone itself (fine-tuning). ``FEATURE_SOURCES`` is the one place that tells the two modes apart.
 
-A feature source answers, for the trainer: which part of the model trains (and is selected and restored), its
-optimizer parameter groups, the model's training mode, the features of an epoch's training batches (with
-gradients where the backbone trains) and the features of items to evaluate. Images are decoded and cropped by
-``workers`` loader processes (``methods.image_batches``), which change how fast, never what, features come.
+A feature source (``FeatureSource``) answers, for the trainer: which part of the model trains (and is selected
+and restored), its optimizer parameter groups, the model's training mode, the features of an epoch's training
+batches (with gradients where the backbone trains) and the features of items to evaluate. Images are decoded and
+cropped by ``workers`` loader processes (``methods.image_batches``), which change how fast, never what, features
+come.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -33,6 +36,39 @@ class CacheUse:
 
     path: str
     reused: bool
+
+
+@runtime_checkable
+class FeatureSource(Protocol):
+    """How a run gets its features (one per ``mode``): what the trainer, ``train_and_evaluate`` and the runner's
+    preparation call. ``open`` and ``prepare`` are called on the class, the rest on the source ``open`` gives."""
+
+    runs_backbone: ClassVar[bool]  # whether training steps run the backbone (it then gets the run's threads)
+    cache: CacheUse | None  # the feature cache the run used; None: none
+
+    @classmethod
+    def open(cls, dataset: PairedDataset, backbone: Backbone, cache_dir: Path, settings: RunSettings,
+             device: torch.device, precision: Precision, progress: bool, workers: int = 0) -> FeatureSource: ...
+
+    @classmethod
+    def prepare(cls, dataset: PairedDataset, backbone_path: Path, cache_dir: Path, settings: RunSettings,
+                device: torch.device, progress: bool, workers: int = 0) -> None: ...
+
+    def trainable(self, model: DualEncoder) -> nn.Module:
+        """The part of the model that trains, and is snapshotted and restored."""
+
+    def param_groups(self, model: DualEncoder, settings: RunSettings) -> list[dict]:
+        """The optimizer's parameter groups, with their learning rates."""
+
+    def train_mode(self, model: DualEncoder) -> None:
+        """Put ``model`` in training mode (the frozen backbone stays in evaluation mode)."""
+
+    def batches(self, model: DualEncoder, batches: list[np.ndarray]
+                ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+        """``(indices, image, text)`` features of each batch of indices, in order."""
+
+    def features(self, model: DualEncoder, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The image and text features of ``indices``, to evaluate."""
 
 
 class _Encoder:
@@ -167,4 +203,4 @@ class BackboneFeatures:
 
 
 #: The one mapping from a run's ``mode`` to how it gets its features.
-FEATURE_SOURCES = {"frozen": FrozenFeatures, "finetune": BackboneFeatures}
+FEATURE_SOURCES: dict[str, type[FeatureSource]] = {"frozen": FrozenFeatures, "finetune": BackboneFeatures}

@@ -1,4 +1,4 @@
-"""Equal-budget tuning on the validation split (``python -m benchmark tune``; docs/configuration.md, "Tuning").
+"""The ``tune`` experiment: equal-budget tuning on the validation split (docs/configuration.md, "Tuning").
 
 Per (loss, dataset, bits) of a grid, one Optuna study searches the loss's declared ranges and the shared optimizer
 parameters (``benchmark.parameters``) with a TPE sampler seeded from the configuration: every loss gets the same
@@ -26,13 +26,16 @@ from pathlib import Path
 
 import losses
 
-from .config import ParameterSet, RunSpec
-from .errors import ConfigError
-from .grid import Grid
-from .parameters import (PARAMS_FILE, TunedEntry, current_values, entry_of, search_space, study_name,
-                         with_parameters, write_parameters)
-from .runner import RunContext, execute_run, run_local, shard_of, submit_slurm
-from .store import RunStore
+from ..config import ParameterSet, RunSpec
+from ..errors import ConfigError
+from ..execution import Outcome, RunContext, execute_run, make_executor, shard_of
+from ..grid import Grid
+from ..parameters import (PARAMS_FILE, TunedEntry, current_values, entry_of, search_space, study_name,
+                          with_parameters, write_parameters)
+from ..report.tuned import is_trial, sensitivity_figures
+from ..store import RunStore
+from .request import RunOptions
+from .run import run_batch
 
 #: Trials the TPE sampler draws at random before it models the results (the first, the defaults, counts).
 STARTUP_TRIALS = 4
@@ -135,8 +138,8 @@ def _describe(values: dict) -> str:
 
 
 def run_study(base: RunSpec, context: RunContext, grid_id: str | None = None, *, trials: int,
-              journal: bool = False) -> dict:
-    """Tune the study of ``base`` until ``trials`` trials are finished; a summary dict as ``execute_run`` gives."""
+              journal: bool = False) -> Outcome:
+    """Tune the study of ``base`` until ``trials`` trials are finished."""
     optuna = require_optuna()
     start = time.perf_counter()
     study_def = Study.of(base)
@@ -181,12 +184,12 @@ def run_study(base: RunSpec, context: RunContext, grid_id: str | None = None, *,
     complete = [t for t in finished if t.value is not None]
     seconds = time.perf_counter() - start
     if not complete:
-        return {"run_id": study_def.name, "status": "failed", "seconds": seconds,
-                "error": f"all {len(finished)} trials failed (their failed.json say why)"}
+        return Outcome(study_def.name, "failed", seconds,
+                       error=f"all {len(finished)} trials failed (their failed.json say why)")
     best = max(complete, key=lambda t: (t.value, -t.number))
-    return {"run_id": study_def.name, "status": "done", "seconds": seconds,
-            "summary": f"best validation mAP {best.value:.4f} at trial {best.number + 1} of {len(finished)} "
-                       f"({trained} trained now)"}
+    return Outcome(study_def.name, "done", seconds,
+                   summary=f"best validation mAP {best.value:.4f} at trial {best.number + 1} of {len(finished)} "
+                           f"({trained} trained now)")
 
 
 # ------------------------------------------------------------------------------------------------ results
@@ -226,16 +229,20 @@ def study_result(optuna, study: Study, results: Path, trials: int, epochs: int) 
     return StudyResult(study, len(finished), entry)
 
 
-def tune(grid: Grid, context: RunContext, *, trials: int, shard: tuple[int, int] | None = None,
-         executor: str = "local", dry_run: bool = False, params_file: Path | None = None, out=None) -> int:
+def tune(grid: Grid, context: RunContext, *, trials: int, options: RunOptions = RunOptions(),
+         params_file: Path | None = None, figures: Path | None = None, out=None) -> int:
     """Tune every study of ``grid`` (this shard's part) to ``trials`` trials, then write the best parameters of every
-    study of the grid that has its budget into ``params_file`` (default ``<results>/tuned.yaml``); the exit status.
-    Prints to ``out`` (default: the standard output)."""
+    study of the grid that has its budget into ``params_file`` (default ``<results>/tuned.yaml``) and, with
+    ``figures``, the sensitivity figures of its trials there; the exit status. Prints to ``out`` (default: the
+    standard output)."""
     out = out or sys.stdout
     optuna = require_optuna()
+    if options.force:
+        raise ConfigError(f"tune never repeats a finished trial; to tune afresh, delete {Path(context.results) / FOLDER}")
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
-    studies = studies_of(grid)
+    executor = make_executor(options.executor, context)  # an unknown name stops here
+    studies, shard = studies_of(grid), options.shard
     mine = shard_of(studies, *shard) if shard else studies
     epochs = grid.config.run.epochs
     status = {s.name: study_result(optuna, s, context.results, trials, epochs) for s in mine}
@@ -244,33 +251,42 @@ def tune(grid: Grid, context: RunContext, *, trials: int, shard: tuple[int, int]
     folder = Path(context.results) / FOLDER
     print(f"{len(mine) - len(pending)} studies done, {len(pending)} to tune{where}: {trials} trials × {epochs} epochs "
           f"per (loss, dataset, bits), scored on validation mAP (Optuna TPE); studies in {folder}", file=out)
-    if dry_run:
+    if options.dry_run:
         for s in mine:
             print(f"  {status[s.name].finished:>3}/{trials} trials  {s.name}  "
                   f"searching {', '.join(s.space)}", file=out)
         return 0
-    journal = shard is not None or executor == "slurm"
-    work = partial(run_study, trials=trials, journal=journal)
     failed = []
-    if pending and executor == "slurm":
-        submission = submit_slurm([s.base for s in pending], context, None, work, unit="study")
-        print(submission.describe("study"), file=out)
-        if submission.outcomes is None:  # on Slurm, not waited for
+    if pending:
+        work = partial(run_study, trials=trials, journal=shard is not None or options.executor != "local")
+        batch = run_batch(executor, work, [s.base for s in pending], None, "study", out)
+        if batch.outcomes is None:  # jobs left to run
             print("run this command again once they finish to write the tuned parameters", file=out)
             return 0
-        failed = [o for o in submission.outcomes if o["status"] == "failed"]
-    elif pending:
-        failed = [o for o in run_local([s.base for s in pending], context, None, work, unit="study")
-                  if o["status"] == "failed"]
+        failed = batch.failed
     found = [study_result(optuna, s, context.results, trials, epochs) for s in studies]
+    _write_best(found, trials, len(studies), context, params_file, out)
+    if figures is not None:
+        names = {study.name for study in studies}
+        records = [r for r in RunStore(context.results).contents().records
+                   if is_trial(r) and r.spec.parameter_set.study in names]
+        for path in sensitivity_figures(records, figures):
+            if path.suffix == ".png":
+                print(f"wrote {path}", file=out)
+    return 1 if failed else 0
+
+
+def _write_best(found: list[StudyResult], trials: int, studies: int, context: RunContext, params_file: Path | None,
+                out) -> None:
+    """Write the best parameters of the studies that have their budget, and print them."""
     entries = [r.best for r in found if r.best is not None and r.finished >= trials]
     path = Path(params_file) if params_file is not None else Path(context.results) / PARAMS_FILE
     if entries:
         write_parameters(path, entries)
         print(f"wrote the best parameters of {len(entries)} studies to {path}; run them with: python -m benchmark "
               f"run --params {'tuned' if params_file is None else path} (same grid flags)", file=out)
-    if len(entries) < len(studies):
-        print(f"{len(studies) - len(entries)} studies of the grid have not finished their {trials} trials (other "
+    if len(entries) < studies:
+        print(f"{studies - len(entries)} studies of the grid have not finished their {trials} trials (other "
               "shards, or interrupted): run this command again to finish them and write their parameters", file=out)
     for result in found:
         if result.best is not None:
@@ -279,4 +295,3 @@ def tune(grid: Grid, context: RunContext, *, trials: int, shard: tuple[int, int]
                     else "")
             print(f"  {best.loss:<14} {best.dataset} {best.bits} bits: validation mAP {best.validation_map:.4f}"
                   f"{gain}  {_describe(best.values())}", file=out)
-    return 1 if failed else 0

@@ -12,10 +12,10 @@ import pandas as pd
 import yaml
 
 from ..config import CONFIG_DIR, RunSpec, _bounds, from_mapping
-from ..data import SYNTHETIC_DATASETS, dataset_names, is_synthetic
+from .. import references
+from ..data import dataset_names, find_dataset
 from ..errors import ReportError
 from ..record import RunFailure, RunRecord
-from ..references import REFERENCES
 from ..store import RunStore
 from .selection import row_label
 
@@ -38,7 +38,7 @@ def tidy(records: list[RunRecord]) -> pd.DataFrame:
                 if metric.startswith("map"):
                     rows.append([record.run_id, spec.loss, row_label(spec), row_name(spec), record.family, spec.dataset,
                                  spec.bits, spec.replicate, spec.settings.protocol, spec.settings.mode,
-                                 is_synthetic(spec.dataset), direction, metric, float(value)])
+                                 is_generated(spec.dataset), direction, metric, float(value)])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -56,6 +56,13 @@ def loss_order(names, families: dict[str, str | None]) -> list[str]:
         return rank, name != family, name
 
     return sorted(set(names), key=key)
+
+
+def row_order(rows, families: dict[str, str | None]) -> list[str]:
+    """Rows ``rows``: the losses' in ``loss_order``, then the reference rows present, in their registry's order."""
+    rows = set(rows)
+    trained = loss_order((row for row in rows if references.row_kind(row) == "loss"), families)
+    return trained + [name for name in references.names() if name in rows]
 
 
 def coverage(store: RunStore, records: list[RunRecord], failures: list[RunFailure]) -> dict:
@@ -76,8 +83,8 @@ def coverage(store: RunStore, records: list[RunRecord], failures: list[RunFailur
 
 # ----------------------------------------------------------------------------------------- names and order
 
-#: The names LaTeX tables and figures print for datasets, losses and metrics (Markdown and CSV keep the names used on
-#: the command line).
+#: The names LaTeX tables and figures print for losses and metrics (Markdown and CSV keep the names used on the
+#: command line); datasets and reference rows carry theirs in their registrations.
 NAMES_FILE = CONFIG_DIR / "report" / "names.yaml"
 
 
@@ -87,9 +94,10 @@ def _names() -> dict[str, dict[str, str]]:
 
 
 def loss_name(loss: str) -> str:
-    """The name a paper gives ``loss`` (``dcgh-novar``: "DCGH w/o var"; a reference row: what it is), else
+    """The name a paper gives ``loss`` (``dcgh-novar``: "DCGH w/o var"; a reference row: its display name), else
     ``loss`` itself."""
-    return _names()["losses"].get(loss) or REFERENCES.get(loss, loss)
+    reference = references.get(loss)
+    return reference.display_name if reference else _names()["losses"].get(loss, loss)
 
 
 def citations_of(records: list[RunRecord]) -> list[dict]:
@@ -114,26 +122,31 @@ def row_name(spec: RunSpec) -> str:
     return loss_name(spec.loss) + row_label(spec)[len(spec.loss):]
 
 
+def is_generated(dataset: str) -> bool:
+    """Whether ``dataset`` is a synthetic world, as its registration says (False for one not registered here)."""
+    entry = find_dataset(dataset)
+    return entry is not None and entry.generated
+
+
 def stands_for(dataset: str) -> str:
     """The real set whose place ``dataset`` takes in a table: the set a synthetic stand-in imitates, else itself."""
-    spec = SYNTHETIC_DATASETS.get(dataset)
-    return spec.real if spec is not None and spec.real else dataset
+    entry = find_dataset(dataset)
+    return entry.stand_in_for if entry is not None and entry.stand_in_for else dataset
 
 
 def dataset_name(dataset: str) -> str:
-    """"MS-COCO" for coco, "MS-COCO (synthetic)" for its stand-in synth-coco; a name not in the names file as is."""
-    name = _names()["datasets"].get(stands_for(dataset))
-    if name is None:
-        return dataset
-    return f"{name} (synthetic)" if is_synthetic(dataset) else name
+    """Its registration's display name ("MS-COCO" for coco, "MS-COCO (synthetic)" for synth-coco); a dataset not
+    registered here as it is."""
+    entry = find_dataset(dataset)
+    return entry.display_name if entry is not None else dataset
 
 
 def dataset_order(dataset: str) -> tuple:
-    """Sort key of the column groups: the papers' order (MIRFLICKR-25K, NUS-WIDE, MS-COCO), a synthetic stand-in
-    in its real set's place after it, then the other worlds of the names file, then the rest by name."""
-    order = list(_names()["datasets"])
+    """Sort key of the column groups: the registry's order (the real sets in the papers' order first), a synthetic
+    stand-in in its real set's place after it, then datasets not registered here by name."""
+    order = dataset_names()
     place = stands_for(dataset)
-    return order.index(place) if place in order else len(order), is_synthetic(dataset), dataset
+    return order.index(place) if place in order else len(order), is_generated(dataset), dataset
 
 
 def metric_name(metric: str) -> str:

@@ -18,17 +18,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .. import references  # noqa: E402
 from ..codes import read_codes  # noqa: E402
 from ..diagnostics import TABLE, class_centroids, hamming, label_dissimilarity, subsample  # noqa: E402
 from ..files import write_text  # noqa: E402
 from ..record import RunRecord  # noqa: E402
-from ..references import REFERENCES, is_reference  # noqa: E402
 from ..store import RunStore  # noqa: E402
-from .figures import _save  # noqa: E402
-from .records import families_of, loss_order  # noqa: E402
+from .figures import save_figure  # noqa: E402
+from .sections import ReportContext, Section  # noqa: E402
 from .selection import row_label  # noqa: E402
 from .statistics import t_half_width  # noqa: E402
-from .tables import latex_text  # noqa: E402
+from .tables import latex_text, markdown_frame  # noqa: E402
+from .tidy_data import families_of, loss_order, row_order  # noqa: E402
 
 #: Items of the retrieval set the 2-D embedding shows, drawn with a fixed seed; and t-SNE's seed.
 EMBEDDING_ITEMS, EMBEDDING_SEED = 300, 0
@@ -70,14 +71,13 @@ def diagnostics_tables(records: list[RunRecord], out: Path, formats) -> tuple[li
     columns = _columns(with_codes)
     files, markdown = [], []
     for (dataset, bits), by_loss in sorted(groups.items()):
-        trained = loss_order([n for n in by_loss if not is_reference(n)], families)
-        rows = trained + [n for n in REFERENCES if n in by_loss]
+        rows = row_order(by_loss, families)
         n = max(len(v) for v in by_loss.values())
         caption = (f"Code-space diagnostics, {dataset}, {bits} bits (docs/diagnostics.md): "
                    + (f"mean ± 95% t-interval half-width over {n} replicates" if n > 1 else "one replicate")
                    + "; descriptive, nothing is tested.")
         table = pd.DataFrame([[_cell([_value(r, key) for r in by_loss[row]]) for key, _ in columns] for row in rows],
-                             index=[REFERENCES.get(r, r) for r in rows], columns=[heading for _, heading in columns])
+                             index=[references.label(r) for r in rows], columns=[heading for _, heading in columns])
         text = markdown_frame(table, caption)
         markdown.append(text)
         stem = f"diagnostics_{dataset}_{bits}"
@@ -95,20 +95,12 @@ def diagnostics_tables(records: list[RunRecord], out: Path, formats) -> tuple[li
     return files, "\n".join(markdown)
 
 
-def markdown_frame(table: pd.DataFrame, caption: str, index_name: str = "Loss") -> str:
-    """A Markdown table of string cells under an italic caption: the index as its first column."""
-    lines = [f"*{caption}*", "", f"| {index_name} | " + " | ".join(map(str, table.columns)) + " |",
-             "|" + "---|" * (len(table.columns) + 1)]
-    lines += [f"| {name} | " + " | ".join(map(str, row)) + " |" for name, row in zip(table.index, table.values.tolist())]
-    return "\n".join(lines) + "\n"
-
-
 def distance_histogram_figures(records: list[RunRecord], out: Path) -> list[Path]:
     """Per (dataset, bits), a panel per loss: the intra- and inter-class Hamming distance distributions (image
     against text codes), pooled over replicates."""
     groups: dict[tuple[str, int], dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
-        if record.diagnostics and not is_reference(record.spec.loss):
+        if record.diagnostics and references.row_kind(record.spec.loss) == "loss":
             groups[(record.spec.dataset, record.spec.bits)][row_label(record.spec)].append(record)
     paths = []
     for (dataset, bits), by_loss in sorted(groups.items()):
@@ -125,7 +117,7 @@ def distance_histogram_figures(records: list[RunRecord], out: Path) -> list[Path
         fig.legend(loc="upper right", fontsize=7)
         fig.suptitle(f"Intra- and inter-class distances (image to text codes), {dataset}, {bits} bits", fontsize=9)
         fig.tight_layout()
-        paths += _save(fig, out, f"distances_{dataset}_{bits}")
+        paths += save_figure(fig, out, f"distances_{dataset}_{bits}")
     return paths
 
 
@@ -141,7 +133,7 @@ def embedding_figures(records: list[RunRecord], store: RunStore, out: Path) -> t
     chosen: dict[str, dict[str, RunRecord]] = defaultdict(dict)
     for record in records:
         spec = record.spec
-        if record.files and not is_reference(spec.loss) and spec.replicate == 0:
+        if record.files and references.row_kind(spec.loss) == "loss" and spec.replicate == 0:
             longest = max(r.spec.bits for r in records if r.spec.dataset == spec.dataset)
             if spec.bits == longest:
                 chosen[spec.dataset][row_label(spec)] = record
@@ -167,7 +159,7 @@ def embedding_figures(records: list[RunRecord], store: RunStore, out: Path) -> t
         fig.suptitle(f"t-SNE of the codes, {dataset}, {by_loss[losses[0]].spec.bits} bits (replicate 0; dots: images, "
                      f"crosses: texts; colour: the item's most frequent class, top {COLOURED_CLASSES})", fontsize=8)
         fig.tight_layout()
-        paths += _save(fig, out, f"embedding_{dataset}")
+        paths += save_figure(fig, out, f"embedding_{dataset}")
     return paths, None
 
 
@@ -189,7 +181,8 @@ def _tsne(tsne, codes: np.ndarray) -> np.ndarray:
 def centroid_figure(records: list[RunRecord], store: RunStore, out: Path) -> list[Path]:
     """For one loss (dcgh when present) on the first dataset at its longest codes (replicate 0): the Hamming
     distances between class centroids beside the label dissimilarity (1 - Jaccard), classes by frequency."""
-    candidates = [r for r in records if r.files and not is_reference(r.spec.loss) and r.spec.replicate == 0]
+    candidates = [r for r in records
+                  if r.files and references.row_kind(r.spec.loss) == "loss" and r.spec.replicate == 0]
     if not candidates:
         return []
     dataset = sorted({r.spec.dataset for r in candidates})[0]
@@ -213,4 +206,19 @@ def centroid_figure(records: list[RunRecord], store: RunStore, out: Path) -> lis
         fig.colorbar(image, ax=ax, fraction=0.046)
     fig.suptitle(f"{dataset}, {longest} bits, replicate 0", fontsize=9)
     fig.tight_layout()
-    return _save(fig, out, f"centroids_{dataset}_{longest}")
+    return save_figure(fig, out, f"centroids_{dataset}_{longest}")
+
+
+def code_space_diagnostics(context: ReportContext) -> Section:
+    """The code-space diagnostics: a table per dataset and code length, the distance histograms, the 2-D
+    embeddings and the class-centroid heatmap."""
+    records, store, out = context.records, context.store, context.out
+    tables, markdown = diagnostics_tables(records, out / "tables", context.formats)
+    if not tables and not markdown:
+        return Section("Code-space diagnostics", "No record carries diagnostics (runs keep their codes since schema "
+                                                 "version 2; python -m benchmark diagnose recomputes them).\n")
+    embeddings, note = embedding_figures(records, store, out / "figures")
+    figures = (distance_histogram_figures(records, out / "figures") + embeddings
+               + centroid_figure(records, store, out / "figures"))
+    text = markdown + (f"\n> {note}\n" if note else "")
+    return Section("Code-space diagnostics", text, tables, figures)

@@ -1,0 +1,64 @@
+"""The ``python -m benchmark`` command line: one module per command, each holding its flags (``add_arguments``), its
+handler (``handle``, which parses flags into the typed arguments of ``benchmark.experiments`` and prints what they
+did) and its examples. A ``UserError`` prints as one line and exits 2; anything else is a bug and keeps its
+traceback.
+
+A new command is a module with ``NAME``, ``HELP``, ``DESCRIPTION``, ``EXAMPLES``, ``add_arguments(parser)`` and
+``handle(args) -> int``, added to ``COMMANDS``.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import sys
+
+from ..errors import UserError
+from . import ablate, diagnose, export, listing, prepare, report, results, run, stress, sweep, tune
+
+#: The commands in the order ``--help`` lists them.
+COMMANDS = (listing, run, report, ablate, stress, tune, sweep, results, diagnose, export, prepare)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmark",
+                                     description="Benchmark of hashing losses for cross-modal (image-text) retrieval.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        # RawDescription: each command's --help shows its examples as written
+        child = sub.add_parser(command.NAME, help=command.HELP, description=command.DESCRIPTION,
+                               epilog=command.EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.add_arguments(child)
+        child.set_defaults(func=command.handle)
+    return parser
+
+
+#: What the file system answers when a folder the user gave cannot be used (read-only, a file, full, missing).
+OS_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+             errno.ENOENT, errno.EEXIST}
+
+
+def os_error_line(exc: OSError) -> str | None:
+    """One line for a file-system error caused by a path or folder the user gave (naming it and what to do), or
+    None for any other OSError (a bug: it keeps its traceback)."""
+    if exc.errno not in OS_ERRNOS or exc.filename is None:
+        return None
+    return (f"cannot use {exc.filename}: {exc.strerror}; check that --results / --out (and --data-root, the cache "
+            "folder $BENCHMARK_CACHE) name folders that exist, are folders and that you can write to")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:  # errors a user can cause carry a message that says what to do
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        message = os_error_line(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are kept; run the same command again to do the rest", file=sys.stderr)
+        return 130

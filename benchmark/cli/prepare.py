@@ -1,0 +1,48 @@
+"""``prepare``: a real dataset's files from its original download."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "prepare"
+HELP = "build a dataset's index/label/caption files from its original download"
+DESCRIPTION = ("Build index.mat, label.mat and caption.mat (caption.txt for nuswide) from the original download of a "
+               "dataset, with a summary of the items kept and dropped.")
+EXAMPLES = """examples:
+  python -m benchmark prepare mirflickr25k --raw ~/downloads/mirflickr25k --out data/mirflickr25k
+  python -m benchmark prepare nuswide --raw ~/downloads/NUS-WIDE --out data/nuswide
+  python -m benchmark prepare coco --raw ~/downloads/coco2017 --out data/coco
+
+--raw holds the original download:
+  mirflickr25k  mirflickr/im*.jpg, mirflickr25k_annotations_v080/*.txt, mirflickr/meta/tags/tags*.txt
+  nuswide       the image folder, All_Tags.txt, Imagelist.txt, AllLabels/Labels_*.txt
+  coco          train2017/, val2017/, annotations/instances_*.json, annotations/captions_*.json
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..data.prepare import convertible
+
+    parser.add_argument("name", choices=convertible(), help="the dataset")
+    parser.add_argument("--raw", type=Path, required=True, help="folder of the original download")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the files into")
+    parser.add_argument("--drop-untagged", action="store_true",
+                        help="mirflickr25k: drop labelled images without tags (kept with an empty text by default, "
+                             "as the released data scripts of the DCMH/DCHMT code do)")
+
+
+def handle(args: argparse.Namespace) -> int:
+    from ..data.prepare import prepare
+
+    summary = prepare(args.name, args.raw, args.out, drop_untagged=args.drop_untagged)
+    print(f"{args.name}: kept {summary['kept']} of {summary['items_seen']} items; files written to {args.out}")
+    for reason, count in summary["dropped"].items():
+        print(f"  dropped {count}: {reason}")
+    if "untagged" in summary:  # labelled items without tags: kept with an empty text unless --drop-untagged
+        untagged = summary["untagged"]
+        print(f"  labelled without tags: {untagged['kept']} kept (empty text), {untagged['dropped']} dropped"
+              + ("" if args.drop_untagged else "; --drop-untagged drops them"))
+    cardinality = summary["label_cardinality"]
+    print(f"  labels per item: mean {cardinality['mean']}, min {cardinality['min']}, max {cardinality['max']}")
+    print(f"Load it with: benchmark.data.load({args.name!r}, root={str(args.out)!r})")
+    return 0

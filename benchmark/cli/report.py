@@ -1,0 +1,48 @@
+"""``report``: tables, figures and an index from the run records."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .common import results_argument
+
+NAME = "report"
+HELP = "build tables, figures and an index from the run records"
+DESCRIPTION = ("Load every run record into one tidy table and write paper-style tables (LaTeX, Markdown, CSV), PR / "
+               "precision@N / training figures (PNG, PDF) and README.md indexing them.")
+EXAMPLES = """examples:
+  python -m benchmark report                                   # results/ -> reports/
+  python -m benchmark report --results /shared/results --out paper/ --format latex
+  python -m benchmark report --metric map_tie_aware
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    results_argument(parser)
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
+    parser.add_argument("--format", default="latex,markdown,csv", help="comma list of latex, markdown, csv")
+    parser.add_argument("--metric", default="map", help="map (default), map_tie_aware, map_best, map_worst, map@K")
+    parser.add_argument("--where", action="append", metavar="KEY=VALUE",
+                        help="report the runs with this configuration value (run.protocol=paper, epochs=50) or loss "
+                             "parameter (dcgh.gamma=0.5); repeatable. By default the configuration with the most "
+                             "runs; the index lists the others")
+    parser.add_argument("--decimals", type=int, choices=(3, 4), default=3,
+                        help="decimals of the numbers in the LaTeX and Markdown tables (default 3: a LaTeX table of "
+                             "3 datasets x 3 code lengths with intervals fits a two-column page; 4 does not)")
+    parser.add_argument("--published", type=Path, metavar="FILE.yaml",
+                        help="add rows quoting published numbers from this YAML file (a list of entries: method, "
+                             "source, dataset, task, bits, value; docs/protocol.md, Reports)")
+
+
+def handle(args: argparse.Namespace) -> int:
+    from ..report import build_report
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    report = build_report(args.results, args.out, formats, args.metric, args.where or [], args.decimals,
+                          args.published)
+    for reason in report.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    print(f"wrote {len(report.tables)} table files and {len(report.figures)} figure files under {args.out}")
+    print(f"index: {report.index}")
+    return 0

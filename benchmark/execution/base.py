@@ -1,0 +1,60 @@
+"""The one interface every backend implements (``Executor``), and the registry the ``--executor`` flag reads."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable, ClassVar
+
+from tqdm import tqdm
+
+from ..config import RunSpec
+from ..errors import ConfigError
+from ..registry import Registry
+from .context import RunContext
+from .outcome import Batch, Outcome
+
+#: A task: what an executor runs for each spec (``execute_run``, or a tuning study). It must be picklable (a
+#: module-level function or a ``functools.partial`` of one) to reach worker processes and jobs.
+Task = Callable[[RunSpec, RunContext, "str | None"], Outcome]
+
+
+class Executor(ABC):
+    """Runs ``task(spec, context, grid_id)`` for each of a list of specs, after building the caches they share
+    (``benchmark.execution.one_run.prepare_shared``) once per group, so that no two tasks build one. Subclasses say
+    where the tasks run; each prints a line per finished task (``Outcome.line``) and returns a ``Batch``."""
+
+    name: ClassVar[str]
+
+    def __init__(self, context: RunContext):
+        self.context = context
+
+    @abstractmethod
+    def run(self, task: Task, specs: list[RunSpec], grid_id: str | None = None, unit: str = "run") -> Batch:
+        """Run ``task`` for each of ``specs`` (``unit`` names them in messages: run, study)."""
+
+
+def announce(spec: RunSpec, outcome: Outcome) -> None:
+    tqdm.write(outcome.line(spec.label))
+
+
+def warn_missing_images(spec: RunSpec, summary: dict) -> None:
+    dropped = summary.get("dropped", {}).get("image missing")
+    if dropped:
+        tqdm.write(f"warning: {spec.dataset}: dropped {dropped} items whose image files were not found "
+                   f"(e.g. {summary['missing_image_examples'][0]}; --drop-missing-images)")
+
+
+EXECUTORS: Registry[type[Executor]] = Registry("executor", ConfigError)
+
+
+def register_executor(cls: type[Executor]) -> type[Executor]:
+    """Register a backend under ``cls.name`` (a class decorator); a name is registered once."""
+    return EXECUTORS.add(cls.name, cls)
+
+
+def executor_names() -> list[str]:
+    return EXECUTORS.names()
+
+
+def make_executor(name: str, context: RunContext) -> Executor:
+    """The registered executor ``name`` for ``context``."""
+    return EXECUTORS[name](context)

@@ -1,0 +1,119 @@
+"""The ``run`` experiment: what is pending of a grid (this shard's part), through an executor, with a line per run
+and a summary; ``--dry-run`` prints the resolved configuration, what would stop the runs, and each run's status."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+
+from .. import data, references
+from ..backbones import backbone_problem
+from ..execution import Batch, Executor, RunContext, Task, execute_run, make_executor, shard_of
+from ..grid import Grid
+from ..store import RunStore
+from .request import RunOptions
+
+
+@dataclass(frozen=True)
+class GridRun:
+    """How ``run_grid`` ended: its exit ``status``, and whether every run it started has ended here (``finished``:
+    not a dry run, and not left to jobs still queued), so that the records can be read now."""
+
+    status: int
+    finished: bool
+
+
+def preflight_warnings(grid: Grid) -> list[str]:
+    """What would stop the grid's runs that the configuration alone cannot tell: a backbone folder without
+    config.json, tokenizer files or whole weights, a real dataset's missing files or image files."""
+    warnings = []
+    backbone = grid.config.run.backbone
+    problem = backbone_problem(backbone) if backbone != "synthetic" else None
+    if problem:
+        warnings.append(problem)
+    root = grid.config.execution.data_root
+    for dataset in grid.config.datasets:
+        if data.dataset_entry(dataset).files:
+            folder = Path(root) / dataset if root else data.data_root() / dataset
+            missing = data.missing_dataset_files(dataset, folder)
+            if missing:
+                warnings.append(f"{dataset}: {folder} lacks {', '.join(missing)}; give --data-root, or build them "
+                                f"with python -m benchmark prepare {dataset} --raw DOWNLOAD --out {folder}")
+            elif not grid.config.execution.drop_missing_images:
+                warnings += _image_warning(dataset, folder, grid.config.execution.image_root)
+    return warnings
+
+
+def _image_warning(dataset: str, folder: Path, image_root: str | None) -> list[str]:
+    """The one line a run would stop with when image files of real ``dataset`` are found nowhere (or any other
+    problem reading its files), read now for --dry-run."""
+    try:
+        data.load(dataset, root=folder, image_root=image_root, missing_images="error")
+    except data.DataError as exc:
+        return [str(exc)]
+    return []
+
+
+def resolved_yaml(grid: Grid) -> str:
+    """The grid's configuration with every key as resolved (defaults, file, flags), as YAML."""
+    return yaml.safe_dump(json.loads(json.dumps(grid.config.to_dict())), sort_keys=False)
+
+
+def run_batch(executor: Executor, task: Task, specs: list, grid_id: str | None, unit: str, out) -> Batch:
+    """``task`` of each of ``specs`` through ``executor``, printing what it left alone and how it ran them."""
+    batch = executor.run(task, specs, grid_id, unit)
+    for spec, why in batch.in_flight:
+        print(f"in flight {spec.label}: {why}; not submitted again", file=out)
+    if batch.note:
+        print(batch.note, file=out)
+    return batch
+
+
+def run_grid(grid: Grid, context: RunContext, options: RunOptions = RunOptions(), out=None) -> GridRun:
+    """Run what is pending of the grid (this shard's part of it)."""
+    out = out or sys.stdout  # looked up now: a default bound at import would keep a stream replaced since
+    make_executor(options.executor, context)  # an unknown name stops here, before anything is read or run
+    store = RunStore(context.results)
+    shard = options.shard
+    mine = shard_of(grid.specs, *shard) if shard else list(grid.specs)
+    status = {spec.run_id: store.status(spec.run_id) for spec in mine}
+    pending = [s for s in mine if options.force or status[s.run_id] != "done"]
+    retried = sum(status[s.run_id] == "failed" for s in pending)
+    rows = sum(references.row_kind(s.loss) == "reference" for s in pending)
+    kinds = f" ({len(pending) - rows} training runs, {rows} reference rows)" if rows else ""
+    where = f" in shard {shard[0]}/{shard[1]}" if shard else ""
+    print(f"{len(mine) - len(pending)} done, {len(pending)} to run{kinds}{where}"
+          + (f" ({retried} failed before, retried)" if retried else "") + f"; records in {store.root}", file=out)
+    if options.dry_run:
+        print(resolved_yaml(grid), file=out)
+        for warning in preflight_warnings(grid):
+            print(f"warning: {warning}", file=out)
+        for spec in mine:
+            print(f"  {status[spec.run_id]:<8} {spec.run_id}", file=out)
+        return GridRun(0, finished=False)
+    if not pending:
+        print(f"Nothing to run. Build the report: python -m benchmark report --results {context.results}", file=out)
+        return GridRun(0, finished=True)
+    store.write_grid(grid.id, grid.runs())
+    if options.force:  # redo what was done before this command, not what another identical command has just done
+        context = replace(context, redo_before=time.time())
+    batch = run_batch(make_executor(options.executor, context), execute_run, pending, grid.id, "run", out)
+    if batch.outcomes is None:
+        print("re-run this command once the jobs finish to see what is left", file=out)
+        return GridRun(0, finished=False)
+    failed = batch.failed
+    done = sum(store.status(s.run_id) == "done" for s in mine)
+    print(f"{done} of {len(mine)} runs done{where}; records in {store.root}", file=out)
+    busy = sum(o.status == "busy" for o in batch.outcomes)
+    if busy:
+        print(f"{busy} being run by another process (left to it; re-run this command once it finishes)", file=out)
+    if failed:
+        print(f"{len(failed)} failed (re-run the same command to retry them): "
+              + ", ".join(str(store.folder(o.run_id) / store.FAILURE) for o in failed[:3])
+              + (" ..." if len(failed) > 3 else ""), file=out)
+    print(f"Build the report: python -m benchmark report --results {context.results}", file=out)
+    return GridRun(1 if failed else 0, finished=True)
