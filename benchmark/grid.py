@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib
-import importlib.metadata
 import importlib.util
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,23 +18,7 @@ from . import data, references
 from .config import Config, RunSpec
 from .device import resolve_device
 from .errors import ConfigError
-
-#: The entry-point group through which installed packages register their losses.
-ENTRY_POINT_GROUP = "benchmark.losses"
-
-
-def load_plugins(modules=()) -> None:
-    """Import ``modules`` and every module of the ``benchmark.losses`` entry-point group, so that the losses they
-    register with ``@losses.register`` can be named in ``losses:``. Importing twice does nothing more."""
-    targets = [(module, f"plugin module {module!r}") for module in modules]
-    targets += [(ep.value.partition(":")[0], f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}")
-                for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]
-    for module, what in targets:
-        try:
-            importlib.import_module(module)
-        except (ImportError, SyntaxError) as exc:
-            raise ConfigError(f"cannot import {what}: {exc}; check that it is on PYTHONPATH or installed") from exc
-
+from .plugins import load_plugins
 
 #: Names that stand for several losses in ``losses:`` (and ``family:NAME`` for each family).
 LOSS_GROUPS = {"all": losses.representatives, "zoo": lambda: losses.available(variants=False)}

@@ -72,3 +72,24 @@ def test_save_figure_writes_the_png_and_pdf_it_returns(tmp_path):
     assert paths == [tmp_path / "figures" / "line.png", tmp_path / "figures" / "line.pdf"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[1].read_bytes()[:5] == b"%PDF-"
     assert not plt.fignum_exists(fig.number)  # closed: a report draws many figures
+
+
+def test_report_imports_a_plugin_whose_section_it_then_writes(tmp_path, registry, cli, monkeypatch):
+    """``report --plugins MODULE``: a user's section in a module of its own, registered when the module is imported."""
+    config = load_config("default", {"losses": ["pairwise"], "datasets": ["synth-coco"], "bits": [16],
+                                     "replicates": 1, "references": False})
+    write_record(tmp_path / "results", config, "pairwise", "synth-coco", 16, 0, 0.5)
+    (tmp_path / "plugin").mkdir()
+    (tmp_path / "plugin" / "my_report_section.py").write_text(
+        "from benchmark.report import Section, register_section\n\n\n"
+        "@register_section\n"
+        "def my_note(context):\n"
+        "    return Section('My note', f'{len(context.records)} records read')\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "plugin"))
+    status, _, err = cli("report", "--results", tmp_path / "results", "--out", tmp_path / "out",
+                         "--plugins", "my_report_section")
+    assert status == 0, err
+    index = (tmp_path / "out" / "README.md").read_text()
+    assert "## My note" in index and "1 records read" in index
+    status, _, err = cli("report", "--results", tmp_path / "results", "--plugins", "no_such_module_here")
+    assert status == 2 and err.startswith("error: cannot import plugin module 'no_such_module_here'")

@@ -21,7 +21,7 @@ EXAMPLES = """examples:
 def _losses(args: argparse.Namespace) -> str:
     import losses
 
-    from ..grid import load_plugins
+    from ..plugins import load_plugins
 
     load_plugins(args.plugins or ())
 

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import results_argument
+from .common import name_list, results_argument
 
 NAME = "report"
 HELP = "build tables, figures and an index from the run records"
@@ -33,11 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--published", type=Path, metavar="FILE.yaml",
                         help="add rows quoting published numbers from this YAML file (a list of entries: method, "
                              "source, dataset, task, bits, value; docs/protocol.md, Reports)")
+    parser.add_argument("--plugins", type=name_list,
+                        help="comma list of modules to import first, whose register_section report sections are then "
+                             "written too (docs/extending.md)")
 
 
 def handle(args: argparse.Namespace) -> int:
+    from ..plugins import load_plugins
     from ..report import build_report
 
+    load_plugins(args.plugins or (), entry_points=False)  # the loss plugins would bring torch; a report needs none
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     report = build_report(args.results, args.out, formats, args.metric, args.where or [], args.decimals,
                           args.published)

@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import data, references
 from ..backbones import backbone_folder, synthetic_backbone
 from ..config import RunSpec
-from ..grid import load_plugins
+from ..plugins import load_plugins
 from ..record import RunFailure
 from ..store import RunStore, current_job, describe_holder
 from ..training import RunEnvironment, evaluate_reference, feature_mode, prepare_features, train_and_evaluate

@@ -14,7 +14,7 @@ from .. import data
 from ..config import load_config
 from ..data.synthetic import KNOBS
 from ..errors import ConfigError
-from ..grid import load_plugins
+from ..plugins import load_plugins
 from ..report.stress import Axis, knob_axis, parameter_axis, write_stress_report
 from ..store import RunStore
 from .request import GridRequest, RunOptions, build
