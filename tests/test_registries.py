@@ -11,6 +11,7 @@ from benchmark import data, references
 from benchmark.data import DataError, DatasetEntry, PairedDataset, classes
 from benchmark.data.prepare import convertible
 from benchmark.data.synthetic import KNOBS, SYNTHETIC_DATASETS
+from benchmark.errors import ConfigError
 from benchmark.report.tidy_data import dataset_name, dataset_order, is_generated
 
 REAL = {"mirflickr25k": ("MIRFLICKR-25K", classes.MIRFLICKR25K, "caption.mat", (2000, 10000)),
@@ -27,7 +28,7 @@ def toy_load(root=None, n: int = 40) -> PairedDataset:
 
 
 TOY = DatasetEntry(name="toy", display_name="Toy set", class_names=("a", "b", "c"), load=toy_load,
-                   split_sizes=lambda n_items: (4, 20), options=frozenset({"n"}), size=40, needs_backbone=False)
+                   split_sizes=lambda n_items: (4, 20), options=frozenset({"n"}), size=40)
 
 
 @pytest.fixture
@@ -102,9 +103,17 @@ def test_a_users_dataset_is_one_registration_end_to_end(toy, tmp_path):
     # the report and the grid read its registration: its name and column, its kind, its reference rows
     assert (dataset_name("toy"), is_generated("toy")) == ("Toy set", False)
     assert sorted(["synth-coco", "toy", "zeta-set"], key=dataset_order) == ["synth-coco", "toy", "zeta-set"]
-    grid = build_grid(load_config("default", {"datasets": ["toy"], "losses": ["dcgh"], "bits": [16]}))
+    with pytest.raises(ConfigError, match="toy need a pretrained CLIP folder"):
+        build_grid(load_config("default", {"datasets": ["toy"], "losses": ["dcgh"], "bits": [16]}))
+    grid = build_grid(load_config("default", {"datasets": ["toy"], "losses": ["dcgh"], "bits": [16],
+                                              "run": {"backbone": str(tmp_path / "clip")}}))
     assert sorted({spec.loss for spec in grid.specs}) == ["dcgh", "ref:continuous", "ref:lsh", "ref:random"]
     assert all(spec.synthetic is None for spec in grid.specs)
+
+
+def test_only_a_generated_world_may_do_without_a_pretrained_backbone():
+    with pytest.raises(DataError, match="'toy': needs_backbone=False is for generated worlds only"):
+        replace(TOY, needs_backbone=False)
 
 
 def test_an_unregistered_dataset_is_gone():

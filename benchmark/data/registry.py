@@ -62,6 +62,12 @@ class DatasetEntry:
     keeps_outputs: bool = False
     knows_visible: bool = False
 
+    def __post_init__(self):
+        if not (self.needs_backbone or self.generated):  # the tiny backbone is pretrained with a world's settings
+            raise DataError(f"dataset {self.name!r}: needs_backbone=False is for generated worlds only (the tiny "
+                            "synthetic backbone is pretrained with the synthetic settings); a dataset of files "
+                            "keeps needs_backbone=True and runs with --backbone PATH")
+
 
 def fixed_split(query: int, train: int) -> SplitSizes:
     """The split sizes of a set whose protocol fixes them whatever its size (the real sets')."""
