@@ -149,6 +149,22 @@ class ExecutionConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    """The optimizer search every loss of a grid gets before its runs (docs/protocol.md, "The optimizer search"):
+    each setting of ``head_lr`` x ``weight_decay`` trains on the first ``replicates`` replicates of each (loss,
+    dataset) — at the grid's middle code length, or at every code length with ``per_bits`` — and is scored on the
+    validation split only; the setting with the best mean validation mAP is the one every replicate then runs.
+    The loss's own parameters keep their values (the authors' defaults unless the configuration sets them)."""
+
+    enabled: bool = True
+    head_lr: tuple[float, ...] = field(default=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
+                                       metadata=_bounds(0, low_open=True))
+    weight_decay: tuple[float, ...] = field(default=(0.0, 0.2), metadata=_bounds(0))
+    replicates: int = field(default=1, metadata=_bounds(1))
+    per_bits: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """A grid of runs: losses x datasets x bits x seeds, the settings they share, and where they execute."""
 
@@ -157,10 +173,11 @@ class Config:
     plugins: tuple[str, ...] = field(default=(), metadata={"may_be_empty": True})
     datasets: tuple[str, ...] = ("synth-mirflickr25k", "synth-nuswide", "synth-coco")
     bits: tuple[int, ...] = field(default=(16, 32, 64), metadata=_bounds(1))
-    replicates: int = field(default=3, metadata=_bounds(1))
+    replicates: int = field(default=5, metadata=_bounds(1))
     vary: VaryConfig = field(default_factory=VaryConfig)
     references: bool = True
     run: RunSettings = field(default_factory=RunSettings)
+    search: SearchConfig = field(default_factory=SearchConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
@@ -174,13 +191,15 @@ class ParameterSet:
     (``python -m benchmark tune``, then ``run --params``).
 
     Attributes:
-        name: ``trial`` for a tuning trial; for a set run with ``--params``, its name (``tuned``, or the stem of the
-            file given).
+        name: ``trial`` for a tuning or search trial; ``selected`` for a run of a searched grid (the setting its
+            optimizer search chose: ``benchmark.search``); for a set run with ``--params``, its name (``tuned``, or
+            the stem of the file given).
         defaults: every parameter the set gives — a loss parameter by its name (``margin``), a shared one by its
             configuration key (``run.optimizer.head_lr``) — with the value the run would have without the set (its
             configuration's, else the loss's default). The values the set gives are the run's own ``loss_params``
             and ``settings``; a report puts the run in its configuration with ``defaults``'s values.
-        study: the Optuna study the parameters come from (None for a hand-written file).
+        study: the Optuna study the parameters come from (None for a hand-written file), or the optimizer search
+            (its name starts with ``search-``).
         trial: True for a tuning trial: the query set is never evaluated (docs/protocol.md).
         space: a trial's search space: per parameter ``low``, ``high`` and ``log``, or ``options`` (empty for a
             tuned set).
@@ -194,6 +213,21 @@ class ParameterSet:
     space: dict = field(default_factory=dict)
     trials: int | None = field(default=None, metadata=_bounds(1))
     epochs: int | None = field(default=None, metadata=_bounds(1))
+
+    @property
+    def selected(self) -> bool:
+        """A run of a searched grid: its optimizer setting is the one its grid's search selected."""
+        return self.name == SELECTED
+
+    @property
+    def searched(self) -> bool:
+        """A run or a trial of a grid's optimizer search (``benchmark.search``), not of ``tune``."""
+        return (self.study or "").startswith(SEARCH_PREFIX)
+
+
+#: The parameter set of a searched grid's runs, and the prefix of its searches' names (``benchmark.search``).
+SELECTED = "selected"
+SEARCH_PREFIX = "search-"
 
 
 @dataclass(frozen=True)

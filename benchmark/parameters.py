@@ -23,7 +23,7 @@ from .files import write_text
 from .grid import Grid
 
 #: The parameters searched for every loss alike: the hash heads' learning rate and the weight decay.
-SHARED_SPACE: dict[str, losses.Range] = {"run.optimizer.head_lr": losses.FloatRange(1e-4, 1e-2, log=True),
+SHARED_SPACE: dict[str, losses.Range] = {"run.optimizer.head_lr": losses.FloatRange(1e-4, 3e-1, log=True),
                                          "run.optimizer.weight_decay": losses.FloatRange(0.0, 0.5)}
 #: What ``--params tuned`` reads: the file ``tune`` writes in the results folder.
 TUNED = "tuned"

@@ -150,7 +150,10 @@ class RunRecord(_VersionedRecord):
     ``metrics[direction]`` holds the scalar metrics (``map``, ``map_tie_aware``, ``map@K``, ...) and
     ``curves[direction]`` the PR-by-radius and precision/recall@N curves of the four directions ``i2t``,
     ``t2i``, ``i2i``, ``t2t``; ``history`` an ``EpochLog`` per epoch (loss terms, validation or query mAP);
-    ``evaluations`` every evaluation made, in order (stage, set, direction); ``diagnostics`` the code-space
+    ``evaluations`` every evaluation made, in order: ``stage``, ``set``, ``direction`` and what it scored,
+    ``query_items`` and ``database_items`` (how many) and ``query_sha256`` and ``database_sha256`` (SHA-256 of their
+    indices as scored, little-endian int64; absent in records written before they were logged, which the same
+    schema version reads); ``diagnostics`` the code-space
     diagnostics of the kept codes and ``files`` the SHA-256 of each file kept beside the record
     (``benchmark.codes``). A reference row
     (``benchmark.references``) trains nothing: its ``selection`` and ``training`` are None, its history empty.

@@ -69,6 +69,10 @@ class RunStore:
         path = self.folder(run_id) / self.RECORD
         return RunRecord.from_json(_read(path), str(path))
 
+    def read_failure(self, run_id: str) -> RunFailure:
+        path = self.folder(run_id) / self.FAILURE
+        return RunFailure.from_json(_read(path), str(path))
+
     def finished_matching(self, prefix: str) -> list[str]:
         """The ids of the finished runs whose id starts with ``prefix``, sorted."""
         return sorted(p.name for p in self.root.glob(f"{glob.escape(prefix)}*") if (p / self.RECORD).is_file())
@@ -101,9 +105,13 @@ class RunStore:
         return self.results / "grids" / f"{grid_id}.json"
 
     def write_grid(self, grid_id: str, runs: dict[str, str]) -> Path:
-        """The runs a grid asks for (run id -> label), so a report can say what is missing."""
+        """Add ``runs`` (run id -> label) to the runs grid ``grid_id`` asks for, so a report can say what is missing
+        (a searched grid learns its runs once its search has chosen their settings)."""
         path = self.grid_path(grid_id)
-        return path if path.is_file() else write_json(path, {"grid_id": grid_id, "runs": runs})
+        known = self.read_grid(grid_id) or {}
+        if path.is_file() and set(runs) <= set(known):
+            return path
+        return write_json(path, {"grid_id": grid_id, "runs": {**known, **runs}})
 
     def read_grid(self, grid_id: str) -> dict[str, str] | None:
         """The runs of grid ``grid_id`` (run id -> label), or None when its file is missing or damaged."""

@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: The tiny grid: two losses on a 300-pair synthetic set, one code length, one replicate, two epochs.
+#: The tiny grid: two losses on a 300-pair synthetic set, one code length, one replicate, two epochs, no search.
 TINY_GRID = {
     "losses": ["pairwise", "proxy"],
     "datasets": ["synth-nuswide"],
@@ -28,6 +28,7 @@ TINY_GRID = {
     "references": False,
     "run": {"epochs": 2, "batch_size": 64, "topk": [50]},
     "synthetic": {"size": 300, "pretrain_steps": 10},
+    "search": {"enabled": False},  # the optimizer search has its own tests (test_search.py)
 }
 
 

@@ -25,7 +25,7 @@ def test_layers_apply_in_order(tmp_path):
     config = load_config(str(path), {"run": {"epochs": 7}, "loss_params": {"dcgh": {"alpha": 1.0}}})
     assert (config.run.epochs, config.run.batch_size) == (7, 64)
     assert config.loss_params == {"dcgh": {"gamma": 0.5, "alpha": 1.0}}
-    assert load_config("paper").run.mode == "finetune" and load_config("paper").replicates == 3
+    assert load_config("paper").run.mode == "finetune" and load_config("paper").replicates == 5
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -100,12 +100,12 @@ def test_split_advice_names_keys_the_config_accepts():
 def test_loss_groups_expand_in_order():
     grid = build_grid(load_config("default", {"losses": ["all", "dcgh-novar", "dcgh"]}))
     assert grid.config.losses == ("center", "dcgh", "dcmh", "proxy", "triplet", "dcgh-novar")
-    assert len(grid.training_runs) == 3 * 3 * 3 * 6 and len(grid.specs) == len(grid.training_runs) + 3 * 3 * 3 * 4
+    assert len(grid.training_runs) == 3 * 3 * 5 * 6 and len(grid.specs) == len(grid.training_runs) + 3 * 3 * 5 * 4
 
 
 def test_a_run_id_changes_with_what_shapes_the_run_only():
     base = {s.label: s.run_id for s in build_grid(load_config("default")).specs}
-    assert len(base) == 135 + 108
+    assert len(base) == 225 + 180
     def ids(**overrides):
         return {s.label: s.run_id for s in build_grid(load_config("default", overrides)).specs}
     assert not set(ids(run={"epochs": 31}).values()) & set(base.values())

@@ -27,11 +27,23 @@ def test_ci_runs_the_readme_test_command_last():
 
 
 def test_readme_main_job_is_the_default_grid(cli):
-    """The main job resolves to the default grid: 5 losses x 3 sets x 3 bits x 3 replicates, and their reference
-    rows (tests/test_runner.py runs grids end to end)."""
+    """The main job resolves to the default grid: the search (5 losses x 3 sets x 16 settings on replicate 0 at 32
+    bits), then 5 losses x 3 sets x 3 bits x 5 replicates of the selected settings, and the reference rows
+    (tests/test_runner.py and tests/test_search.py run grids end to end)."""
     main_job = quick_start_commands()[0].split("&&")[-1].strip()  # the part after the installs
     args = shlex.split(main_job)
     assert args[:4] == ["python", "-m", "benchmark", "run"], main_job
     result = cli(*args[3:], "--dry-run", "--results", "/nonexistent/results")
     assert result.returncode == 0, result.stderr
-    assert "0 done, 243 to run (135 training runs, 108 reference rows)" in result.stdout
+    assert "search trials: 0 done, 240 to run" in result.stdout
+    assert result.stdout.count("not run yet, ") == 15  # the 225 runs wait for their (loss, dataset)'s search
+    assert "runs: 0 done, 180 to run (0 training runs, 180 reference rows)" in result.stdout
+
+
+def test_readme_quotes_the_verdict_the_report_wrote_for_the_default_grid():
+    """The README's verdict is the one ``report`` wrote from the regenerated default grid (kept as
+    reports/example/verdict.md), sentence by sentence, not a hand-written one."""
+    verdict = (ROOT / "reports" / "example" / "verdict.md").read_text()
+    statements = [" ".join(line[2:].split()) for line in verdict.splitlines() if line.startswith("- ")]
+    readme = " ".join((ROOT / "README.md").read_text().replace("\n>", "\n").split())
+    assert statements and all(statement in readme for statement in statements)

@@ -98,7 +98,7 @@ def test_best_is_bold_and_only_tested_ties_are_marked(tmp_path, grid_config):
     assert latex.count(r"}^\dagger$") == 2 * 2  # triplet and proxy, in both directions
     table = list(csv.DictReader(io.StringIO((out / "tables" / "main_map.csv").read_text())))
     marks = {r["loss"]: r["mark"] for r in table if (r["direction"], r["bits"]) == ("i2t", "16")}
-    assert marks == {"pairwise": "best", "triplet": "tied", "dcgh": "", "proxy": "tied"}
+    assert marks == {"pairwise": "best", "triplet": "not shown worse", "dcgh": "", "proxy": "not shown worse"}
     index = (out / "README.md").read_text()
     assert "over 3 replicates (each draws anew: data, backbone, init)" in index
     assert "two-sided paired t-test over replicates, Holm-corrected" in index
@@ -200,17 +200,21 @@ def test_reference_rows_sit_below_the_losses_unmarked(tmp_path, grid_config):
     assert not any(name.startswith("ref:") for name in markdown_rows(out / "tables" / "ranks_map.md"))
 
 
-def test_ranks_across_cells_with_friedman_and_the_critical_difference(tmp_path, grid_config):
+def test_ranks_over_independent_blocks_with_friedman_and_the_critical_difference(tmp_path, grid_config):
     results, out = tmp_path / "results", tmp_path / "out"
     for dataset in ("synth-coco", "synth-nuswide"):
         for bits in (16, 32):
-            write_cells(results, grid_config, {"pairwise": [0.6], "triplet": [0.5], "dcgh": [0.4]}, dataset, bits)
+            write_cells(results, grid_config, {"pairwise": [0.6] * 3, "triplet": [0.5] * 3, "dcgh": [0.4] * 3},
+                        dataset, bits)
     report = build_report(results, out)
     ranks = markdown_rows(out / "tables" / "ranks_map.md")
     assert ranks == {"pairwise": ["1.00"], "triplet": ["2.00"], "dcgh": ["3.00"]}
     caption = (out / "tables" / "ranks_map.md").read_text().splitlines()[0]
-    assert "over 8 cells" in caption and "Friedman test over the cells: χ² = 16.00" in caption
-    assert "CD = 1.17" in caption  # 2.343 * sqrt(3 * 4 / (6 * 8))
+    # 2 datasets x 3 replicates = 6 blocks (the 8 cells of a replicate are 2 blocks, not 8 observations)
+    assert "over 6 independent blocks, a block being one dataset × replicate" in caption
+    assert "Friedman test over the 6 blocks: χ² = 12.00" in caption
+    assert "CD = 1.35" in caption  # 2.343 * sqrt(3 * 4 / (6 * 6))
+    assert "indicative" not in caption and "cells are not independent" not in caption
     assert out / "figures" / "critical_difference_map.png" in report.figures
 
 

@@ -95,7 +95,7 @@ def test_a_full_main_table_and_the_ablation_fit_a_two_column_paper(tmp_path):
     ablation = ablation_section(context, load_ablation("variance"), "variance")
     assert len(table.rows) == 17 + 4 and len(table.columns) == 2 * 9 and len(table.quoted) == 2
     marks = {c.mark for c in table.comparisons.values()}
-    assert marks == {"best", "tied", ""}, marks  # the widest cells (bold, †) are all there
+    assert marks == {"best", "not shown worse", ""}, marks  # the widest cells (bold, †) are all there
     latex = main.tables[0].read_text()
     assert latex.count("\\begin{tabular}") == 1
     assert "\\multirow{23}{*}{I$\\rightarrow$T}" in latex  # 17 losses, 2 quoted, 4 reference rows

@@ -38,7 +38,7 @@ def test_a_registered_section_is_built_after_the_others_and_indexed(tmp_path, re
     for loss in ("pairwise", "dcgh"):
         write_record(tmp_path / "results", config, loss, "synth-coco", 16, 0, 0.5)
     built_in = section_names()
-    assert built_in[:2] == ["main_table", "ranks"] and built_in[-1] == "training_curves"
+    assert built_in[:3] == ["main_table", "verdict", "ranks"] and built_in[-1] == "training_curves"
 
     assert register_section(per_loss_counts) is per_loss_counts
     assert section_names() == [*built_in, "per_loss_counts"]

@@ -13,6 +13,7 @@ import losses
 from benchmark.config import load_config
 from benchmark.errors import ConfigError
 from benchmark.grid import build_grid
+from benchmark.search import search_groups
 from benchmark.execution import shard_of, slurm_array_shard
 from benchmark.store import RunStore
 from losses import HashingLoss
@@ -166,10 +167,14 @@ def test_bad_config_files(tmp_path, cli, content, message):
 
 
 def test_shards_partition_the_whole_grid():
-    specs = build_grid(load_config("default")).specs
+    grid = build_grid(load_config("default"))
+    specs = grid.specs  # 5 losses x 3 datasets x 3 bits x 5 replicates, and 4 reference rows per (dataset, bits, r)
     parts = [shard_of(specs, i, 4) for i in range(4)]
     ids = [{s.run_id for s in part} for part in parts]
-    assert sum(map(len, ids)) == len(specs) == 135 + 108 and set().union(*ids) == {s.run_id for s in specs}
+    assert sum(map(len, ids)) == len(specs) == 225 + 180 and set().union(*ids) == {s.run_id for s in specs}
+    groups = search_groups(grid)  # a searched grid's shards split its (loss, dataset) searches, never one
+    trials = [{t.run_id for g in shard_of(groups, i, 4) for t in g.trials()} for i in range(4)]
+    assert len(groups) == 15 and sum(map(len, trials)) == 15 * 16 == len(set().union(*trials))
 
 
 def test_slurm_array_environment(monkeypatch):
@@ -180,25 +185,47 @@ def test_slurm_array_environment(monkeypatch):
     assert slurm_array_shard() == (3, 5)
 
 
-def test_runs_keep_their_codes_and_export_and_diagnose_read_them(tiny_grid, tiny_grid_copy, cli, tmp_path):
+def test_runs_keep_their_codes_and_export_and_diagnose_read_them(tiny_grid, tiny_grid_copy, cli, tmp_path,
+                                                                 benchmark_cache):
+    from dataclasses import asdict
+
     import numpy as np
     import scipy.io
 
+    from benchmark import data
     from benchmark.codes import read_codes
+    from benchmark.data.splits import make_split
+    from benchmark.training.state import codes_sha256
 
     results = tiny_grid.results
     for folder in (results / "runs").iterdir():
         assert {"record.json", "codes.npz", "continuous.npz", "state.npz"} <= {p.name for p in folder.iterdir()}
     run_id = sorted(p.name for p in (results / "runs").iterdir())[0]
+    record = RunStore(results).read_record(run_id)
     codes, labels = read_codes(results / "runs" / run_id)
+    assert {name: codes_sha256(value) for name, value in codes.items()} == record.codes_sha256  # the run's codes
+    spec = record.spec  # its labels, from its data and its split recomputed here
+    dataset = data.load(spec.dataset, root=benchmark_cache, seed=spec.synthetic.seed, size=spec.synthetic.size,
+                        **spec.synthetic.knobs)
+    split = make_split(len(dataset), data.default_split_settings(dataset, **asdict(spec.settings.split)))
+    n_query, n_retrieval, n_classes = len(split["query"]), len(split["retrieval"]), dataset.labels.shape[1]
+    expected = {"q_img": (codes["query_image"], (n_query, spec.bits)),
+                "q_txt": (codes["query_text"], (n_query, spec.bits)),
+                "r_img": (codes["retrieval_image"], (n_retrieval, spec.bits)),
+                "r_txt": (codes["retrieval_text"], (n_retrieval, spec.bits)),
+                "q_l": (dataset.labels[split["query"]], (n_query, n_classes)),
+                "r_l": (dataset.labels[split["retrieval"]], (n_retrieval, n_classes))}
+    assert np.array_equal(labels["query_labels"], expected["q_l"][0])
+    assert np.array_equal(labels["retrieval_labels"], expected["r_l"][0])
     for fmt, load in (("mat", scipy.io.loadmat), ("npz", np.load)):
         out = tmp_path / f"export.{fmt}"
         exported = cli("export", "--run", run_id[:-4], "--format", fmt, "--out", out, "--results", results)
         assert exported.returncode == 0, exported.stderr
         arrays = load(out)
-        assert np.array_equal(arrays["q_img"], codes["query_image"]) and arrays["q_img"].dtype == np.float32
-        assert np.array_equal(arrays["r_txt"], codes["retrieval_text"])
-        assert np.array_equal(arrays["r_l"], labels["retrieval_labels"])
+        assert {k for k in arrays if not k.startswith("__")} == set(expected), fmt  # .mat adds __header__ etc.
+        for name, (values, shape) in expected.items():
+            assert arrays[name].shape == shape and arrays[name].dtype == np.float32, (fmt, name, arrays[name].shape)
+            assert np.array_equal(arrays[name], values), (fmt, name)
     ambiguous = cli("export", "--run", "synth", "--results", results)
     assert ambiguous.returncode == 2 and "must name one finished run" in ambiguous.stderr
     diagnosed = cli("diagnose", "--results", tiny_grid_copy)  # it writes the records again

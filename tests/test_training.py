@@ -126,6 +126,23 @@ def test_the_trainer_passes_each_loss_the_output_it_consumes(setup, name, monkey
     assert trainer.loss.consumes == ("codes" if name == "dcgh" else "logits")
 
 
+@pytest.mark.parametrize("name", ["proxy", "proxy-anchor"])
+def test_learned_proxies_follow_the_heads_schedule_at_their_own_rate(setup, name):
+    """The loss's own optimizer (learned proxies) warms up and decays by the same cosine as the heads; only its base
+    learning rate is its own."""
+    trainer = trainer_of(setup, loss=name, epochs=1)
+    optimizer, schedule, loss_optimizer, loss_schedule = trainer._optimizers(20)
+    head_base, proxy_base = optimizer.param_groups[0]["lr"] / schedule.lr_lambdas[0](0), trainer.loss \
+        .optimizer_settings.lr
+    factors = []
+    for _ in range(20):
+        factors.append((optimizer.param_groups[0]["lr"] / head_base, loss_optimizer.param_groups[0]["lr"] / proxy_base))
+        optimizer.step(), schedule.step(), loss_optimizer.step(), loss_schedule.step()
+    heads, proxies = np.array(factors).T
+    assert np.allclose(heads, proxies) and proxies[0] < proxies[2] and proxies[2] == pytest.approx(1.0)
+    assert proxies[-1] < 0.02  # annealed to (almost) 0 at the last step, as the heads are
+
+
 def test_same_seed_gives_identical_codes_and_metrics(setup):
     a, b = run(setup, loss="dcgh"), run(setup, loss="dcgh")
     c = run(setup, loss="dcgh", seed=1)

@@ -16,7 +16,8 @@ FLAG_KEYS = {"losses": "losses", "plugins": "plugins", "datasets": "datasets", "
              "replicates": "replicates", "epochs": "run.epochs", "protocol": "run.protocol", "mode": "run.mode",
              "backbone": "run.backbone", "data_root": "execution.data_root", "image_root": "execution.image_root",
              "drop_missing_images": "execution.drop_missing_images", "device": "execution.device",
-             "workers": "execution.workers", "threads": "execution.threads", "log": "execution.log"}
+             "workers": "execution.workers", "threads": "execution.threads", "log": "execution.log",
+             "search": "search.enabled"}
 
 
 def int_list(text: str) -> list[int]:
@@ -47,6 +48,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> N
     parser.add_argument("--replicates", type=int, help="independent repetitions of each cell (default 3); what each "
                         "draws anew: the vary settings (docs/configuration.md)")
     parser.add_argument("--epochs", type=int, help="training epochs of every run")
+    parser.add_argument("--no-search", dest="search", action="store_false", default=None,
+                        help="run the configuration's own optimizer setting instead of selecting one per loss and "
+                             "dataset by the optimizer search on validation (docs/protocol.md)")
     parser.add_argument("--protocol", choices=choices(RunSettings, "protocol"),
                         help="honest: epoch chosen on validation; paper: best query epoch per direction (optimistic)")
     parser.add_argument("--mode", choices=choices(RunSettings, "mode"),

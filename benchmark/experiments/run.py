@@ -14,6 +14,7 @@ from .. import data, references
 from ..backbones import backbone_problem
 from ..execution import Batch, Executor, RunContext, Task, execute_run, make_executor, shard_of
 from ..grid import Grid
+from ..search import Waiting, search_groups
 from ..store import RunStore
 from .request import RunOptions
 
@@ -74,31 +75,63 @@ def run_batch(executor: Executor, task: Task, specs: list, grid_id: str | None, 
 
 
 def run_grid(grid: Grid, context: RunContext, options: RunOptions = RunOptions(), out=None) -> GridRun:
-    """Run what is pending of the grid (this shard's part of it)."""
+    """Run what is pending of the grid (this shard's part of it): with an optimizer search (``search`` in the
+    configuration), first the search trials of this shard's (loss, dataset) groups, then the runs of the settings
+    they select, beside the reference rows."""
     out = out or sys.stdout  # looked up now: a default bound at import would keep a stream replaced since
     make_executor(options.executor, context)  # an unknown name stops here, before anything is read or run
     store = RunStore(context.results)
+    groups = search_groups(grid)
+    if options.dry_run:
+        print(resolved_yaml(grid), file=out)
+        for warning in preflight_warnings(grid):
+            print(f"warning: {warning}", file=out)
+    if not groups:
+        mine = shard_of(grid.specs, *options.shard) if options.shard else list(grid.specs)
+        return _run_part(mine, "runs", grid, context, options, store, out)
+    mine = shard_of(groups, *options.shard) if options.shard else groups
+    trials = [trial for group in mine for trial in group.trials()]
+    searched = _run_part(trials, "search trials", grid, context, options, store, out, report=False)
+    if not searched.finished:
+        return searched
+    runs, waiting = [], []
+    for group in mine:
+        choice = group.choose(store)
+        if isinstance(choice, Waiting):
+            waiting.append(choice)
+            print(f"not run yet, {group.label}: {choice.reason}", file=out)
+            continue
+        edge = " (at the edge of the searched learning rates)" if choice.at_edge else ""
+        print(f"search {group.label}: {choice.selected.describe()} selected{edge}", file=out)
+        runs += group.selected_runs(choice)
+    rows = [spec for spec in grid.specs if references.row_kind(spec.loss) == "reference"]
+    runs += shard_of(rows, *options.shard) if options.shard else rows
+    status = _run_part(runs, "runs", grid, context, options, store, out)
+    blocked = any(w.failed for w in waiting)  # a diverged trial is a result; another failure holds its group back
+    return GridRun(max(status.status, int(blocked)), status.finished and not waiting)
+
+
+def _run_part(mine: list, what: str, grid: Grid, context: RunContext, options: RunOptions, store: RunStore, out,
+              report: bool = True) -> GridRun:
+    """Run what is pending of ``mine`` (one part of the grid: its search trials, or its runs)."""
     shard = options.shard
-    mine = shard_of(grid.specs, *shard) if shard else list(grid.specs)
     status = {spec.run_id: store.status(spec.run_id) for spec in mine}
     pending = [s for s in mine if options.force or status[s.run_id] != "done"]
     retried = sum(status[s.run_id] == "failed" for s in pending)
     rows = sum(references.row_kind(s.loss) == "reference" for s in pending)
     kinds = f" ({len(pending) - rows} training runs, {rows} reference rows)" if rows else ""
     where = f" in shard {shard[0]}/{shard[1]}" if shard else ""
-    print(f"{len(mine) - len(pending)} done, {len(pending)} to run{kinds}{where}"
+    print(f"{what}: {len(mine) - len(pending)} done, {len(pending)} to run{kinds}{where}"
           + (f" ({retried} failed before, retried)" if retried else "") + f"; records in {store.root}", file=out)
     if options.dry_run:
-        print(resolved_yaml(grid), file=out)
-        for warning in preflight_warnings(grid):
-            print(f"warning: {warning}", file=out)
         for spec in mine:
             print(f"  {status[spec.run_id]:<8} {spec.run_id}", file=out)
-        return GridRun(0, finished=False)
+        return GridRun(0, finished=what != "runs")
     if not pending:
-        print(f"Nothing to run. Build the report: python -m benchmark report --results {context.results}", file=out)
+        if report:
+            print(f"Nothing to run. Build the report: python -m benchmark report --results {context.results}", file=out)
         return GridRun(0, finished=True)
-    store.write_grid(grid.id, grid.runs())
+    store.write_grid(grid.id, {spec.run_id: spec.label for spec in mine})
     if options.force:  # redo what was done before this command, not what another identical command has just done
         context = replace(context, redo_before=time.time())
     batch = run_batch(make_executor(options.executor, context), execute_run, pending, grid.id, "run", out)
@@ -107,7 +140,7 @@ def run_grid(grid: Grid, context: RunContext, options: RunOptions = RunOptions()
         return GridRun(0, finished=False)
     failed = batch.failed
     done = sum(store.status(s.run_id) == "done" for s in mine)
-    print(f"{done} of {len(mine)} runs done{where}; records in {store.root}", file=out)
+    print(f"{done} of {len(mine)} {what} done{where}; records in {store.root}", file=out)
     busy = sum(o.status == "busy" for o in batch.outcomes)
     if busy:
         print(f"{busy} being run by another process (left to it; re-run this command once it finishes)", file=out)
@@ -115,5 +148,6 @@ def run_grid(grid: Grid, context: RunContext, options: RunOptions = RunOptions()
         print(f"{len(failed)} failed (re-run the same command to retry them): "
               + ", ".join(str(store.folder(o.run_id) / store.FAILURE) for o in failed[:3])
               + (" ..." if len(failed) > 3 else ""), file=out)
-    print(f"Build the report: python -m benchmark report --results {context.results}", file=out)
+    if report:
+        print(f"Build the report: python -m benchmark report --results {context.results}", file=out)
     return GridRun(1 if failed else 0, finished=True)

@@ -22,18 +22,20 @@ from ..store import RunStore
 from .comparison import ablation_section, ablations, main_table, ranks
 from .diagnostic_sections import code_space_diagnostics
 from .figures import retrieval_curves, save_figure, training_curves
+from .optimizer_search import optimizer_search
 from .sections import (FORMATS, ReportContext, Section, SectionBuilder, build_sections, register_section,
                        section_names)
-from .selection import Configuration, configuration, configurations, describe, differences, select
+from .selection import Configuration, configurations, describe, differences, in_configuration, select
 from .tables import DECIMALS
 from .tidy_data import citations_of, coverage, is_generated, load_published
 from .tuned import sensitivity, split_tuning, tuned_parameters
+from .verdict import verdict as _verdict  # the builder; ``benchmark.report.verdict`` stays the module
 
 __all__ = ["FORMATS", "Report", "ReportContext", "Section", "SectionBuilder", "ablation_section", "build_report",
            "register_section", "save_figure", "section_names"]
 
-for _builder in (main_table, ranks, ablations, code_space_diagnostics, tuned_parameters, sensitivity,
-                 retrieval_curves, training_curves):
+for _builder in (main_table, _verdict, ranks, optimizer_search, ablations, code_space_diagnostics, tuned_parameters,
+                 sensitivity, retrieval_curves, training_curves):
     register_section(_builder)
 
 
@@ -75,7 +77,7 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
     if not records:
         raise ReportError(f"the runs in {store.root} are tuning trials and tuned runs only: run the same grid with its "
                           "default parameters too (python -m benchmark run, without --params)")
-    failures = [f for f in contents.failures if configuration(f.spec) == groups[0].settings]
+    failures = [f for f in contents.failures if in_configuration(f.spec, groups[0].settings)]
     context = ReportContext(records, store, out, formats, metric, decimals, quoted, tuned, trials)
     if metric not in set(context.frame.metric):
         raise ReportError(f"metric {metric!r} is not in the records; available: "
@@ -84,7 +86,7 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
     cited = citations_of(records)
     if cited:
         write_text(out / "references.bib", "\n\n".join(c["bibtex"] for c in cited) + "\n")
-    index = write_index(out, records, coverage(store, records, failures), contents.unreadable, results,
+    index = write_index(out, records, coverage(store, groups[0].records, failures), contents.unreadable, results,
                         metric, sections, groups, where, len(contents.failures) - len(failures))
     return Report(tables=[p for s in sections for p in s.tables], figures=[p for s in sections for p in s.figures],
                   index=index, skipped=contents.unreadable)

@@ -1,9 +1,11 @@
-"""The report's comparisons of the losses: the main table with its marks, the average ranks across cells with
-their critical-difference diagram, and each ablation's paired differences to its reference."""
+"""The report's comparisons of the losses: the main table with its marks, the average ranks over independent
+blocks (dataset × replicate) with their critical-difference diagram, and each ablation's paired differences to its
+reference."""
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 
 import pandas as pd
 
@@ -13,14 +15,48 @@ from ..files import write_text
 from ..record import RunRecord
 from .figures import ablation_figure, critical_difference_figure
 from .sections import ReportContext, Section
-from .statistics import rank_rows
-from .tables import Table, latex_text, mean, table_statistics, write_table
+from .statistics import ALPHA, BlockMatrix, Ranking, block_matrix, rank_rows, t_half_width
+from .tables import Table, latex_text, table_statistics, write_table
 from .tidy_data import citation_text, citations_of, is_generated, metric_name
 
 #: What every caption says about the marks, by number of replicates.
-MARKS = ("bold: best mean; †: not significantly worse than the best (two-sided paired t-test over replicates, "
+MARKS = ("bold: best mean; †: not shown worse than the best (two-sided paired t-test over replicates, "
          "Holm-corrected over the column's losses, α = 0.05)")
 NO_TEST = "one replicate: no significance is claimed, bold marks the highest value only"
+
+
+def detectable_difference(table: Table) -> float:
+    """About the smallest difference to a column's best that the † test can detect: the median, over the losses
+    compared with their column's best, of the 95% t half-width of their paired differences to it. A mean
+    difference smaller than its half-width has p >= 0.05 before Holm's correction, so it is never shown (NaN with
+    nothing compared)."""
+    widths = []
+    for column in table.columns:
+        best = next((row for row in table.rows if getattr(table.comparisons.get((row, column)), "mark", "") == "best"),
+                    None)
+        if best is None:
+            continue
+        top = table.cell(best, column)
+        for row in table.rows:
+            comparison = table.comparisons.get((row, column))
+            if row == best or comparison is None or comparison.mark == "best":
+                continue
+            values = table.cell(row, column)
+            shared = sorted(set(values) & set(top))
+            width = t_half_width([top[r] - values[r] for r in shared])
+            if not math.isnan(width):
+                widths.append(width)
+    return float(sorted(widths)[len(widths) // 2]) if widths else math.nan
+
+
+def marks_text(table: Table) -> str:
+    """``MARKS`` with the size of a difference the test cannot see at the table's number of replicates."""
+    width = detectable_difference(table)
+    if math.isnan(width):
+        return MARKS
+    return (MARKS[:-1] + f"; at {table.max_replicates} replicates a difference to the best smaller than about "
+            f"{width:.3f}, the median 95% half-width of a loss's paired difference to its column's best, is not "
+            "detectable)")
 
 
 def metric_slug(metric: str) -> str:
@@ -42,7 +78,8 @@ def _caption(metric: str, records: list[RunRecord], table: Table, what: str, ext
              "SYNTHETIC stand-in data" if synthetic else "real datasets"]
     if n > 1:
         sources = ", ".join(varied_sources(records)) or "nothing"
-        parts += [f"mean ± 95% t-interval half-width over {n} replicates (each draws anew: {sources})", MARKS]
+        parts += [f"mean ± 95% t-interval half-width over {n} replicates (each draws anew: {sources})",
+                  marks_text(table)]
     else:
         parts.append(NO_TEST)
     if table.quoted:
@@ -67,24 +104,65 @@ def main_table(context: ReportContext) -> Section:
     return Section(f"Main table ({metric_name(metric)})", markdown, list(files.values()))
 
 
-def ranks(context: ReportContext) -> Section | None:
-    """Average ranks of the losses over the cells of the main table where every loss has a value; None with fewer
-    than two losses."""
-    table, metric, out, formats = context.table, context.metric, context.out, context.formats
+def ranked_losses(context: ReportContext) -> tuple[list[str], BlockMatrix, Ranking] | None:
+    """The losses of the main table (its reference and quoted rows are never ranked), their block matrix
+    (``statistics.block_matrix``: a block is one dataset × replicate) and their ranking over the blocks; None with
+    fewer than two losses. With fewer than 3 losses or 2 blocks there is no Friedman test, and then no critical
+    difference either."""
+    table = context.table
     losses = [row for row in table.rows if references.row_kind(row) == "loss"]
-    cells = [c for c in table.columns if all(table.cell(loss, c) for loss in losses)]
-    if len(losses) < 2 or not cells:
+    if len(losses) < 2:
         return None
-    ranking = rank_rows({loss: [mean(table.cell(loss, c)) for c in cells] for loss in losses})
+    blocks = block_matrix(table, losses)
+    ranking = rank_rows(blocks.values)
+    if not ranking.tested:  # Nemenyi's test follows a Friedman test that rejects: none made, no CD drawn
+        ranking = replace(ranking, critical_difference=math.nan)
+    return losses, blocks, ranking
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """``n`` and ``word``, in the plural (``plural``, else ``word`` + s) unless ``n`` is 1."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def blocks_text(blocks: BlockMatrix, metric: str) -> str:
+    """What the blocks are, and how many were left out, as captions state it."""
+    cells = sorted(set(blocks.cells.values()))
+    per = " or ".join(map(str, cells)) if cells else "its"
+    text = (f"{count(len(blocks.blocks), 'independent block')}, a block being one dataset × replicate (its data, "
+            f"backbone and split; different replicates and datasets are drawn independently), and a loss's value in "
+            f"a block the mean of its {metric_name(metric)} over that dataset's {per} cells (both directions × "
+            "each code length) of that replicate")
+    if blocks.left_out:
+        text += (f"; {count(len(blocks.left_out), 'block')} left out, where some loss lacks a cell "
+                 f"({', '.join(f'{d} replicate {r}' for d, r in blocks.left_out)})")
+    return text
+
+
+def ranks(context: ReportContext) -> Section | None:
+    """Average ranks of the losses over the independent blocks (``ranked_losses``) with the Friedman test and the
+    Nemenyi critical difference; None with fewer than two losses or no complete block."""
+    metric, out, formats = context.metric, context.out, context.formats
+    ranked = ranked_losses(context)
+    if ranked is None or not ranked[1].blocks:
+        return None
+    losses, blocks, ranking = ranked
     order = sorted(losses, key=ranking.average_ranks.get)
-    friedman = (f"Friedman test over the cells: χ² = {ranking.statistic:.2f}, p = {ranking.p_value:.3g}"
-                if not math.isnan(ranking.p_value) else "no Friedman test (it needs at least 3 losses and 2 cells)")
-    caption = (f"Average rank of each loss over {ranking.n_cells} cells (direction × dataset × bits; 1 = best, by "
-               f"mean {metric_name(metric)}); {friedman}; Nemenyi critical difference at α = 0.05: "
-               f"CD = {ranking.critical_difference:.2f} (losses whose average ranks differ by less are not "
-               "significantly different). The cells are not independent (a dataset's directions and code lengths "
-               "share its data), so read the tests as indicative.")
-    rows = [{"loss": loss, "average_rank": ranking.average_ranks[loss], "cells": ranking.n_cells} for loss in order]
+    n, k = ranking.n_blocks, len(losses)
+    if ranking.tested:
+        tests = (f"Friedman test over the {n} blocks: χ² = {ranking.statistic:.2f}, p = {ranking.p_value:.3g}; "
+                 f"Nemenyi critical difference at α = {ALPHA} for {k} losses and {n} blocks: "
+                 f"CD = {ranking.critical_difference:.2f} (losses whose average ranks differ by less are not "
+                 f"separable by this test at {n} blocks)")
+    else:
+        tests = (f"no test is made: the Friedman test needs at least 3 losses and 2 independent blocks, here "
+                 f"{count(k, 'loss', 'losses')} and {count(n, 'block')}, so the ranks describe "
+                 "what was measured and nothing more")
+    caption = (f"Average rank of each loss (1 = best, by mean {metric_name(metric)}; ties share their average rank) "
+               f"over {blocks_text(blocks, metric)}; {tests}.")
+    rows = [{"loss": loss, "average_rank": ranking.average_ranks[loss], "blocks": n,
+             "friedman_chi2": ranking.statistic, "friedman_p": ranking.p_value,
+             "critical_difference": ranking.critical_difference} for loss in order]
     lines = [f"*{caption}*", "", "| Loss | average rank |", "|---|---|"]
     lines += [f"| {row['loss']} | {row['average_rank']:.2f} |" for row in rows]
     markdown = "\n".join(lines) + "\n"
@@ -96,11 +174,11 @@ def ranks(context: ReportContext) -> Section | None:
         files.append(write_text(out / "tables" / f"{slug}.csv", pd.DataFrame(rows).to_csv(index=False)))
     if "latex" in formats:
         body = pd.DataFrame({"Average rank": [f"{r['average_rank']:.2f}" for r in rows]},
-                            index=[r["loss"].replace("_", r"\_") for r in rows])
+                            index=[latex_text(context.table.names.get(r["loss"], r["loss"])) for r in rows])
         files.append(write_text(out / "tables" / f"{slug}.tex", body.style.to_latex(
             hrules=True, caption=latex_text(caption), label=f"tab:{slug}", position="t", position_float="centering")))
     figures = critical_difference_figure(ranking, out / "figures", f"critical_difference_{metric_slug(metric)}")
-    return Section(f"Ranks across cells ({metric_name(metric)})", markdown, files, figures)
+    return Section(f"Ranks over independent blocks ({metric_name(metric)})", markdown, files, figures)
 
 
 def ablation_runs(df: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:

@@ -217,9 +217,10 @@ def ablation_figure(table: Table, out: Path, stem: str, metric: str) -> list[Pat
 
 
 def critical_difference_figure(ranking: Ranking, out: Path, stem: str) -> list[Path]:
-    """Demšar's diagram: the losses on an axis of average rank (1 = best, at the left), the Nemenyi critical
-    difference as a bar above it, and a thick bar below it joining each maximal group of losses whose average
-    ranks differ by less than the critical difference (not significantly different)."""
+    """Demšar's diagram: the losses on an axis of average rank over the ranking's independent blocks (1 = best, at
+    the left), the Nemenyi critical difference as a bar above it with the number of blocks, and a thick bar below
+    it joining each maximal group of losses whose average ranks differ by less than the critical difference (not
+    separable by the test). Without a critical difference (no test made) neither bar is drawn."""
     order = sorted(ranking.average_ranks, key=ranking.average_ranks.get)
     ranks = [ranking.average_ranks[name] for name in order]
     k, half = len(order), (len(order) + 1) // 2
@@ -238,7 +239,8 @@ def critical_difference_figure(ranking: Ranking, out: Path, stem: str) -> list[P
         ax.plot([1, 1 + cd], [1.0, 1.0], color="black", linewidth=1.5)
         for end in (1, 1 + cd):
             ax.plot([end, end], [0.92, 1.08], color="black", linewidth=1)
-        ax.text(1 + cd / 2, 1.12, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=7)
+        ax.text(1 + cd / 2, 1.12, f"CD = {cd:.2f} (N = {ranking.n_blocks} blocks)", ha="center", va="bottom",
+                fontsize=7)
     for level, (low, high) in enumerate(groups):
         y = -0.35 - 0.35 * level
         ax.plot([low - 0.04, high + 0.04], [y, y], color="black", linewidth=2.5, solid_capstyle="butt")

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 import yaml
 
+from .. import references
 from ..config import RunSpec
 from ..errors import ReportError
 from ..record import RunRecord
@@ -38,6 +39,9 @@ def configuration(spec: RunSpec) -> dict[str, object]:
     flat = _flatten({"run": asdict(spec.settings), "synthetic": asdict(spec.synthetic) if spec.synthetic else None})
     if spec.parameter_set is not None:
         flat.update({key: value for key, value in spec.parameter_set.defaults.items() if key in flat})
+    searched = spec.parameter_set is not None and spec.parameter_set.searched
+    # the optimizer search a run's setting comes from (its space), so a searched grid is not mixed with an unsearched one
+    flat["search"] = json.dumps(spec.parameter_set.space, sort_keys=True) if searched else None
     base = spec.base_seeds
     flat["run.split.split_seed"] = base["split"]
     if spec.synthetic is not None:
@@ -50,7 +54,7 @@ def configuration(spec: RunSpec) -> dict[str, object]:
 def row_label(spec: RunSpec) -> str:
     """A table row: the loss, with the parameters it was given (``dcgh (gamma=0.5)``), or with the name of the
     parameter set they come from (``dcgh [tuned]``)."""
-    if spec.parameter_set is not None:
+    if spec.parameter_set is not None and not spec.parameter_set.selected:
         return f"{spec.loss} [{spec.parameter_set.name}]"
     if not spec.loss_params:
         return spec.loss
@@ -69,16 +73,36 @@ def _key(settings: dict) -> str:
     return json.dumps(settings, sort_keys=True, default=str)
 
 
+def in_configuration(spec: RunSpec, settings: dict[str, object]) -> bool:
+    """Whether run ``spec`` belongs to the configuration ``settings``: its own, or for a reference row (which trains
+    nothing, so no optimizer search changes it) the searched configuration of the same settings."""
+    own = configuration(spec)
+    if references.row_kind(spec.loss) == "reference":
+        return own == {**settings, "search": None}
+    return own == settings
+
+
 def configurations(records: list[RunRecord]) -> list[Configuration]:
     """``records`` grouped by configuration, the group with the most runs of their configuration's own parameters
-    (not tuning trials or tuned runs) first, then by number of records."""
+    (not tuning trials or tuned runs) first, then by number of records. A searched grid's group also holds the
+    reference rows of its settings (they are the same runs with or without a search); a group left with reference
+    rows only, all of them lent so, is dropped."""
     groups: dict[str, Configuration] = {}
     for record in records:
         settings = configuration(record.spec)
         groups.setdefault(_key(settings), Configuration(settings, [])).records.append(record)
+    lent = set()
+    for key, group in list(groups.items()):
+        plain = groups.get(_key({**group.settings, "search": None}))
+        if group.settings["search"] is not None and plain is not None:
+            rows = [r for r in plain.records if references.row_kind(r.spec.loss) == "reference"]
+            group.records.extend(rows)
+            lent.update(r.run_id for r in rows)
+    groups = {key: group for key, group in groups.items()
+              if not all(r.run_id in lent for r in group.records)}
 
     def order(group: Configuration):
-        own = sum(record.spec.parameter_set is None for record in group.records)
+        own = sum(record.spec.parameter_set is None or record.spec.parameter_set.selected for record in group.records)
         return -own, -len(group.records), _key(group.settings)
 
     return sorted(groups.values(), key=order)

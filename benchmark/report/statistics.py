@@ -1,18 +1,27 @@
 """The statistics the tables state (docs/protocol.md, Reports): means with 95% t-intervals over replicates,
 paired t-tests against a column's best with Holm's correction, paired differences with their intervals, and
-average ranks over cells with the Friedman test and the Nemenyi critical difference.
+average ranks over independent blocks with the Friedman test and the Nemenyi critical difference.
 
 Values are paired by replicate: replicate r of every loss in a cell shares its data, split and backbone, so a
 difference between two losses is measured within each replicate and the replicate-to-replicate spread of the
 data and backbone cancels out.
+
+Ranks are taken over *blocks*, not cells: a block is one (dataset, replicate). The cells of a dataset (both
+directions, every code length) share that replicate's data, backbone and split, so they are not independent
+observations; different replicates and different datasets are. A loss's value in a block is the mean of its values
+over the block's cells (``block_matrix``), and ``rank_rows`` ranks the losses within each block.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
+
+if TYPE_CHECKING:  # tables imports this module; the annotation only
+    from .tables import Table
 
 #: The level of every test and interval.
 ALPHA = 0.05
@@ -52,9 +61,10 @@ def holm(p_values: dict[str, float]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Comparison:
-    """One row's standing in a column: ``mark`` is ``best`` (the highest mean), ``tied`` (not significantly
-    worse than the best: Holm-adjusted paired p >= ALPHA) or ``""``; ``p_holm`` its adjusted p-value against the
-    best (NaN for the best itself, or with fewer than two paired replicates)."""
+    """One row's standing in a column: ``mark`` is ``best`` (the highest mean), ``not shown worse`` (the mark's stored name,
+    printed †: *not shown worse* than the best — its Holm-adjusted paired p is >= ALPHA, which at few replicates
+    is no evidence that the two are alike) or ``""``; ``p_holm`` its adjusted p-value against the best (NaN for the
+    best itself, or with fewer than two paired replicates)."""
 
     mark: str
     p_holm: float
@@ -62,7 +72,7 @@ class Comparison:
 
 def compare_to_best(values: dict[str, dict[int, float]]) -> dict[str, Comparison]:
     """Mark each row of a column given its values by replicate: the best mean, and the rows a paired t-test
-    (Holm-corrected over the other rows of the column) cannot tell from it. With fewer than two paired
+    (Holm-corrected over the other rows of the column) does not show worse than it. With fewer than two paired
     replicates nothing is tested and only the best is marked."""
     means = {row: float(np.mean(list(v.values()))) for row, v in values.items()}
     top = max(means.values())
@@ -76,7 +86,7 @@ def compare_to_best(values: dict[str, dict[int, float]]) -> dict[str, Comparison
         p[row] = paired_p_value([reference[r] for r in shared], [by_replicate[r] for r in shared])
     adjusted = holm(p)
     return {row: Comparison("best", math.nan) if row in best else
-            Comparison("tied" if adjusted[row] >= ALPHA else "", adjusted[row]) for row in values}
+            Comparison("not shown worse" if adjusted[row] >= ALPHA else "", adjusted[row]) for row in values}
 
 
 @dataclass(frozen=True)
@@ -110,29 +120,96 @@ def differences_to(values: dict[str, dict[int, float]], reference: str) -> dict[
 
 @dataclass(frozen=True)
 class Ranking:
-    """Average ranks of the rows over cells (1 = best), the Friedman test of "all rows rank alike", and the
-    Nemenyi critical difference: two rows whose average ranks differ by less than ``critical_difference`` are
-    not significantly different at ALPHA."""
+    """Average ranks of the rows over independent blocks (1 = best), the Friedman test of "all rows rank alike"
+    over the blocks, and the Nemenyi critical difference: two rows whose average ranks differ by less than
+    ``critical_difference`` are not separable by this test at ALPHA with ``n_blocks`` blocks. ``ranks[row]``: the
+    row's rank in each block, in the blocks' order."""
 
     average_ranks: dict[str, float]
-    n_cells: int
+    n_blocks: int
     statistic: float
     p_value: float
     critical_difference: float
+    ranks: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+    @property
+    def tested(self) -> bool:
+        """Whether the Friedman test was made (it needs at least 3 rows and 2 blocks)."""
+        return not math.isnan(self.p_value)
+
+
+def nemenyi_critical_difference(k: int, n_blocks: int, alpha: float = ALPHA) -> float:
+    """Nemenyi's critical difference of average ranks for ``k`` rows over ``n_blocks`` blocks (Demšar 2006):
+    ``q(1 - alpha; k, inf) / sqrt(2) * sqrt(k (k + 1) / (6 N))``, q the studentized range quantile (NaN for k < 2
+    or N = 0)."""
+    if k < 2 or n_blocks < 1:
+        return math.nan
+    q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6 * n_blocks)))
 
 
 def rank_rows(means: dict[str, list[float]]) -> Ranking:
-    """``means[row][c]``: the row's mean in cell ``c`` (every row has every cell). Ranks within each cell, with
-    ties sharing their average rank, higher means ranking first."""
+    """``means[row][b]``: the row's value in block ``b`` (every row has every block). Ranks within each block, with
+    ties sharing their average rank, higher values ranking first; the Friedman test over the blocks (with at least
+    3 rows and 2 blocks; else NaN) and Nemenyi's critical difference for k rows and N blocks."""
     rows = list(means)
-    matrix = np.array([means[row] for row in rows], float).T  # cells x rows
-    n_cells, k = matrix.shape
-    ranks = np.vstack([stats.rankdata(-cell) for cell in matrix]) if n_cells else np.empty((0, k))
-    average = ranks.mean(axis=0) if n_cells else np.full(k, math.nan)
-    if n_cells >= 2 and k >= 3:
+    matrix = np.array([means[row] for row in rows], float).reshape(len(rows), -1).T  # blocks x rows
+    n_blocks, k = matrix.shape
+    ranks = np.vstack([stats.rankdata(-block) for block in matrix]) if n_blocks else np.empty((0, k))
+    average = ranks.mean(axis=0) if n_blocks else np.full(k, math.nan)
+    if n_blocks >= 2 and k >= 3:
         statistic, p_value = stats.friedmanchisquare(*matrix.T)
     else:
         statistic, p_value = math.nan, math.nan
-    q = stats.studentized_range.ppf(1 - ALPHA, k, np.inf) / math.sqrt(2) if k >= 2 else math.nan
-    critical = float(q * math.sqrt(k * (k + 1) / (6 * n_cells))) if n_cells and k >= 2 else math.nan
-    return Ranking(dict(zip(rows, map(float, average))), n_cells, float(statistic), float(p_value), critical)
+    return Ranking(dict(zip(rows, map(float, average))), n_blocks, float(statistic), float(p_value),
+                   nemenyi_critical_difference(k, n_blocks),
+                   {row: tuple(map(float, ranks[:, i])) for i, row in enumerate(rows)})
+
+
+Block = tuple[str, int]  # dataset, replicate
+
+
+@dataclass(frozen=True)
+class BlockMatrix:
+    """The rows' values over independent blocks: ``values[row][b]`` is the mean of the row's values over the
+    cells of block ``blocks[b]`` = (dataset, replicate), the cells being every (direction, bits) column of that
+    dataset (``cells[dataset]`` of them). Only blocks where every row has every cell are kept; ``left_out`` lists
+    the others."""
+
+    rows: list[str]
+    blocks: list[Block]
+    values: dict[str, list[float]]
+    cells: dict[str, int]
+    left_out: list[Block]
+
+
+def block_matrix(table: Table, rows: list[str]) -> BlockMatrix:
+    """The block matrix of ``rows`` of ``table`` (``tables.Table``: columns (direction, dataset, bits), cells
+    ``{replicate: value}``): per (dataset, replicate), each row's mean over the dataset's columns where any of
+    ``rows`` has a value, for the blocks where every row has a value at that replicate in every one of them."""
+    datasets = list(dict.fromkeys(column[1] for column in table.columns))
+    blocks: list[Block] = []
+    left_out: list[Block] = []
+    values: dict[str, list[float]] = {row: [] for row in rows}
+    cells: dict[str, int] = {}
+    for dataset in datasets:
+        columns = [c for c in table.columns if c[1] == dataset and any(table.cell(row, c) for row in rows)]
+        if not columns:
+            continue
+        cells[dataset] = len(columns)
+        replicates = sorted({r for row in rows for c in columns for r in (table.cell(row, c) or {})})
+        for replicate in replicates:
+            found = {row: [(table.cell(row, c) or {}).get(replicate) for c in columns] for row in rows}
+            if any(v is None for row_values in found.values() for v in row_values):
+                left_out.append((dataset, replicate))
+                continue
+            blocks.append((dataset, replicate))
+            for row, row_values in found.items():
+                values[row].append(float(np.mean(row_values)))
+    return BlockMatrix(list(rows), blocks, values, cells, left_out)
+
+
+def sign_test_p(n_blocks: int) -> float:
+    """One-sided sign-test p-value of "A is ahead of B in every one of ``n_blocks`` independent blocks" under the
+    null of either order being equally likely in each block: 0.5^N."""
+    return 0.5 ** n_blocks

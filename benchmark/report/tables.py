@@ -12,7 +12,7 @@ value columns) with the names used on the command line.
 
 A cell is the mean over replicates and, with several, ± the half-width of its 95% t-interval (a subscript in
 LaTeX). Per column the best mean is bold and every other loss that a paired t-test across replicates
-(Holm-corrected over the column) cannot tell from it is marked † (tied). With one replicate nothing is tested and
+(Holm-corrected over the column) cannot tell from it is marked † (not shown worse). With one replicate nothing is tested and
 only the best is bold. An ablation table follows each loss with a row of its paired difference Δ to the reference
 loss, with its 95% interval, marked "n.s." when not significant. Quoted and reference rows are never marked. A
 missing cell is "–".
@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import references
+from ..errors import ReportError
 from ..files import write_text
 from .statistics import Comparison, Difference, compare_to_best, differences_to, t_half_width
 from .tidy_data import DIRECTION_LABELS, Published, dataset_name, dataset_order, row_order, stands_for
@@ -85,13 +86,14 @@ def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = N
                      directions=("i2t", "t2i")) -> Table:
     """The table of ``metric`` for the rows (losses with their parameters) of ``losses`` (default: every loss in
     ``df``, then the reference rows) over the columns (direction, dataset, bits) present; with ``reference``,
-    each row's difference to that row."""
+    each row's difference to that row. ReportError when two records give one (row, column, replicate): a cell keeps
+    one value per replicate and never drops one silently."""
     subset = df[(df.metric == metric) & df.direction.isin(directions)]
     if losses is not None:
         subset = subset[subset.loss.isin(losses)]
     values: dict[tuple[str, Column], dict[int, float]] = {}
     for (row, direction, dataset, bits), group in subset.groupby(["row", "direction", "dataset", "bits"]):
-        values[(row, (direction, dataset, int(bits)))] = dict(zip(group.replicate.astype(int), group.value))
+        values[(row, (direction, dataset, int(bits)))] = _by_replicate(group, row, (direction, dataset, int(bits)))
     present = {row for row, _ in values}
     families = dict(zip(subset.row, subset.family))
     if losses is None:
@@ -113,6 +115,24 @@ def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = N
                  reference)
 
 
+def _by_replicate(group: pd.DataFrame, row: str, column: Column) -> dict[int, float]:
+    """The values of one table cell by replicate; ReportError when two records give one replicate, for a cell
+    must never keep one of them silently (e.g. two learning rates that the configuration failed to tell apart)."""
+    values: dict[int, float] = {}
+    run_ids: dict[int, str] = {}
+    ids = group.run_id if "run_id" in group else ["?"] * len(group)
+    for replicate, value, run_id in zip(group.replicate.astype(int), group.value, ids):
+        if replicate in values:
+            direction, dataset, bits = column
+            raise ReportError(
+                f"two records for one table cell: row {row!r}, dataset {dataset}, {bits} bits, replicate {replicate} "
+                f"({DIRECTION_LABELS.get(direction, direction)}): runs {run_ids[replicate]} and {run_id}. They differ "
+                "in a setting the report does not group by, or the same run was stored twice; report one of them "
+                "(select with --where KEY=VALUE, or move the other's folder out of the results folder)")
+        values[replicate], run_ids[replicate] = float(value), run_id
+    return values
+
+
 def quote(table: Table, published: list[Published], metric: str) -> Table:
     """``table`` with a row per (method, source) of the ``published`` numbers of ``metric`` that have a place in its
     columns: the column of their dataset, else of its synthetic stand-in."""
@@ -128,9 +148,9 @@ def quote(table: Table, published: list[Published], metric: str) -> Table:
 
 # ------------------------------------------------------------------------------------------- formatting
 
-#: What a cell's mark adds, by style: † for a loss tied with the best, "n.s." for a difference not significant.
-CELL_MARKS = {"latex": {"": "", "tied": r"^\dagger", "n.s.": r"^{\mathrm{n.s.}}"},
-         "markdown": {"": "", "tied": "†", "n.s.": " n.s."}}
+#: What a cell's mark adds, by style: † for a loss not shown worse than the best, "n.s." for a difference not significant.
+CELL_MARKS = {"latex": {"": "", "not shown worse": r"^\dagger", "n.s.": r"^{\mathrm{n.s.}}"},
+         "markdown": {"": "", "not shown worse": "†", "n.s.": " n.s."}}
 
 
 def mean(values: dict[int, float]) -> float:
@@ -157,7 +177,7 @@ def _measured(table: Table, row: str, column: Column, style: str, decimals: int)
     comparison = table.comparisons.get((row, column))
     mark = comparison.mark if comparison else ""
     return _render(style, mean(values), decimals, t_half_width(list(values.values())),
-                   "tied" if mark == "tied" else "", best=mark == "best")
+                   "not shown worse" if mark == "not shown worse" else "", best=mark == "best")
 
 
 def _delta(difference: Difference, style: str, decimals: int) -> str:

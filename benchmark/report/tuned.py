@@ -35,10 +35,14 @@ def is_trial(record: RunRecord) -> bool:
 
 
 def split_tuning(records: list[RunRecord]) -> tuple[list[RunRecord], list[RunRecord], list[RunRecord]]:
-    """``records`` as (runs of their configuration's own parameters, runs with tuned parameters, tuning trials)."""
-    plain = [r for r in records if r.spec.parameter_set is None]
+    """``records`` as (runs of their configuration's own protocol — its own parameters, or the setting its optimizer
+    search selected —, runs with tuned parameters, tuning and search trials)."""
+    def own(record: RunRecord) -> bool:
+        return record.spec.parameter_set is None or record.spec.parameter_set.selected
+
+    plain = [r for r in records if own(r)]
     trials = [r for r in records if is_trial(r)]
-    tuned = [r for r in records if r.spec.parameter_set is not None and not is_trial(r)]
+    tuned = [r for r in records if not own(r) and not is_trial(r)]
     return plain, tuned, trials
 
 
@@ -65,8 +69,8 @@ def tuning_table(plain: list[RunRecord], tuned: list[RunRecord], metric: str = "
     mAP that chose the epoch (what tuning maximised) and the query-set ``metric`` per direction, each as
     ``default`` and ``tuned`` mean with its 95% t half-width, their paired difference by replicate ``delta`` ±
     ``delta_ci`` with its paired t-test Holm-corrected over the losses (``p_holm``), the replicates paired (``n``),
-    and the loss's rank among the losses (by the mean of its two directions; 1 = best) with default and with tuned
-    parameters."""
+    the loss's rank among the losses (by the mean of its two directions; 1 = best) with default and with tuned
+    parameters, and ``rank_change``: "" when the rank is the same, else "tested" or "untested" (``rank_changes``)."""
     values: dict[tuple, dict[int, float]] = defaultdict(dict)
     for record in plain + tuned:
         spec = record.spec
@@ -91,7 +95,7 @@ def tuning_table(plain: list[RunRecord], tuned: list[RunRecord], metric: str = "
                          "p": paired_p_value([best[r] for r in shared], [default[r] for r in shared]),
                          "n": len(shared)})
     columns = ["dataset", "bits", "loss", "set", "quantity", "default", "default_ci", "tuned", "tuned_ci", "delta",
-               "delta_ci", "p_holm", "n", "rank_default", "rank_tuned"]
+               "delta_ci", "p_holm", "n", "rank_default", "rank_tuned", "rank_change"]
     if not rows:
         return pd.DataFrame(columns=columns)
     table = pd.DataFrame(rows)
@@ -103,7 +107,49 @@ def tuning_table(plain: list[RunRecord], tuned: list[RunRecord], metric: str = "
     ranks = query.groupby(level=["dataset", "bits", "set"]).rank(ascending=False, method="average")
     table = table.join(ranks.rename(columns={"default": "rank_default", "tuned": "rank_tuned"}),
                        on=["dataset", "bits", "set", "loss"])
+    changes = rank_changes(values, query)
+    table["rank_change"] = [changes.get((row.dataset, row.bits, row.set, row.loss), "") for row in table.itertuples()]
     return table[columns]
+
+
+def _per_replicate(values: dict[tuple, dict[int, float]], dataset, bits, loss, kind) -> dict[int, float]:
+    """A loss's query-set score by replicate: the mean of its directions (the replicates that have them all)."""
+    found = [v for key, v in values.items() if key[:4] == (dataset, bits, loss, kind) and key[4] != VALIDATION]
+    shared = set.intersection(*(set(v) for v in found)) if found else set()
+    return {r: float(np.mean([v[r] for v in found])) for r in sorted(shared)}
+
+
+def rank_changes(values: dict[tuple, dict[int, float]], query: pd.DataFrame) -> dict[tuple, str]:
+    """Per (dataset, bits, set, loss) whose rank differs between default and tuned parameters: "tested" when a paired
+    test supports every swap behind the change, else "untested". A swap is another loss whose order with this one
+    (by ``query``'s means) differs between the defaults and the tuned runs; it is supported when the paired t-test
+    over replicates of the two losses' scores (the mean of their directions) rejects, after Holm's correction over
+    every such test of the (dataset, bits, set), both with the defaults and with the tuned parameters (each order
+    shown). A rank change with no test behind it (one replicate) is "untested" too."""
+    marks = {}
+    for (dataset, bits, name), group in query.groupby(level=["dataset", "bits", "set"]):
+        means = group.droplevel(["dataset", "bits", "set"])
+        by_loss = {loss: {kind: _per_replicate(values, dataset, bits, loss, None if kind == "default" else name)
+                          for kind in ("default", "tuned")} for loss in means.index}
+        rank = means.rank(ascending=False, method="average")
+        swaps, p = {}, {}
+        for loss in means.index[rank["default"] != rank["tuned"]]:  # the losses whose rank changed
+            swaps[loss] = [other for other in means.index if other != loss and
+                           np.sign(means.at[loss, "default"] - means.at[other, "default"])
+                           != np.sign(means.at[loss, "tuned"] - means.at[other, "tuned"])]
+            for other in swaps[loss]:
+                for kind in ("default", "tuned"):
+                    key = (kind, *sorted((loss, other)))
+                    if key not in p:
+                        a, b = by_loss[loss][kind], by_loss[other][kind]
+                        shared = sorted(set(a) & set(b))
+                        p[key] = paired_p_value([a[r] for r in shared], [b[r] for r in shared])
+        adjusted = holm(p)
+        for loss, others in swaps.items():
+            supported = bool(others) and all(adjusted[(kind, *sorted((loss, other)))] < ALPHA
+                                             for other in others for kind in ("default", "tuned"))
+            marks[(dataset, bits, name, loss)] = "tested" if supported else "untested"
+    return marks
 
 
 def budget(tuned: list[RunRecord]) -> str:
@@ -129,7 +175,8 @@ def _wide(table: pd.DataFrame, decimals: int, families: dict) -> pd.DataFrame:
             row[f"{entry.quantity}: tuned"] = _cell(entry.tuned, entry.tuned_ci, decimals)
             row[f"{entry.quantity}: Δ"] = _cell(entry.delta, entry.delta_ci, decimals, sign=True) + mark
         first = group.iloc[0]
-        row["rank: default → tuned"] = f"{first.rank_default:g} → {first.rank_tuned:g}"
+        row["rank: default → tuned"] = (f"{first.rank_default:g} → {first.rank_tuned:g}"
+                                        + (" (untested)" if first.rank_change == "untested" else ""))
         rows[(dataset, bits, loss, name)] = row
     losses = loss_order({key[2] for key in rows}, families)
     order = sorted(rows, key=lambda k: (dataset_order(k[0]), k[1], losses.index(k[2]), k[3]))
@@ -150,7 +197,9 @@ def tuned_parameters(context: ReportContext) -> Section | None:
                f"replicates; tuned: the best of {budget(tuned)} per (loss, dataset, bits), Optuna TPE on validation "
                "mAP, the query set never evaluated while tuning; Δ: paired difference tuned − default by replicate, "
                f"n.s.: not significant (two-sided paired t-test, Holm-corrected over the losses, α = {ALPHA}); rank "
-               "among the losses by the mean of I→T and T→I (1 = best)")
+               "among the losses by the mean of I→T and T→I (1 = best); a rank change is marked (untested) unless, "
+               "for every loss it swaps places with, a paired t-test over replicates (Holm-corrected over the swaps "
+               "of the dataset and code length) shows both the default order and the tuned order")
     wide = _wide(table, context.decimals, families_of(plain + tuned))
     markdown = markdown_frame(wide, caption, "dataset / bits / loss [set]")
     stem = f"tuned_{metric.replace('@', '_at_')}"

@@ -3,7 +3,10 @@ LSH of the backbone's features, the features themselves ranked by cosine, and (s
 modality shows ranked by cosine. Nothing is trained."""
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -12,6 +15,7 @@ from ..config import RunSpec
 from ..continuous import cosine_ranking_metrics
 from ..data import PairedDataset
 from ..device import Precision, resolve_device
+from ..files import write_json
 from ..metrics import evaluate
 from ..record import DIRECTION_MODALITIES, DIRECTIONS, RunRecord
 from ..threads import plan_loader_workers, torch_threads
@@ -19,6 +23,7 @@ from .feature_sources import FrozenFeatures
 from .assemble import code_diagnostics, kept_files, run_record
 from .run_environment import RunEnvironment
 from .state import codes_sha256
+from .trainer import scored_items
 
 
 def reference_codes(name: str, features: dict[str, np.ndarray], bits: int, seed: int) -> dict[str, np.ndarray]:
@@ -39,6 +44,26 @@ def visible_labels(dataset: PairedDataset) -> dict[str, np.ndarray]:
     return {modality: np.asarray(shown, np.float64) for modality, shown in dataset.visible.items()}
 
 
+def _cosine_rows(spec: RunSpec, dataset: PairedDataset, split, by_modality: dict, feature_cache, cache_dir) -> dict:
+    """The metrics of a row ranked by cosine (``ref:continuous``, ``ref:oracle``): they do not depend on the code
+    length, so the first of a replicate's code lengths computes them and the others read them from the cache
+    (``<cache>/references/``, keyed by the row, the features file, the split and the metrics asked for)."""
+    key = hashlib.sha256(json.dumps([spec.loss, feature_cache.path if feature_cache else None, dataset.content_hash,
+                                     split.hash, list(spec.settings.topk)]).encode()).hexdigest()[:20]
+    path = Path(cache_dir) / "references" / f"{spec.loss.replace(':', '_')}-{key}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    ranked = by_modality if spec.loss == "ref:continuous" else visible_labels(dataset)
+    labels, query, retrieval = dataset.labels, split.query, split.retrieval
+    results = {}
+    for direction in DIRECTIONS:
+        source, target = DIRECTION_MODALITIES[direction]
+        results[direction] = cosine_ranking_metrics(ranked[source][query], ranked[target][retrieval], labels[query],
+                                                    labels[retrieval], topk=spec.settings.topk)
+    write_json(path, results)
+    return results
+
+
 def evaluate_reference(spec: RunSpec, environment: RunEnvironment) -> RunRecord:
     """The record of the reference row ``spec.loss`` on the query set of the environment's split, with the
     backbone's (cached) features of its dataset (built by its loader workers, should they be missing). Nothing
@@ -56,11 +81,7 @@ def evaluate_reference(spec: RunSpec, environment: RunEnvironment) -> RunRecord:
     query, retrieval, labels = split.query, split.retrieval, dataset.labels
     results, codes_hashes, diagnostics, files, timings = {}, {}, None, {}, {}
     if spec.loss in ("ref:continuous", "ref:oracle"):
-        ranked = by_modality if spec.loss == "ref:continuous" else visible_labels(dataset)
-        for direction in DIRECTIONS:
-            source, target = DIRECTION_MODALITIES[direction]
-            results[direction] = cosine_ranking_metrics(ranked[source][query], ranked[target][retrieval],
-                                                        labels[query], labels[retrieval], topk=spec.settings.topk)
+        results = _cosine_rows(spec, dataset, split, by_modality, features.cache, env.cache_dir)
     else:
         codes = reference_codes(spec.loss, by_modality, spec.bits, spec.seed)
         for direction in DIRECTIONS:
@@ -75,7 +96,8 @@ def evaluate_reference(spec: RunSpec, environment: RunEnvironment) -> RunRecord:
         files = kept_files(env.folder, dataset, split, kept)
         timings["keep_s"] = time.perf_counter() - keeping
     return run_record(spec, results, selection=None, training=None, history=[],
-                      evaluations=[{"stage": "final", "set": "query", "direction": d} for d in DIRECTIONS],
+                      evaluations=[{"stage": "final", "set": "query", "direction": d, **scored_items(query, retrieval)}
+                                   for d in DIRECTIONS],
                       codes_sha256=codes_hashes, dataset=dataset, split=split, backbone=backbone,
                       feature_cache=features.cache, timings={**timings, "total_s": time.perf_counter() - start},
                       device=torch_device, diagnostics=diagnostics, files=files)

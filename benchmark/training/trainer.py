@@ -8,6 +8,7 @@ initialisation and dropout masks from a torch generator, proxies and centers fro
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,17 @@ class Evaluation:
 def sign_codes(outputs: np.ndarray) -> np.ndarray:
     """±1 int8 codes of continuous outputs (x >= 0 is +1)."""
     return np.where(outputs >= 0, 1, -1).astype(np.int8)
+
+
+def scored_items(query: np.ndarray, database: np.ndarray) -> dict[str, int | str]:
+    """What an evaluation scored, as its log entry records it (``RunRecord.evaluations``): the number of query
+    and database items and the SHA-256 of each index array as given (in the order scored, little-endian int64),
+    so that a test recomputing the split can tell which items were scored whatever the set is called."""
+    def fingerprint(indices: np.ndarray) -> str:
+        return hashlib.sha256(np.ascontiguousarray(indices, dtype="<i8").tobytes()).hexdigest()
+
+    return {"query_items": len(query), "database_items": len(database),
+            "query_sha256": fingerprint(query), "database_sha256": fingerprint(database)}
 
 
 def build_loss(spec: RunSpec, n_classes: int) -> losses.HashingLoss:
@@ -107,7 +119,7 @@ class Trainer:
 
     def train_epoch(self, epoch: int, order: np.ndarray, optimizers) -> dict[str, float]:
         """One pass over ``order`` in batches; returns the mean of each loss term (and ``total``)."""
-        optimizer, schedule, loss_optimizer = optimizers
+        optimizer, schedule, loss_optimizer, loss_schedule = optimizers
         batch_size = self.settings.batch_size
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
         names, sums = None, None  # the terms' running sums in float64, as one tensor
@@ -130,6 +142,7 @@ class Trainer:
             schedule.step()
             if loss_optimizer is not None:
                 loss_optimizer.step()
+                loss_schedule.step()
             self.steps += 1
             values = torch.stack([out.total.detach(), *(v.detach() for v in out.terms.values())]).double()
             names, sums = names or ["total", *out.terms], values if sums is None else sums + values
@@ -167,32 +180,38 @@ class Trainer:
 
     def evaluate(self, stage: str, set_name: str, query: np.ndarray, database: np.ndarray, directions,
                  full: bool) -> Evaluation:
-        """Codes of ``query`` and ``database`` items and the metrics of ``directions``; logged. A full
-        evaluation computes every metric and fingerprints the state it used; otherwise mAP only."""
+        """Codes of ``query`` and ``database`` items and the metrics of ``directions``; logged with what was
+        scored (``scored_items``). A full evaluation computes every metric and fingerprints the state it used;
+        otherwise mAP only."""
         state = state_sha256(self.snapshot()) if full else None
         outputs = {f"{part}_{modality}": value for part, indices in (("query", query), ("retrieval", database))
                    for modality, value in self.outputs(indices).items()}
         codes = {name: sign_codes(value) for name, value in outputs.items()}
         start = time.perf_counter()
         options = {"topk": self.settings.topk} if full else {"topk": (), "radius": False, "precision_at": ()}
-        results = {}
+        results, scored = {}, scored_items(query, database)
         for direction in directions:
             source, target = DIRECTION_MODALITIES[direction]
             results[direction] = evaluate(codes[f"query_{source}"], codes[f"retrieval_{target}"],
                                           self.dataset.labels[query], self.dataset.labels[database],
                                           device=self.device if self.device.type != "cpu" else None, **options)
-            self.evaluations.append({"stage": stage, "set": set_name, "direction": direction})
+            self.evaluations.append({"stage": stage, "set": set_name, "direction": direction, **scored})
         self.timings["eval_s"] += time.perf_counter() - start
         return Evaluation(results, codes, outputs if full else None, state)
 
     # -------------------------------------------------------------------------------------------- helpers
 
     def _optimizers(self, total_steps: int):
+        """The heads' AdamW and the loss's own optimizer (learned proxies), each at its own learning rate and
+        both on the same warmup + cosine schedule: a proxy at a constant rate while the heads anneal would give
+        the proxy-based losses another training dynamic than the rest (docs/protocol.md)."""
         o = self.settings.optimizer
         optimizer = torch.optim.AdamW(self.features.param_groups(self.model, self.settings),
                                       weight_decay=o.weight_decay, betas=o.betas, eps=o.eps)
-        schedule = warmup_cosine(optimizer, total_steps, round(o.warmup * total_steps))
-        return optimizer, schedule, self.loss.make_optimizer()
+        warmup = round(o.warmup * total_steps)
+        loss_optimizer = self.loss.make_optimizer()
+        loss_schedule = None if loss_optimizer is None else warmup_cosine(loss_optimizer, total_steps, warmup)
+        return optimizer, warmup_cosine(optimizer, total_steps, warmup), loss_optimizer, loss_schedule
 
     def _diverged(self, out: losses.LossOutput, epoch: int, step: int) -> None:
         """Raise TrainingDiverged naming the first term that is not finite (or the total, when only their sum
