@@ -228,6 +228,15 @@ class ParameterSet:
 #: The parameter set of a searched grid's runs, and the prefix of its searches' names (``benchmark.search``).
 SELECTED = "selected"
 SEARCH_PREFIX = "search-"
+#: The configuration keys the optimizer search sets: the head learning rate, then the weight decay.
+SEARCH_KEYS = ("run.optimizer.head_lr", "run.optimizer.weight_decay")
+
+
+def at_search_edge(head_lr: float, searched) -> bool:
+    """Whether ``head_lr`` is the smallest or the largest of the ``searched`` learning rates (of more than one): the
+    search's range may then not hold that loss's optimum."""
+    rates = sorted(searched)
+    return len(rates) > 1 and head_lr in (rates[0], rates[-1])
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import SEARCH_PREFIX, SELECTED, ParameterSet, RunSpec
+from .config import SEARCH_KEYS as KEYS
+from .config import SEARCH_PREFIX, SELECTED, ParameterSet, RunSpec, at_search_edge
 from .grid import Grid
 from .parameters import current_values, study_name, with_parameters
 from .store import RunStore
 
-#: The configuration keys the search sets.
-KEYS = ("run.optimizer.head_lr", "run.optimizer.weight_decay")
 #: ``error_type`` of a trial whose loss diverged: the setting is unusable, not the trial unfinished.
 DIVERGED = "TrainingDiverged"
 
@@ -96,9 +95,8 @@ class SearchGroup:
         if not usable:
             return Waiting("every setting of its search diverged", failed=True)
         best = max(usable, key=lambda i: (scores[i], -i))  # ties: the first setting in the search's order
-        lr = self.settings[best].values[KEYS[0]]
-        rates = sorted({s.values[KEYS[0]] for s in self.settings})
-        return Choice(tuple(scores), self.settings[best], at_edge=len(rates) > 1 and lr in (rates[0], rates[-1]))
+        rates = {s.values[KEYS[0]] for s in self.settings}
+        return Choice(tuple(scores), self.settings[best], at_search_edge(self.settings[best].values[KEYS[0]], rates))
 
     def selected_runs(self, choice: Choice) -> list[RunSpec]:
         """The group's runs with the selected setting, labelled as such."""
@@ -141,12 +139,12 @@ def search_groups(grid: Grid) -> list[SearchGroup]:
         bases = [s for s in runs if s.bits == (bits if at is None else at) and s.replicate < config.search.replicates]
         bases.sort(key=lambda s: s.replicate)
         name = SEARCH_PREFIX + study_name(bases[0], space, sampler)
+        trial_set = ParameterSet(name="trial", defaults=current_values(bases[0], KEYS), study=name, trial=True,
+                                 space=space)
         settings = []
         for lr in config.search.head_lr:
             for decay in config.search.weight_decay:
                 values = {KEYS[0]: lr, KEYS[1]: decay}
-                trial_set = ParameterSet(name="trial", defaults=current_values(bases[0], KEYS), study=name, trial=True,
-                                         space=space)
                 trials = tuple(with_parameters(base, values, trial_set, f"the search {name}") for base in bases)
                 settings.append(Setting(values, trials))
         found.append(SearchGroup(loss, dataset, bits, name, space, tuple(settings), tuple(runs)))

@@ -157,6 +157,9 @@ def test_the_rule_picks_the_best_mean_and_the_first_of_equals(tmp_path, tiny_con
     outcomes[group.settings[1].trials[0].run_id] = 0.9  # now the middle one: not at an edge
     choice = group.choose(FakeStore(outcomes))
     assert choice.selected is group.settings[1] and not choice.at_edge
+    outcomes[group.settings[2].trials[0].run_id] = 1.5  # the largest rate: the other edge
+    choice = group.choose(FakeStore(outcomes))
+    assert choice.selected is group.settings[2] and choice.at_edge
 
 
 def test_a_diverged_setting_is_not_selectable_and_other_failures_hold_the_group(tmp_path, tiny_config):

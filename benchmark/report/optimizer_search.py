@@ -8,13 +8,14 @@ from collections import defaultdict
 
 import pandas as pd
 
+from ..config import SEARCH_KEYS, at_search_edge
 from ..files import write_text
 from ..record import RunRecord
 from .sections import ReportContext, Section
 from .tables import latex_text, markdown_frame
 from .tidy_data import dataset_name, dataset_order, families_of, loss_order
 
-LR, DECAY = "run.optimizer.head_lr", "run.optimizer.weight_decay"
+LR, DECAY = SEARCH_KEYS
 
 
 def _setting(record: RunRecord) -> tuple[float, float]:
@@ -41,11 +42,6 @@ def search_table(runs: list[RunRecord], trials: list[RunRecord]) -> pd.DataFrame
                                        "trials", "selected"])
 
 
-def _at_edge(record: RunRecord) -> bool:
-    rates = sorted(record.spec.parameter_set.space.get(LR, {}).get("options", []))
-    return len(rates) > 1 and record.spec.settings.optimizer.head_lr in (rates[0], rates[-1])
-
-
 def optimizer_search(context: ReportContext) -> Section | None:
     """The selected setting per loss and dataset, and every searched setting's validation mAP; None when the runs
     were not searched."""
@@ -61,7 +57,7 @@ def optimizer_search(context: ReportContext) -> Section | None:
         lr, decay = _setting(record)
         found = table[(table.loss == loss) & (table.dataset == dataset) & table.selected]
         score = f" ({found.validation_map.iloc[0]:.{context.decimals}f})" if len(found) else ""
-        edge = _at_edge(record)
+        edge = at_search_edge(lr, record.spec.parameter_set.space.get(LR, {}).get("options", []))
         edges += edge
         cells[(loss, dataset)] = f"{lr:g} / {decay:g}{score}" + (" ‡" if edge else "")
     wide = pd.DataFrame({dataset_name(d): [cells.get((loss, d), "–") for loss in order] for d in datasets},

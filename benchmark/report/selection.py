@@ -40,7 +40,7 @@ def configuration(spec: RunSpec) -> dict[str, object]:
     if spec.parameter_set is not None:
         flat.update({key: value for key, value in spec.parameter_set.defaults.items() if key in flat})
     searched = spec.parameter_set is not None and spec.parameter_set.searched
-    # the optimizer search a run's setting comes from (its space), so a searched grid is not mixed with an unsearched one
+    # the search a run's setting comes from (its space): a searched grid is not mixed with an unsearched one
     flat["search"] = json.dumps(spec.parameter_set.space, sort_keys=True) if searched else None
     base = spec.base_seeds
     flat["run.split.split_seed"] = base["split"]
@@ -92,7 +92,7 @@ def configurations(records: list[RunRecord]) -> list[Configuration]:
         settings = configuration(record.spec)
         groups.setdefault(_key(settings), Configuration(settings, [])).records.append(record)
     lent = set()
-    for key, group in list(groups.items()):
+    for group in list(groups.values()):
         plain = groups.get(_key({**group.settings, "search": None}))
         if group.settings["search"] is not None and plain is not None:
             rows = [r for r in plain.records if references.row_kind(r.spec.loss) == "reference"]

@@ -61,9 +61,9 @@ def holm(p_values: dict[str, float]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Comparison:
-    """One row's standing in a column: ``mark`` is ``best`` (the highest mean), ``not shown worse`` (the mark's stored name,
-    printed †: *not shown worse* than the best — its Holm-adjusted paired p is >= ALPHA, which at few replicates
-    is no evidence that the two are alike) or ``""``; ``p_holm`` its adjusted p-value against the best (NaN for the
+    """One row's standing in a column: ``mark`` is ``best`` (the highest mean), ``not shown worse`` (printed †: its
+    Holm-adjusted paired p against the best is >= ALPHA, which at few replicates is no evidence that the two are
+    alike) or ``""``; ``p_holm`` its adjusted p-value against the best (NaN for the
     best itself, or with fewer than two paired replicates)."""
 
     mark: str

@@ -12,9 +12,9 @@ value columns) with the names used on the command line.
 
 A cell is the mean over replicates and, with several, ± the half-width of its 95% t-interval (a subscript in
 LaTeX). Per column the best mean is bold and every other loss that a paired t-test across replicates
-(Holm-corrected over the column) cannot tell from it is marked † (not shown worse). With one replicate nothing is tested and
-only the best is bold. An ablation table follows each loss with a row of its paired difference Δ to the reference
-loss, with its 95% interval, marked "n.s." when not significant. Quoted and reference rows are never marked. A
+(Holm-corrected over the column) does not show worse than it is marked † (not shown worse). With one replicate
+nothing is tested and only the best is bold. An ablation table follows each loss with a row of its paired
+difference Δ to the reference loss, with its 95% interval, marked "n.s." when not significant. Quoted and reference rows are never marked. A
 missing cell is "–".
 """
 from __future__ import annotations
@@ -120,8 +120,7 @@ def _by_replicate(group: pd.DataFrame, row: str, column: Column) -> dict[int, fl
     must never keep one of them silently (e.g. two learning rates that the configuration failed to tell apart)."""
     values: dict[int, float] = {}
     run_ids: dict[int, str] = {}
-    ids = group.run_id if "run_id" in group else ["?"] * len(group)
-    for replicate, value, run_id in zip(group.replicate.astype(int), group.value, ids):
+    for replicate, value, run_id in zip(group.replicate.astype(int), group.value, group.run_id):
         if replicate in values:
             direction, dataset, bits = column
             raise ReportError(

@@ -185,8 +185,8 @@ def verdict(context: ReportContext) -> Section | None:
     metric = context.metric
     result = decide(blocks, ranking)
     caption = (f"What the tests support about the losses' {metric_name(metric)}, computed over "
-               f"{blocks_text(blocks, metric)}. Each statement is followed by the test that supports it (α = {ALPHA}); "
-               "nothing else is claimed. Not separable: the test cannot tell the losses apart at this number "
+               f"{blocks_text(blocks, metric)}. Each statement is followed by the test that supports it "
+               f"(α = {ALPHA}); nothing else is claimed. Not separable: the test cannot tell the losses apart at this number "
                "of blocks, which does not make them equal.")
     markdown = "\n".join([f"*{caption}*", "", *(f"- {s}" for s in result.sentences)]) + "\n"
     shown = decide(blocks, ranking, context.table.names)  # LaTeX: the display names, as the main table prints them
