@@ -1,8 +1,8 @@
 """A configuration's grid of runs, checked against the loss registry, the datasets and this machine before any
 work starts (so ``--dry-run`` catches every bad value), and the ``RunSpec`` of each run.
 
-Loss names may be groups: ``all`` is the five families' representatives (``pairwise``, ``triplet``, ``center``,
-``proxy``, ``dcgh``), ``zoo`` every registered loss (not the variants), ``family:NAME`` a family's members.
+Loss names may be groups: ``all`` is the six families' representatives (``dcmh``, ``triplet``, ``center``,
+``proxy``, ``dcgh``, ``supcon``), ``zoo`` every registered loss (not the variants), ``family:NAME`` a family's members.
 """
 from __future__ import annotations
 

@@ -14,11 +14,17 @@ positions: O(n) per query in compiled loops, no per-item Python. Every metric of
   ``map_best`` / ``map_worst`` (relevant items first / last inside each tie);
 * ``map@K``: truncated at rank K and divided by the number of relevant items in the top K;
 * ``pr_radius``: precision and recall of all pairs within Hamming radius r = 0..k, pooled over queries;
-* ``precision@N`` / ``recall@N``: averaged over queries on the grid ``PRECISION_AT_N``.
+* ``precision@N`` / ``recall@N``: averaged over queries on the grid ``PRECISION_AT_N``;
+* graded relevance (``benchmark.graded``: relevance = the number of labels shared): ``ndcg@K``, ``acg@K``,
+  ``wmap`` (weighted mAP over the whole ranking) and ``wmap@K``, in the same order as ``map`` (ties by index).
 
 Conventions: a code bit is +1 where the value is >= 0 ({0, 1} codes and booleans are read as bits);
 an item is relevant when it shares at least one label (> 0) with the query; a query without relevant
 items scores 0 in every average and stays in the mean.
+
+The pass counts the labels each pair shares (a popcount of the AND of the label words) and its sort moves that
+count rather than a flag, so the binary metrics read "count > 0" and the graded ones the count itself, both in the
+same rank order.
 
 The CPU pass runs over blocks of query rows on ``threads`` threads (numpy and SciPy release the GIL in
 these loops). Each query's numbers are computed the same way whatever the block or the thread that
@@ -36,6 +42,7 @@ import torch
 from scipy.special import digamma
 
 from .errors import check_int
+from .graded import GradedSums, discounts, grade_dtype, graded_metrics
 from .record import DEFAULT_TOPK, PRECISION_AT_N
 
 try:  # the compiled stable counting sort behind scipy.sparse's COO -> CSR conversion
@@ -46,7 +53,8 @@ except ImportError:  # pragma: no cover - a SciPy without it: the numpy fallback
 #: Pairs per chunk of queries on a GPU (the torch pass): bounds its memory whatever the set sizes.
 PAIRS_PER_CHUNK = 1 << 23
 #: Pairs per block of query rows on the CPU (each thread's buffers: about 15 bytes a pair, 23 with more than
-#: 64 classes): several rows at once for small retrieval sets, one row at a time above this size.
+#: 64 classes; with the graded metrics about 33, 36 with more than 255 classes): several rows at once for small
+#: retrieval sets, one row at a time above this size.
 PAIRS_PER_BLOCK = 1 << 17
 
 
@@ -57,7 +65,9 @@ class QueryStats:
     Shapes: ``hist_all``, ``hist_rel`` ``(n_queries, n_bits + 1)`` items / relevant items at each
     distance; ``ap_sum`` ``(n_queries,)`` sum over relevant items of hits / rank; ``topk_sum``,
     ``topk_rel`` ``(n_queries, len(topk))`` the same sum and the relevant count within the first K;
-    ``rel_at_n`` ``(n_queries, len(grid))`` relevant items within the first N.
+    ``rel_at_n`` ``(n_queries, len(grid))`` relevant items within the first N; then the per-query sums of the
+    graded metrics (``benchmark.graded.GradedSums``: ``grade_hist`` ``(n_queries, n_classes + 1)``, ``topk_gain``,
+    ``topk_dcg``, ``wap_sum``, ``topk_wap``), zeros when the graded metrics were not asked for.
     """
 
     hist_all: np.ndarray
@@ -66,9 +76,15 @@ class QueryStats:
     topk_sum: np.ndarray
     topk_rel: np.ndarray
     rel_at_n: np.ndarray
+    grade_hist: np.ndarray
+    topk_gain: np.ndarray
+    topk_dcg: np.ndarray
+    wap_sum: np.ndarray
+    topk_wap: np.ndarray
 
     @classmethod
-    def empty(cls, n_queries: int, n_bits: int, n_topk: int, n_grid: int) -> "QueryStats":
+    def empty(cls, n_queries: int, n_bits: int, n_topk: int, n_grid: int, n_classes: int) -> "QueryStats":
+        graded = GradedSums.empty(n_queries, n_classes, n_topk)
         return cls(
             hist_all=np.zeros((n_queries, n_bits + 1), np.int64),
             hist_rel=np.zeros((n_queries, n_bits + 1), np.int64),
@@ -76,7 +92,11 @@ class QueryStats:
             topk_sum=np.zeros((n_queries, n_topk)),
             topk_rel=np.zeros((n_queries, n_topk), np.int64),
             rel_at_n=np.zeros((n_queries, n_grid), np.int64),
+            **{name: getattr(graded, name) for name in GradedSums.__dataclass_fields__},
         )
+
+    def graded(self) -> GradedSums:
+        return GradedSums(**{name: getattr(self, name) for name in GradedSums.__dataclass_fields__})
 
     @classmethod
     def concat(cls, parts: list["QueryStats"]) -> "QueryStats":
@@ -155,18 +175,22 @@ def _partition_numpy(keys, n_keys: int, relevant, ptr, ranked, perm) -> None:
 
 
 def _compiled_partition_works() -> bool:
-    """SciPy's ``coo_tocsr`` is private API: use it only when it sorts a small case like the fallback."""
+    """SciPy's ``coo_tocsr`` is private API: use it only when it sorts a small case like the fallback, with the
+    shared-label counts the pass moves (uint8, uint16 beyond 255 classes)."""
     if _coo_tocsr is None:
         return False
     keys = np.array([2, 0, 2, 1, 0, 2, 1], np.int32)
-    relevant = np.array([1, 0, 0, 1, 1, 1, 0], bool)
-    out = [(np.empty(4, np.int32), np.empty(7, bool), np.empty(7, np.int32)) for _ in range(2)]
-    try:
-        _coo_tocsr(3, 3, 7, keys, keys, relevant, out[0][0], out[0][2], out[0][1])
-    except Exception:  # pragma: no cover - another signature in some SciPy version
-        return False
-    _partition_numpy(keys, 3, relevant, out[1][0], out[1][1], out[1][2])
-    return all(np.array_equal(a, b) for a, b in zip(out[0], out[1]))
+    for dtype in (np.uint8, np.uint16):
+        grades = np.array([1, 0, 0, 3, 2, 1, 0], dtype)
+        out = [(np.empty(4, np.int32), np.empty(7, dtype), np.empty(7, np.int32)) for _ in range(2)]
+        try:
+            _coo_tocsr(3, 3, 7, keys, keys, grades, out[0][0], out[0][2], out[0][1])
+        except Exception:  # pragma: no cover - another signature in some SciPy version
+            return False
+        _partition_numpy(keys, 3, grades, out[1][0], out[1][1], out[1][2])
+        if not all(np.array_equal(a, b) for a, b in zip(out[0], out[1])):
+            return False  # pragma: no cover
+    return True
 
 
 #: Whether the pass uses SciPy's compiled counting sort (tests switch it off to check the fallback).
@@ -177,8 +201,8 @@ def _partition(keys, n_keys: int, relevant, ptr, ranked, perm) -> None:
     """Stable counting sort of the items by ``keys`` (< ``n_keys``), moving only their relevance.
 
     Writes ``ptr`` (``n_keys + 1``: where each key's items start in the sorted order, i.e. the cumulative
-    histogram) and ``ranked`` (the relevance flags in sorted order: by key, then by index); ``perm``
-    is scratch.
+    histogram) and ``ranked`` (the relevance values, flags or shared-label counts, in sorted order: by key,
+    then by index); ``perm`` is scratch.
     """
     if USE_COMPILED_PARTITION:
         _coo_tocsr(n_keys, n_keys, len(keys), keys, keys, relevant, ptr, perm, ranked)
@@ -193,16 +217,27 @@ INT32_PAIRS = 2**31 - 2
 class _Workspace:
     """One thread's buffers for blocks of ``rows`` query rows against ``n_r`` items (reused block after block)."""
 
-    def __init__(self, rows: int, n_r: int, n_bits: int, label_words: int):
+    def __init__(self, rows: int, n_r: int, n_bits: int, n_classes: int, graded: bool = True):
         pairs = rows * n_r
         index = np.int32 if max(pairs, rows * (n_bits + 1)) <= INT32_PAIRS else np.int64
+        # relevance: the labels shared with the query for the graded metrics (relevant: > 0), else a flag
+        grade = grade_dtype(n_classes) if graded else np.dtype(bool)
+        label_words = -(-n_classes // 64)
         self.words = np.empty(pairs, np.uint64)
-        self.more_words = np.empty(pairs, np.uint64) if label_words > 1 else None
+        self.more_words = np.empty(pairs, np.uint64) if label_words > 1 and not graded else None
         self.count = np.empty(pairs, np.uint8)
         self.keys = np.empty(pairs, index)  # query row in the block * (n_bits + 1) + distance
-        self.relevant = np.empty(pairs, bool)
+        self.relevant = np.empty(pairs, grade)
         self.ptr = np.empty(rows * (n_bits + 1) + 1, index)
-        self.ranked = np.zeros(pairs + 1, bool)  # ranked[0] stays False, so nonzero positions are 1-based ranks
+        self.ranked = np.zeros(pairs + 1, grade)  # ranked[0] stays 0, so nonzero positions are 1-based ranks
+        self.graded = graded
+        if graded:
+            self.flags = np.empty(pairs + 1, bool)  # ranked != 0 (nonzero of flags is several times faster)
+            self.grades = np.empty(pairs, grade)  # the counts of the relevant items, in rank order
+            self.running = np.zeros(pairs + 1)  # running[0] stays 0: labels shared up to each relevant item
+            self.dcg, self.discount_at = np.empty((2, n_r))  # one row's DCG terms and their discounts
+            self.discount = np.zeros(pairs + 1)  # at every 1-based position of the block: 1 / log2(rank + 1)
+            self.discount[1:].reshape(rows, n_r)[:] = discounts(n_r)
         # `words` is free once distances and relevance are done: the sort's scratch output and the
         # precisions reuse it (a smaller working set stays in cache)
         self.perm = self.words.view(index)[:pairs]
@@ -231,16 +266,29 @@ def _numpy_block(s: int, e: int, ws: _Workspace, packed, n_bits: int, topk, grid
             np.add(keys, count, out=keys)
     if rows > 1:
         np.add(keys, ws.bucket_offsets[:rows], out=keys)  # one key range per query row
-    np.bitwise_and(qlw[s:e, 0, None], rlws[0], out=words)  # relevance: any label in common
-    for w in range(1, len(rlws)):
-        more = ws.more_words[:pairs].reshape(shape)
-        np.bitwise_and(qlw[s:e, w, None], rlws[w], out=more)
-        np.bitwise_or(words, more, out=words)
-    np.not_equal(words, 0, out=relevant)
+    if ws.graded:
+        for w, rlw in enumerate(rlws):  # relevance: the labels in common, a popcount of the label words' AND
+            np.bitwise_and(qlw[s:e, w, None], rlw, out=words)
+            if w == 0:
+                np.bitwise_count(words, out=relevant)
+            else:
+                np.bitwise_count(words, out=count)
+                np.add(relevant, count, out=relevant)
+    else:
+        np.bitwise_and(qlw[s:e, 0, None], rlws[0], out=words)  # relevance: any label in common
+        for w in range(1, len(rlws)):
+            more = ws.more_words[:pairs].reshape(shape)
+            np.bitwise_and(qlw[s:e, w, None], rlws[w], out=more)
+            np.bitwise_or(words, more, out=words)
+        np.not_equal(words, 0, out=relevant)
 
     ptr, ranked = ws.ptr[:buckets + 1], ws.ranked[:pairs + 1]
     _partition(ws.keys[:pairs], buckets, ws.relevant[:pairs], ptr, ranked[1:], ws.perm[:pairs])
-    rank = np.flatnonzero(ranked)  # 1-based position in the block of every relevant item, in rank order
+    flags = ranked
+    if ws.graded:  # counts -> flags: nonzero of a bool array is several times faster
+        flags = ws.flags[:pairs + 1]
+        np.not_equal(ranked, 0, out=flags)
+    rank = np.flatnonzero(flags)  # 1-based position in the block of every relevant item, in rank order
     # relevant items before each bucket's end; a row's buckets end at its items' positions + row * n
     rel_before = np.searchsorted(rank, ptr, side="right")
     stats.hist_all[s:e] = np.diff(ptr).reshape(rows, n_bits + 1)
@@ -252,21 +300,82 @@ def _numpy_block(s: int, e: int, ws: _Workspace, packed, n_bits: int, topk, grid
         stats.topk_rel[s:e] = np.searchsorted(rank, row_start + np.minimum(topk, n), side="right") - first[:, None]
     if len(grid):
         stats.rel_at_n[s:e] = np.searchsorted(rank, row_start + grid, side="right") - first[:, None]
+    topk_rel = stats.topk_rel[s:e]
+    if ws.graded:
+        graded = _graded_block(s, e, ws, rank, first, n_rel, n, stats)
 
     precision = ws.precision[:len(rank)]  # hits / rank of each relevant item, row after row
     np.copyto(precision, rank)  # int64 -> float64 once: faster than mixed-type arithmetic
-    topk_rel = stats.topk_rel[s:e]
     for i in range(rows):
         mine = precision[first[i]:first[i] + n_rel[i]]
         if i:
             np.subtract(mine, i * n, out=mine)  # rank within the query's own row (exact in float64)
+        if ws.graded:
+            graded(i, mine)
         np.divide(hits[:len(mine)], mine, out=mine)
         stats.ap_sum[s + i] = mine.sum()
         for j, m in enumerate(topk_rel[i]):
             stats.topk_sum[s + i, j] = mine[:m].sum()
 
 
-def _numpy_pass(qb, rb, ql, rl, topk, grid, chunk: int | None, threads: int | None) -> QueryStats:
+def _graded_block(s: int, e: int, ws: _Workspace, rank, first, n_rel, n: int, stats: QueryStats):
+    """The graded sums of query rows ``s:e`` (``benchmark.graded``) from the relevant items' 1-based positions in
+    the block (``rank``, row after row, each row's from ``first``). The block-wide work is elementwise or exact
+    (integer running sums in float64); the returned function finishes row ``i`` given its items' ranks within the
+    row (float64), so each query's numbers do not depend on the block either."""
+    found = len(rank)
+    grades = ws.grades[:found]
+    np.take(ws.ranked, rank, out=grades, mode="clip")  # labels each relevant item shares, in rank order
+    # (mode "clip": the positions are valid, and np.take buffers `out` only in the default mode, "raise")
+    running = ws.running[:found + 1]
+    np.copyto(running[1:], grades)
+    # labels shared up to each relevant item, block-wide: exact integers, so the order of the additions does not
+    # matter, and torch's scan is several times faster than numpy's
+    torch.from_numpy(running[1:]).cumsum_(0)
+    before = running[first]  # ... before each row's first one (a copy: `running` becomes ACG row by row)
+    topk_rel = stats.topk_rel[s:e]
+    stats.topk_gain[s:e] = running[first[:, None] + topk_rel] - before[:, None]
+    _grade_histogram(grades, first, n_rel, n, stats.grade_hist[s:e], ws.flags)
+    # Python numbers for the row loop; DCG needs only the relevant items within the largest K
+    starts, ends, before = first.tolist(), (first + n_rel).tolist(), before.tolist()
+    within, deepest = topk_rel.tolist(), topk_rel.max(axis=1, initial=0).tolist()
+    wap_sum, topk_wap, topk_dcg = stats.wap_sum[s:e], stats.topk_wap[s:e], stats.topk_dcg[s:e]
+    add = np.add.reduce
+
+    def row(i: int, ranks: np.ndarray) -> None:
+        a, b, m = starts[i], ends[i], deepest[i]
+        acg = running[a + 1:b + 1]
+        np.subtract(acg, before[i], out=acg)  # labels shared up to each of the row's relevant items
+        np.divide(acg, ranks, out=acg)  # ACG at its rank
+        wap_sum[i] = add(acg)
+        if m:
+            discount, dcg = ws.discount_at[:m], ws.dcg[:m]
+            np.take(ws.discount, rank[a:a + m], out=discount, mode="clip")  # 1 / log2(rank + 1)
+            np.ldexp(discount, grades[a:a + m], out=dcg)
+            np.subtract(dcg, discount, out=dcg)  # (2^r - 1) / log2(rank + 1)
+            for j, k in enumerate(within[i]):
+                topk_dcg[i, j] = add(dcg[:k])
+                topk_wap[i, j] = add(acg[:k])
+
+    return row
+
+
+def _grade_histogram(grades, first, n_rel, n: int, hist, flags) -> None:
+    """``hist`` (rows, n_classes + 1): each row's items per number of labels shared, from the counts of its relevant
+    items (``grades``, row after row, each row's from ``first``): for v = 2, 3, ... up to the most shared in the
+    block, one compare over the block and a count per row of the items sharing at least v."""
+    hist[:, 0] = n - n_rel
+    at_least, top = n_rel, int(grades.max(initial=1))
+    flags = flags[:len(grades)]
+    for v in range(2, top + 1):
+        np.greater_equal(grades, v, out=flags)
+        more = np.array([np.count_nonzero(flags[a:a + m]) for a, m in zip(first.tolist(), n_rel.tolist())])
+        hist[:, v - 1] = at_least - more
+        at_least = more
+    hist[:, top] = at_least
+
+
+def _numpy_pass(qb, rb, ql, rl, topk, grid, chunk: int | None, threads: int | None, graded: bool) -> QueryStats:
     """The pass on the CPU over blocks of query rows, on ``threads`` threads (one workspace each)."""
     n_q, n_r, n_bits = qb.shape[0], rb.shape[0], qb.shape[1]
     qw, rw, qlw, rlw = _pack_words(qb), _pack_words(rb), _pack_words(ql), _pack_words(rl)
@@ -277,14 +386,14 @@ def _numpy_pass(qb, rb, ql, rl, topk, grid, chunk: int | None, threads: int | No
     if threads is None:
         threads = min(torch.get_num_threads(), _available_cores())
     workers = max(1, min(threads, len(starts)))
-    stats = QueryStats.empty(n_q, n_bits, len(topk), len(grid))
+    stats = QueryStats.empty(n_q, n_bits, len(topk), len(grid), ql.shape[1])
     hits = np.arange(1, n_r + 1, dtype=np.float64)
     local = threading.local()
 
     def run(s):
         ws = getattr(local, "workspace", None)
         if ws is None:
-            ws = local.workspace = _Workspace(rows, n_r, n_bits, len(packed[3]))
+            ws = local.workspace = _Workspace(rows, n_r, n_bits, ql.shape[1], graded)
         _numpy_block(s, min(s + rows, n_q), ws, packed, n_bits, topk, grid, hits, stats)
 
     if workers == 1:
@@ -304,13 +413,15 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _stats_torch(q, r, ql, rl, n_bits: int, topk: np.ndarray, grid: np.ndarray) -> QueryStats:
+def _stats_torch(q, r, ql, rl, n_bits: int, topk: np.ndarray, grid: np.ndarray, graded: bool) -> QueryStats:
     """The same pass with torch ops, for a GPU: ``q``, ``r`` +-1 float codes, ``ql``, ``rl`` 0/1 float labels."""
-    n_q, n_r = q.shape[0], r.shape[0]
+    n_q, n_r, n_classes = q.shape[0], r.shape[0], ql.shape[1]
     dist = ((n_bits - q @ r.T) / 2).round().long()
-    relevant = (ql @ rl.T) > 0
+    shared = (ql @ rl.T).round().long()  # labels in common (exact: sums of 0/1 in float32)
+    relevant = shared > 0
     order = torch.argsort(dist, dim=1, stable=True)
-    ranked_rel = relevant.gather(1, order)
+    ranked_shared = shared.gather(1, order)
+    ranked_rel = ranked_shared > 0
     hits = ranked_rel.cumsum(1)
     ranks = torch.arange(1, n_r + 1, device=q.device, dtype=torch.float64)
     precision_at_hits = torch.where(ranked_rel, hits / ranks, 0.0).cumsum(1)
@@ -319,35 +430,50 @@ def _stats_torch(q, r, ql, rl, n_bits: int, topk: np.ndarray, grid: np.ndarray) 
     hist = hist.view(n_q, n_bits + 1, 2)
     topk_index = torch.as_tensor(np.minimum(topk, n_r) - 1, device=q.device)
     grid_index = torch.as_tensor(grid - 1, device=q.device)
-    return QueryStats(
+    none = GradedSums.empty(n_q, n_classes, len(topk))
+    stats = QueryStats(
         hist_all=hist.sum(2).cpu().numpy(),
         hist_rel=hist[:, :, 1].cpu().numpy(),
         ap_sum=precision_at_hits[:, -1].cpu().numpy(),
         topk_sum=precision_at_hits[:, topk_index].cpu().numpy(),
         topk_rel=hits[:, topk_index].cpu().numpy(),
         rel_at_n=hits[:, grid_index].cpu().numpy(),
+        **{name: getattr(none, name) for name in GradedSums.__dataclass_fields__},
     )
+    if graded:
+        gain = ranked_shared.to(torch.float64)
+        running = gain.cumsum(1)  # labels shared up to each rank
+        acg_at_hits = torch.where(ranked_rel, running / ranks, 0.0).cumsum(1)
+        dcg = ((torch.exp2(gain) - 1) / torch.log2(ranks + 1)).cumsum(1)
+        grade_hist = torch.zeros(n_q, n_classes + 1, dtype=torch.long, device=q.device)
+        grade_hist.scatter_add_(1, shared, torch.ones_like(shared))
+        stats.grade_hist = grade_hist.cpu().numpy()
+        stats.topk_gain = running[:, topk_index].cpu().numpy()
+        stats.topk_dcg = dcg[:, topk_index].cpu().numpy()
+        stats.wap_sum = acg_at_hits[:, -1].cpu().numpy()
+        stats.topk_wap = acg_at_hits[:, topk_index].cpu().numpy()
+    return stats
 
 
 def query_stats(qb, rb, ql, rl, *, topk, grid, device=None, chunk: int | None = None,
-                backend: str | None = None, threads: int | None = None) -> QueryStats:
+                backend: str | None = None, threads: int | None = None, graded: bool = True) -> QueryStats:
     """Run the pass over query chunks of boolean codes ``qb``, ``rb`` and labels ``ql``, ``rl``.
 
     ``backend``: ``"numpy"`` (the default on the CPU) or ``"torch"`` (the default on any other device; on
     the CPU it serves to test the GPU code). ``chunk``: query rows per block (numpy: by default enough
     rows for about ``PAIRS_PER_BLOCK`` pairs; torch: about ``PAIRS_PER_CHUNK``). ``threads``: threads of
     the numpy pass (by default ``torch.get_num_threads()``, at most the cores this process may use);
-    the results are the same for any value.
+    the results are the same for any value. ``graded``: also the sums of the graded metrics (else zeros).
     """
     n_r = rb.shape[0]
     topk, grid = np.asarray(topk, np.int64), np.asarray(grid, np.int64)
     device = torch.device(device) if device is not None else torch.device("cpu")
     if (backend or ("numpy" if device.type == "cpu" else "torch")) == "numpy":
-        return _numpy_pass(qb, rb, ql, rl, topk, grid, chunk, threads)
+        return _numpy_pass(qb, rb, ql, rl, topk, grid, chunk, threads, graded)
     chunk = chunk or max(1, PAIRS_PER_CHUNK // n_r)
     q, r = (torch.as_tensor(b, device=device).float() * 2 - 1 for b in (qb, rb))
     ql_t, rl_t = (torch.as_tensor(lab, device=device).float() for lab in (ql, rl))
-    return QueryStats.concat([_stats_torch(q[s:s + chunk], r, ql_t[s:s + chunk], rl_t, qb.shape[1], topk, grid)
+    return QueryStats.concat([_stats_torch(q[s:s + chunk], r, ql_t[s:s + chunk], rl_t, qb.shape[1], topk, grid, graded)
                               for s in range(0, qb.shape[0], chunk)])
 
 
@@ -387,8 +513,10 @@ def tie_bounded_ap_sums(stats: QueryStats) -> tuple[np.ndarray, np.ndarray, np.n
     return expected.sum(1), best.sum(1), worst.sum(1)
 
 
-def metrics_from_stats(stats: QueryStats, *, n_retrieval: int, topk, grid, radius: bool = True) -> dict:
-    """Every metric from the per-query numbers of the pass (see the module docstring)."""
+def metrics_from_stats(stats: QueryStats, *, n_retrieval: int, topk, grid, radius: bool = True,
+                       graded: bool = True) -> dict:
+    """Every metric from the per-query numbers of the pass (see the module docstring); the graded ones
+    (``wmap``, ``ndcg@K``, ``acg@K``, ``wmap@K``) when ``graded``."""
     n_relevant = stats.hist_rel.sum(1)
     expected, best, worst = tie_bounded_ap_sums(stats)
     n_queries, n_bits = stats.hist_all.shape[0], stats.hist_all.shape[1] - 1
@@ -400,6 +528,8 @@ def metrics_from_stats(stats: QueryStats, *, n_retrieval: int, topk, grid, radiu
     }
     for j, k in enumerate(topk):
         result[f"map@{k}"] = float(_mean_ratio(stats.topk_sum[:, j], stats.topk_rel[:, j]))
+    if graded:
+        result.update(graded_metrics(stats.graded(), topk=topk, n_retrieval=n_retrieval, topk_rel=stats.topk_rel))
     if radius:
         within = np.cumsum(stats.hist_all.sum(0))
         rel_within = np.cumsum(stats.hist_rel.sum(0))
@@ -433,6 +563,7 @@ def evaluate(
     device=None,
     chunk: int | None = None,
     threads: int | None = None,
+    graded: bool = True,
 ) -> dict:
     """Every retrieval metric of one direction (queries of one modality against a database of another).
 
@@ -440,7 +571,7 @@ def evaluate(
         q_codes, r_codes: ``(n_q, k)`` / ``(n_r, k)`` codes: +-1, {0, 1}, bool or real values (x >= 0 is +1);
             torch tensors or numpy arrays.
         q_labels, r_labels: ``(n_q, c)`` / ``(n_r, c)`` multi-hot labels of any numeric dtype (> 0 is a label).
-        topk: the K of ``map@K`` (K above n_r counts as n_r).
+        topk: the K of ``map@K``, ``ndcg@K``, ``acg@K`` and ``wmap@K`` (K above n_r counts as n_r).
         radius: also compute ``pr_radius``.
         precision_at: the N of ``precision@N`` / ``recall@N``; values above n_r are left out.
         device: ``"cpu"`` for the numpy pass, or a torch device (e.g. ``"cuda"``); ``None`` uses the device
@@ -449,10 +580,12 @@ def evaluate(
             stays in cache; about 8M pairs per chunk on a GPU). Bounds memory; results do not depend on it.
         threads: threads of the CPU pass (default: ``torch.get_num_threads()``, at most the cores this
             process may run on; ``threads=1`` on a shared machine). Results do not depend on it.
+        graded: also the graded-relevance metrics (``benchmark.graded``: relevance = labels shared; ``ndcg@K``,
+            ``acg@K``, ``wmap``, ``wmap@K``), ranked in the same order as ``map`` (ties by retrieval index).
 
     Returns:
-        ``{"map", "map_tie_aware", "map_best", "map_worst", "map@K"..., "pr_radius": {"radius",
-        "precision", "recall"}, "precision@N": {"n", "value"}, "recall@N": {"n", "value"},
+        ``{"map", "map_tie_aware", "map_best", "map_worst", "map@K"..., "wmap", "ndcg@K", "acg@K", "wmap@K"...,
+        "pr_radius": {"radius", "precision", "recall"}, "precision@N": {"n", "value"}, "recall@N": {"n", "value"},
         "n_queries", "n_retrieval", "n_bits"}`` with plain floats and lists (JSON-ready).
 
     Raises:
@@ -467,8 +600,9 @@ def evaluate(
         check_int("chunk (queries per chunk)", chunk, minimum=1, error=ValueError)
     if threads is not None:
         check_int("threads", threads, minimum=1, error=ValueError)
-    stats = query_stats(qb, rb, ql, rl, topk=topk, grid=grid, device=device, chunk=chunk, threads=threads)
-    return metrics_from_stats(stats, n_retrieval=rb.shape[0], topk=topk, grid=grid, radius=radius)
+    stats = query_stats(qb, rb, ql, rl, topk=topk, grid=grid, device=device, chunk=chunk, threads=threads,
+                        graded=graded)
+    return metrics_from_stats(stats, n_retrieval=rb.shape[0], topk=topk, grid=grid, radius=radius, graded=graded)
 
 
 def mean_average_precision(q_codes, r_codes, q_labels, r_labels, ties: str = "index", k: int | None = None,
@@ -483,7 +617,7 @@ def mean_average_precision(q_codes, r_codes, q_labels, r_labels, ties: str = "in
     if ties == "aware" and k is not None:
         raise ValueError("tie-aware mAP is computed over the whole retrieval set; use k=None, or ties='index' with k")
     result = evaluate(q_codes, r_codes, q_labels, r_labels, topk=() if k is None else (k,), radius=False,
-                      precision_at=(), **options)
+                      precision_at=(), graded=False, **options)
     if k is not None:
         return result[f"map@{k}"]
     return result["map" if ties == "index" else "map_tie_aware"]

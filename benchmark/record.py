@@ -176,6 +176,7 @@ class RunRecord(_VersionedRecord):
     environment: dict
     finished_at: str
     family: str | None = None  # the loss's family in the registry (None: a reference row or a user's loss)
+    control: bool = False  # a label-free control (infonce): reports show it and never rank or test it
     citation: dict | None = None  # the registered loss's losses.Citation as a dict (None: no published method)
     diagnostics: dict | None = None  # benchmark.diagnostics of the kept codes (None: no codes, ref:continuous)
     files: dict[str, str] = field(default_factory=dict)  # the files kept in the run's folder -> SHA-256

@@ -11,7 +11,8 @@
 Families (``losses.families()``), each with its representative first:
 ``pairwise`` (``dcmh``, ``pairwise``, ``hashnet``, ``dch``, ``dchmt``), ``triplet`` (``triplet``, ``dtsh``),
 ``center`` (``center``, ``dpn``, ``orthohash``), ``proxy`` (``proxy``, ``hyp2``, ``dsph``, ``proxy-anchor``),
-``dcgh`` (``dcgh``); variants ``dcgh-novar``, ``dcgh-nopair``, ``dcgh-labelvar``, ``dcgh-proxyonly``; a user's
+``dcgh`` (``dcgh``), ``contrastive`` (``supcon``, ``infonce`` — the label-free control —, ``ms``, ``qmi``);
+variants ``supcon-soft``, ``dcgh-novar``, ``dcgh-nopair``, ``dcgh-labelvar``, ``dcgh-proxyonly``; a user's
 loss as ``package.module:ClassName``.
 """
 from .base import CONSUMES, HashingLoss, LossConfigError, LossOutput, OptimizerSettings
@@ -37,6 +38,7 @@ from .registry import (
 # Importing the modules registers their losses.
 from . import dcmh, pairwise, triplet, center, proxy, dcgh  # noqa: E402,F401  isort: skip
 from . import hashnet, dch, dchmt, dtsh, dpn, orthohash, hyp2, dsph, proxy_anchor  # noqa: E402,F401  isort: skip
+from . import supcon, infonce, ms, qmi  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "CONSUMES",

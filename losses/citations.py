@@ -86,3 +86,25 @@ DCGH = _cite(
     ("Hao Chen", "Lei Zhu", "Xinghui Zhu"), "Applied Sciences", 2025, "chen2025dcgh", kind="article",
     where="Applied Sciences", volume="15", number="6", pages="3068", doi="10.3390/app15063068",
     code="donnotnormal/DCGH", commit="9177df68720b0d2542f0ff03305a1f5582d35bfe")
+CLIP = _cite(
+    "CLIP", "Learning Transferable Visual Models From Natural Language Supervision",
+    ("Alec Radford", "Jong Wook Kim", "Chris Hallacy", "Aditya Ramesh", "Gabriel Goh", "Sandhini Agarwal",
+     "Girish Sastry", "Amanda Askell", "Pamela Mishkin", "Jack Clark", "Gretchen Krueger", "Ilya Sutskever"),
+    "ICML", 2021, "radford2021clip", where="International Conference on Machine Learning (ICML)",
+    pages="8748--8763", code="mlfoundations/open_clip", commit="89fb801f1e6087880e951fc8354b8a2077b79c6d")
+SUPCON = _cite(
+    "SupCon", "Supervised Contrastive Learning",
+    ("Prannay Khosla", "Piotr Teterwak", "Chen Wang", "Aaron Sarna", "Yonglong Tian", "Phillip Isola",
+     "Aaron Maschinot", "Ce Liu", "Dilip Krishnan"), "NeurIPS", 2020, "khosla2020supcon",
+    where="Advances in Neural Information Processing Systems (NeurIPS)",
+    code="HobbitLong/SupContrast", commit="66a8fe53880d6a1084b2e4e0db0a019024d6d41a")
+MULTI_SIMILARITY = _cite(
+    "Multi-Similarity", "Multi-Similarity Loss With General Pair Weighting for Deep Metric Learning",
+    ("Xun Wang", "Xintong Han", "Weilin Huang", "Dengke Dong", "Matthew R. Scott"), "CVPR", 2019,
+    "wang2019multisimilarity", where="IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)",
+    pages="5022--5030", code="QinLab-WFU/DMsH-LN", commit="f22eba744b20032cf712a051810e5a077a0b3f71")
+DNPH = _cite(
+    "DNpH", "Deep Neighborhood-Preserving Hashing With Quadratic Spherical Mutual Information for Cross-Modal "
+    "Retrieval", ("Qibing Qin", "Yadong Huo", "Lei Huang", "Jiangyan Dai", "Huihui Zhang", "Wenfeng Zhang"),
+    "IEEE TMM", 2024, "qin2024dnph", kind="article", where="IEEE Transactions on Multimedia", volume="26",
+    doi="10.1109/TMM.2023.3349075", code="QinLab-WFU/DNpH", commit="e27c5b03520a3c32b3f7160c163780066e4ad446")

@@ -34,3 +34,11 @@ def irrelevant_pairs(labels: torch.Tensor) -> torch.Tensor:
     """``(n, n)`` bool: both samples carry at least two labels and they share none (HyP²'s irrelevant pairs)."""
     multi = labels.sum(dim=1) > 1
     return multi.unsqueeze(1) & multi.unsqueeze(0) & (labels @ labels.T == 0)
+
+
+def log1p_sum_exp(logits: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
+    """``log(1 + sum of exp(logits) where mask)`` along ``dim``, overflow-free (a log-sum-exp over the masked entries
+    and a 0); an empty slice gives 0."""
+    masked = logits.masked_fill(~mask, float("-inf"))
+    zero = torch.zeros_like(masked.narrow(dim, 0, 1))
+    return torch.logsumexp(torch.cat([zero, masked], dim=dim), dim=dim)

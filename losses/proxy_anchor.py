@@ -6,18 +6,11 @@ import torch
 from torch import nn
 
 from .base import HashingLoss, LossOutput, check_number, check_seed, proxy_optimizer
-from .functional import cosine_matrix
+from .functional import cosine_matrix, log1p_sum_exp
 from .proxy import init_kaiming_proxies
 from . import citations
 from .registry import register
 from .space import FloatRange
-
-
-def log1p_sum_exp(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``(n, c) -> (c,)``: ``log(1 + sum_{i: mask_ij} exp(logits_ij))`` per column, overflow-free (a log-sum-exp
-    over the masked entries and a 0); an empty column gives 0."""
-    masked = logits.masked_fill(~mask, float("-inf"))
-    return torch.logsumexp(torch.cat([logits.new_zeros(1, logits.shape[1]), masked]), dim=0)
 
 
 @register("proxy-anchor", family="proxy", citation=citations.PROXY_ANCHOR)
@@ -63,7 +56,7 @@ class ProxyAnchorLoss(HashingLoss):
         terms = {}
         for modality, codes in (("img", img), ("txt", txt)):
             cos = cosine_matrix(codes, self.proxies.to(codes.dtype))
-            pos = log1p_sum_exp(-self.alpha * (cos - self.mrg), pos_mask).sum() / n_valid
-            neg = log1p_sum_exp(self.alpha * (cos + self.mrg), ~pos_mask).sum() / self.n_classes
+            pos = log1p_sum_exp(-self.alpha * (cos - self.mrg), pos_mask, 0).sum() / n_valid
+            neg = log1p_sum_exp(self.alpha * (cos + self.mrg), ~pos_mask, 0).sum() / self.n_classes
             terms[f"pos_{modality}"], terms[f"neg_{modality}"] = 0.5 * pos, 0.5 * neg
         return LossOutput.from_terms(terms)

@@ -13,7 +13,7 @@ from .citation import Citation
 from .space import Choice, FloatRange, IntRange
 
 #: The loss families, in the order lists and reports show them.
-FAMILIES = ("pairwise", "triplet", "center", "proxy", "dcgh")
+FAMILIES = ("pairwise", "triplet", "center", "proxy", "dcgh", "contrastive")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class LossEntry:
             ``short`` form when it has one); None for a loss that is no published method.
         citation: the structured citation (title, authors, venue, year, BibTeX, code) of that method, or None.
         representative: True for the one loss that stands for its family (``--losses all``).
+        control: True for a label-free control (``infonce``): reports show it beside the losses and never rank or
+            test it with them.
     """
 
     name: str
@@ -38,6 +40,7 @@ class LossEntry:
     source: str | None = None
     representative: bool = False
     citation: Citation | None = None
+    control: bool = False
 
     @property
     def is_variant(self) -> bool:
@@ -74,6 +77,7 @@ def register(
     source: str | None = None,
     representative: bool = False,
     description: str | None = None,
+    control: bool = False,
 ):
     """Class decorator registering a loss under ``name``; registering a name twice raises.
 
@@ -84,6 +88,8 @@ def register(
             ``citation``.
         representative: the loss stands for its family; at most one per family, and it needs a family.
         description: one line for ``list losses``; defaults to the first line of the class docstring.
+        control: the loss is a label-free control, shown beside the losses but never ranked or tested with them; a
+            control is never its family's representative.
     """
     _check_family(family)
     if citation is not None:
@@ -93,6 +99,8 @@ def register(
     if representative:
         if family is None:
             raise LossConfigError(f"loss {name!r}: a representative loss needs a family")
+        if control:
+            raise LossConfigError(f"loss {name!r}: a control cannot be its family's representative")
         taken = [e.name for e in _REGISTRY.values() if e.representative and e.family == family]
         if taken:
             raise LossConfigError(f"loss {name!r}: family {family!r} already has its representative {taken[0]!r}")
@@ -102,7 +110,8 @@ def register(
             raise TypeError(f"@register({name!r}) decorates HashingLoss subclasses, got {cls!r}")
         _checked_space(name, cls)
         _add(LossEntry(name=name, cls=cls, description=description or _first_doc_line(cls), family=family,
-                       source=source, representative=bool(representative), citation=citation))
+                       source=source, representative=bool(representative), citation=citation,
+                       control=bool(control)))
         return cls
 
     return decorator
@@ -116,7 +125,7 @@ def register_variant(name: str, base: str, description: str, **fixed) -> None:
     entry = _REGISTRY[base]
     _check_params(base, entry.cls, fixed)
     _add(LossEntry(name=name, cls=entry.cls, description=description, base=base, fixed=dict(fixed),
-                   family=entry.family, source=entry.source, citation=entry.citation))
+                   family=entry.family, source=entry.source, citation=entry.citation, control=entry.control))
 
 
 def unregister(name: str) -> None:
@@ -135,7 +144,7 @@ def representatives() -> list[str]:
 
 
 def families() -> list[str]:
-    """The loss families, in their display order: pairwise, triplet, center, proxy, dcgh."""
+    """The loss families, in their display order: pairwise, triplet, center, proxy, dcgh, contrastive."""
     return list(FAMILIES)
 
 

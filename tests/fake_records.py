@@ -39,6 +39,7 @@ def make_record(spec: RunSpec, i2t: float, t2i: float | None = None, grid_id: st
                      "git_commit": "abc123"},
         finished_at="2026-11-25T12:00:00+00:00",
         family=next((e.family for e in losses.entries() if e.name == spec.loss), None),
+        control=any(e.control for e in losses.entries() if e.name == spec.loss),
     )
 
 

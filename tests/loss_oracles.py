@@ -349,3 +349,91 @@ def proxy_anchor(u, v, y, proxies, alpha=32.0, mrg=0.1):
         terms[f"pos_{name}"] = (pos / len(with_positives) if with_positives else 0.0) / 2
         terms[f"neg_{name}"] = neg / c / 2
     return terms
+
+
+def log_softmax_at(row, index):
+    top = max(row)
+    return row[index] - top - math.log(sum(math.exp(x - top) for x in row))
+
+
+def infonce(u, v, y, temperature=0.07):
+    n = len(u)
+    logits = [[cos(u[i], v[j]) / temperature for j in range(n)] for i in range(n)]
+    columns = [[logits[i][j] for i in range(n)] for j in range(n)]
+    return {"img_to_txt": -mean(log_softmax_at(logits[i], i) for i in range(n)) / 2,
+            "txt_to_img": -mean(log_softmax_at(columns[j], j) for j in range(n)) / 2}
+
+
+def supcon(u, v, y, temperature=0.07, base_temperature=0.07, positives="shared"):
+    """Each of the 2n codes as an anchor against the other 2n - 1; a pair's weight by its items' labels."""
+    n = len(u)
+    codes, items = u + v, list(range(n)) * 2
+
+    def weight(a, b):
+        i, j = items[a], items[b]
+        if i == j:
+            return 1.0
+        if positives == "shared":
+            return 1.0 if shares_label(y[i], y[j]) else 0.0
+        return cos(y[i], y[j])
+
+    per_anchor = []
+    for a in range(2 * n):
+        others = [b for b in range(2 * n) if b != a]
+        logits = [cos(codes[a], codes[b]) / temperature for b in others]
+        top = max(logits)
+        log_norm = top + math.log(sum(math.exp(x - top) for x in logits))
+        weights = [weight(a, b) for b in others]
+        mean_log_prob = sum(w * (x - log_norm) for w, x in zip(weights, logits)) / sum(weights)
+        per_anchor.append(-(temperature / base_temperature) * mean_log_prob)
+    return {"img_anchors": sum(per_anchor[:n]) / (2 * n), "txt_anchors": sum(per_anchor[n:]) / (2 * n)}
+
+
+def multi_similarity(a, b, y, thresh, margin, scale_pos, scale_neg, similarity):
+    n = len(a)
+    raw = [[dot(a[i], b[j]) for j in range(n)] for i in range(n)]
+    if similarity == "cosine":
+        sim = cos_table(a, b)
+    else:  # each row of a b^T divided by its L2 norm
+        sim = [[x / max(math.sqrt(sum(z * z for z in row)), 1e-12) for x in row] for row in raw]
+    total = 0.0
+    for i in range(n):
+        pos = [sim[i][j] for j in range(n) if shares_label(y[i], y[j]) and sim[i][j] < 1 - 1e-5]
+        neg = [sim[i][j] for j in range(n) if not shares_label(y[i], y[j])]
+        if not pos or not neg:
+            continue
+        mined_neg = [s for s in neg if s + margin > min(pos)]
+        mined_pos = [s for s in pos if s - margin < max(neg)]
+        if not mined_neg or not mined_pos:
+            continue
+        total += (math.log(1 + sum(math.exp(-scale_pos * (s - thresh)) for s in mined_pos)) / scale_pos
+                  + math.log(1 + sum(math.exp(scale_neg * (s - thresh)) for s in mined_neg)) / scale_neg)
+    return total / n
+
+
+def ms(u, v, y, thresh=0.5, margin=0.1, scale_pos=2.0, scale_neg=40.0, similarity="row-normalized"):
+    settings = (thresh, margin, scale_pos, scale_neg, similarity)
+    return {"img_img": multi_similarity(u, u, y, *settings), "txt_txt": multi_similarity(v, v, y, *settings),
+            "img_to_txt": multi_similarity(u, v, y, *settings)}
+
+
+def qmi(u, v, y, kernel="cosine", sigma=3.0, square_clamp=True):
+    n = len(u)
+    shared = [[1.0 if shares_label(y[i], y[j]) else 0.0 for j in range(n)] for i in range(n)]
+    inverse_needs = sum(map(sum, shared)) / n ** 2
+
+    def k(a, b):
+        if kernel == "cosine":
+            return 0.5 * (1 + dot(a, b) / ((math.sqrt(dot(a, a)) + 1e-8) * (math.sqrt(dot(b, b)) + 1e-8)))
+        return math.exp(-max(sum((x - z) ** 2 for x, z in zip(a, b)), 0.0) / (2 * sigma ** 2))
+
+    def q(a, b):
+        total = 0.0
+        for i in range(n):
+            for j in range(n):
+                value, d = k(a[i], b[j]), shared[i][j]
+                total += ((d * value - 1) ** 2 + inverse_needs * value ** 2) if square_clamp \
+                    else -(d * value - inverse_needs * value)
+        return total
+
+    return {"image": q(u, u), "text": q(v, v), "cross": q(u, v)}

@@ -163,3 +163,79 @@ def cosine_map(query_rows, retrieval_rows, query_labels, retrieval_labels) -> fl
                 total += hits / rank
         aps.append(total / hits if hits else 0.0)
     return sum(aps) / len(aps)
+
+
+# ------------------------------------------------------------------------------------------- graded relevance
+
+
+def shared_labels(a_labels, b_labels) -> int:
+    """Graded relevance: how many labels (> 0) both have."""
+    return sum(1 for x, y in zip(a_labels, b_labels) if x > 0 and y > 0)
+
+
+def ranked_shared_labels(q_bits, r_bits, q_labels, r_labels) -> list[int]:
+    """One query's shared-label counts in ranked order: by Hamming distance, then retrieval index."""
+    items = [(hamming(q_bits, rb), j, shared_labels(q_labels, rl)) for j, (rb, rl) in enumerate(zip(r_bits, r_labels))]
+    return [grade for _, _, grade in sorted(items)]
+
+
+def cumulative_gain(ranked: list[int], k: int) -> float:
+    """ACG@k: the mean relevance of the first k items (k above the list's length counts as its length)."""
+    k = min(k, len(ranked))
+    return sum(ranked[:k]) / k
+
+
+def discounted_gain(ranked: list[int], k: int) -> float:
+    """DCG@k = sum over the first k ranks i of (2^r - 1) / log2(i + 1)."""
+    total = 0.0
+    for i, grade in enumerate(ranked[:k], start=1):
+        total += (2 ** grade - 1) / math.log2(i + 1)
+    return total
+
+
+def normalized_discounted_gain(ranked: list[int], k: int) -> float:
+    """NDCG@k: DCG@k over the DCG@k of the same items sorted by decreasing relevance; 0 when that is 0."""
+    ideal = discounted_gain(sorted(ranked, reverse=True), k)
+    return discounted_gain(ranked, k) / ideal if ideal > 0 else 0.0
+
+
+def weighted_average_precision(ranked: list[int], k: int | None = None) -> float:
+    """WAP@k (Zhao et al., CVPR 2015): over the items with relevance > 0 among the first k (all when None), the mean
+    of ACG at their rank; 0 when there is none."""
+    ranked = ranked if k is None else ranked[:k]
+    acgs = []
+    for rank, grade in enumerate(ranked, start=1):
+        if grade > 0:
+            acgs.append(sum(ranked[:rank]) / rank)
+    return sum(acgs) / len(acgs) if acgs else 0.0
+
+
+def graded_from_rankings(rankings: list[list[int]], topk=()) -> dict:
+    """The graded metrics, means over queries, of each query's shared-label counts in ranked order."""
+    out = {"wmap": float(np.mean([weighted_average_precision(ranked) for ranked in rankings]))}
+    for k in topk:
+        out[f"ndcg@{k}"] = float(np.mean([normalized_discounted_gain(ranked, k) for ranked in rankings]))
+        out[f"acg@{k}"] = float(np.mean([cumulative_gain(ranked, k) for ranked in rankings]))
+        out[f"wmap@{k}"] = float(np.mean([weighted_average_precision(ranked, k) for ranked in rankings]))
+    return out
+
+
+def reference_graded_metrics(q_codes, r_codes, q_labels, r_labels, topk=()) -> dict:
+    """``wmap``, ``ndcg@K``, ``acg@K``, ``wmap@K`` of ``benchmark.metrics.evaluate``, one query at a time."""
+    q_bits, r_bits = bits(q_codes), bits(r_codes)
+    q_labels, r_labels = np.asarray(q_labels).tolist(), np.asarray(r_labels).tolist()
+    return graded_from_rankings([ranked_shared_labels(qb, r_bits, ql, r_labels) for qb, ql in zip(q_bits, q_labels)],
+                                topk)
+
+
+def cosine_graded_metrics(query_rows, retrieval_rows, query_labels, retrieval_labels, topk=()) -> dict:
+    """The graded metrics of items ranked by decreasing cosine (0 for an empty row), ties by index."""
+    rankings = []
+    for q, ql in zip(query_rows, query_labels):
+        scores = []
+        for r in retrieval_rows:
+            norm = math.sqrt(sum(x * x for x in q)) * math.sqrt(sum(x * x for x in r))
+            scores.append(sum(a * b for a, b in zip(q, r)) / norm if norm else 0.0)
+        order = sorted(range(len(scores)), key=lambda j: (-scores[j], j))
+        rankings.append([shared_labels(ql, retrieval_labels[j]) for j in order])
+    return graded_from_rankings(rankings, topk)

@@ -92,7 +92,8 @@ BOUND_CASES = {
     "coco": ("coco", 5000, None),
 }
 BOUND_ROUNDS = 5
-VALIDATION = {"topk": (), "radius": False, "precision_at": ()}  # what every epoch's validation computes
+# what every epoch's validation computes: mAP only
+VALIDATION = {"topk": (), "radius": False, "precision_at": (), "graded": False}
 
 
 def bound(q, r, ql, rl, threads, histogram):

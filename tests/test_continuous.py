@@ -7,7 +7,7 @@ import pytest
 
 from benchmark.continuous import cosine_ranking_metrics, quantization_gap, ranking_order
 from benchmark.metrics import evaluate
-from tests.reference_metrics import cosine_map
+from tests.reference_metrics import cosine_graded_metrics, cosine_map
 
 
 def problem(seed: int, n_q=40, n_r=300, dim=16, classes=6, ties=False):
@@ -39,11 +39,25 @@ def test_on_sign_codes_every_metric_is_evaluates():
     ql, rl = rng.random((30, 5)) < 0.3, rng.random((400, 5)) < 0.3
     mine = cosine_ranking_metrics(q, r, ql, rl, topk=(20, 100), precision_at=(1, 10, 50, 400))
     theirs = evaluate(q, r, ql, rl, topk=(20, 100), precision_at=(1, 10, 50, 400))
-    for key in ("map", "map@20", "map@100"):
+    graded = ["wmap"] + [f"{name}@{k}" for k in (20, 100) for name in ("ndcg", "acg", "wmap")]
+    for key in ["map", "map@20", "map@100"] + graded:
         assert mine[key] == pytest.approx(theirs[key], abs=1e-12), key
     for curve in ("precision@N", "recall@N"):
         assert mine[curve]["n"] == list(theirs[curve]["n"])
         assert np.allclose(mine[curve]["value"], theirs[curve]["value"], atol=1e-12), curve
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_graded_metrics_are_the_per_query_loop(ties):
+    """Relevance = labels shared (labels of 2 and 3 count as 1), in the cosine order, ties by index; 1000 is more
+    than the retrieval set and counts as its size."""
+    q, r, ql, rl = problem(2, n_q=12, n_r=120, ties=ties)
+    ql, rl = ql * 3, rl * 2
+    expected = cosine_graded_metrics(q.tolist(), r.tolist(), ql.tolist(), rl.tolist(), (1, 7, 60, 1000))
+    result = cosine_ranking_metrics(q, r, ql, rl, topk=(1, 7, 60, 1000), chunk=5)
+    for key, value in expected.items():
+        assert result[key] == pytest.approx(value, abs=1e-12), key
+    assert "wmap" not in cosine_ranking_metrics(q, r, ql, rl, graded=False)
 
 
 def test_quantization_gap_is_continuous_minus_code_map():

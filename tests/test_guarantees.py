@@ -108,6 +108,8 @@ def test_a_reference_row_scores_the_query_set_against_the_retrieval_set(tiny, be
     for entry in record.evaluations:
         assert (entry["stage"], entry["set"]) == ("final", "query")
         assert scored(entry) == of(split["query"], split["retrieval"])
+    graded = {"wmap"} | {f"{name}@{k}" for k in spec.settings.topk for name in ("ndcg", "acg", "wmap")}
+    assert all(graded <= set(record.metrics[d]) for d in DIRECTIONS)  # the graded metrics reach the record
 
 
 @pytest.mark.parametrize("row", ["ref:continuous", "ref:oracle"])
@@ -127,6 +129,7 @@ def test_a_cosine_row_is_computed_once_per_replicate_and_read_at_the_other_code_
     assert execute_run(specs[1], context).status == "done"
     first, second = (RunStore(results).read_record(s.run_id) for s in specs)
     assert first.metrics == second.metrics and first.metrics["i2t"]["n_queries"] > 0
+    assert {"wmap", *(f"ndcg@{k}" for k in specs[0].settings.topk)} <= set(first.metrics["t2i"])  # no gaps in tables
 
 
 class FakeTrainer:

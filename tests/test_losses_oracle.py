@@ -45,6 +45,14 @@ CONFIGS = [
     ("dsph", {"alpha": 0.3, "zeta": 0.15, "seed": 4}),
     ("proxy-anchor", {}),
     ("proxy-anchor", {"alpha": 8.0, "mrg": 0.3, "seed": 2}),
+    ("infonce", {}),
+    ("infonce", {"temperature": 0.5}),
+    ("supcon", {}),
+    ("supcon", {"temperature": 0.3, "base_temperature": 0.1, "positives": "cosine"}),
+    ("ms", {}),
+    ("ms", {"thresh": 0.2, "margin": 0.3, "scale_pos": 4.0, "scale_neg": 10.0, "similarity": "cosine"}),
+    ("qmi", {}),
+    ("qmi", {"kernel": "gaussian", "sigma": 1.5, "square_clamp": False}),
 ]
 SHAPES = [(16, 21), (32, 24), (64, 80)]  # (bits, classes)
 BATCH_SIZES = [1, 6, 17]
@@ -68,7 +76,7 @@ def oracle_terms(name: str, loss: losses.HashingLoss, u, v, y, params: dict) -> 
         return oracle.proxy(u, v, y, loss.proxies.tolist(), **kwargs)
     if name == "dcgh":
         return oracle.dcgh(u, v, y, loss.proxies.tolist(), **kwargs)
-    if name in ("hashnet", "dch", "dchmt", "dtsh"):
+    if name in ("hashnet", "dch", "dchmt", "dtsh", "infonce", "supcon", "ms", "qmi"):
         return getattr(oracle, name)(u, v, y, **kwargs)
     if name == "dpn":
         return oracle.dpn(u, v, y, loss.centers.tolist(), loss.tie_breaker.tolist(), **kwargs)

@@ -11,7 +11,8 @@ import losses
 from losses.proxy import init_kaiming_proxies
 from tests.batches import random_codes, random_labels
 
-ZOO = ["hashnet", "dch", "dchmt", "dtsh", "dpn", "orthohash", "hyp2", "dsph", "proxy-anchor"]
+ZOO = ["hashnet", "dch", "dchmt", "dtsh", "dpn", "orthohash", "hyp2", "dsph", "proxy-anchor", "supcon", "supcon-soft",
+       "ms", "qmi"]
 WITH_PROXIES = {"hyp2": ("sgd", 0.02, 0.9, 5e-4), "dsph": ("sgd", 0.02, 0.9, 5e-4),
                 "proxy-anchor": ("adamw", 1e-2, None, 1e-4)}
 
@@ -98,9 +99,13 @@ def test_dchmt_margin_is_the_sources_sqrt_2k_vartheta():
     assert losses.build("dchmt", 24, 32, vartheta=0.25).margin == pytest.approx(math.sqrt(16))
 
 
-@pytest.mark.parametrize("name", losses.available())
+#: Losses whose released form treats the modalities differently, and how.
+ASYMMETRIC = {"ms": "DMsH-LN's cross-modal term takes the images as anchors only"}
+
+
+@pytest.mark.parametrize("name", [name for name in losses.available() if name not in ASYMMETRIC])
 def test_swapping_the_modalities_leaves_the_loss_unchanged(name):
-    """Every loss treats image and text alike: L(u, v) = L(v, u)."""
+    """Every loss but those of ASYMMETRIC treats image and text alike: L(u, v) = L(v, u)."""
     g = torch.Generator().manual_seed(13)
     u, v, y = random_codes(12, 32, g), random_codes(12, 32, g), random_labels(12, 24, "mixed", g)
     loss = losses.build(name, n_classes=24, n_bits=32).double()

@@ -279,7 +279,8 @@ def test_the_compiled_counting_sort_is_used_and_the_numpy_fallback_agrees(monkey
     assert metrics.USE_COMPILED_PARTITION  # SciPy's coo_tocsr, else the pass is several times slower
     cases = [random_case(7, 9, 300, 64, ties="many", orphans=2),          # blocks of several rows
              random_case(8, 5, 70, 130, n_classes=70, ties="few"),        # several code and label words
-             random_case(9, 3, 1, 16)]
+             random_case(9, 3, 1, 16),
+             random_case(10, 4, 50, 16, n_classes=300)]                   # 16-bit shared-label counts
     compiled = [stats_of(*case) for case in cases] + [stats_of(*cases[0], chunk=1)]
     monkeypatch.setattr(metrics, "USE_COMPILED_PARTITION", False)
     fallback = [stats_of(*case) for case in cases] + [stats_of(*cases[0], chunk=1)]
@@ -329,3 +330,130 @@ def test_zero_one_codes_are_recognised_like_isin():
     # {0, 1} floats are bits; other values in [0, 1] are real values (all >= 0, so all +1)
     assert code_bits(np.array([[0.0, 1.0, 0.0]])).tolist() == [[False, True, False]]
     assert code_bits(np.array([[0.0, 0.5, 1.0]])).tolist() == [[True, True, True]]
+
+
+# ------------------------------------------------------------------------------------------- graded relevance
+
+GRADED_TOPK = (1, 3, 17, 500)
+
+
+def graded_keys(topk) -> list[str]:
+    return ["wmap"] + [f"{name}@{k}" for k in topk for name in ("ndcg", "acg", "wmap")]
+
+
+def dense_labels(seed, n_q, n_r, n_classes, density):
+    """Labels with ``density`` of the classes each: many labels shared, so relevance runs well above 1."""
+    rng = np.random.default_rng(seed)
+    return (rng.random((n_q, n_classes)) < density).astype(np.int64), (rng.random((n_r, n_classes)) < density) * 2.5
+
+
+@pytest.mark.parametrize("n_q,n_r", SHAPES)
+@pytest.mark.parametrize("ties", ["few", "many"])
+def test_graded_metrics_equal_the_per_query_reference(n_q, n_r, ties):
+    for seed in range(2):
+        q, r, ql, rl = random_case(seed, n_q, n_r, 32, ties=ties, orphans=min(2, n_q - 1))
+        result = evaluate(q, r, ql, rl, topk=GRADED_TOPK)
+        expected = ref.reference_graded_metrics(q, r, ql, rl, GRADED_TOPK)
+        assert list(expected) == graded_keys(GRADED_TOPK)
+        for key, value in expected.items():
+            assert result[key] == pytest.approx(value, abs=TOL), key
+
+
+@pytest.mark.parametrize("n_bits,n_classes,density", [(64, 70, 0.3), (16, 400, 0.9)])
+def test_graded_metrics_with_several_label_words_and_hundreds_of_shared_labels(n_bits, n_classes, density):
+    """Label words beyond the first add their shared labels; beyond 255 classes the counts are 16-bit (here some
+    items share more than 255 labels with a query)."""
+    q, r, _, _ = random_case(12, 5, 60, n_bits, ties="many")
+    ql, rl = dense_labels(12, 5, 60, n_classes, density)
+    ql[0] = 0  # a query sharing nothing with anything
+    result = evaluate(q, r, ql, rl, topk=(4, 30))
+    expected = ref.reference_graded_metrics(q, r, ql, rl, (4, 30))
+    most = ((ql > 0).astype(int) @ (rl > 0).T.astype(int)).max()
+    assert most > (255 if n_classes > 255 else 10)
+    for key, value in expected.items():
+        assert result[key] == pytest.approx(value, rel=1e-12, abs=TOL), key
+
+
+def test_graded_metrics_of_the_torch_pass_equal_the_reference():
+    q, r, ql, rl = random_case(13, 11, 90, 16, ties="many", orphans=2)
+    qb, rb, qlb, rlb = metrics._check_inputs(q, r, ql, rl)
+    stats = metrics.query_stats(qb, rb, qlb, rlb, topk=GRADED_TOPK, grid=(), backend="torch", chunk=4)
+    result = metrics.metrics_from_stats(stats, n_retrieval=90, topk=GRADED_TOPK, grid=())
+    for key, value in ref.reference_graded_metrics(q, r, ql, rl, GRADED_TOPK).items():
+        assert result[key] == pytest.approx(value, abs=TOL), key
+
+
+# One query with 4-bit code ++++ and labels {0, 1, 2}; four retrieval items (distance, labels, labels shared):
+#   r0 ++++ d=0 {0, 1}  r=2
+#   r1 +++- d=1 {3}     r=0
+#   r2 -+++ d=1 {2}     r=1   (tied with r1: the index puts r1 first)
+#   r3 +--- d=3 {1, 3}  r=1
+# Ranked by distance then index: r0, r1, r2, r3 -> relevance 2, 0, 1, 1 (binary: relevant at ranks 1, 3, 4).
+GRADED_Q = [[1, 1, 1, 1]]
+GRADED_R = [[1, 1, 1, 1], [1, 1, 1, -1], [-1, 1, 1, 1], [1, -1, -1, -1]]
+GRADED_QL = [[1, 1, 1, 0]]
+GRADED_RL = [[1, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 1]]
+LOG2_3 = np.log2(3.0)
+
+
+def test_golden_graded_metrics_by_hand():
+    result = evaluate(GRADED_Q, GRADED_R, GRADED_QL, GRADED_RL, topk=(1, 2, 3, 10))
+    # ACG@K = (1/K) * sum of the first K relevances: @1 2/1, @2 (2+0)/2, @3 (2+0+1)/3; @10 counts as @4: 4/4
+    assert [result[f"acg@{k}"] for k in (1, 2, 3, 10)] == pytest.approx([2, 1, 1, 1], abs=TOL)
+    # DCG@3 = (2^2-1)/log2(2) + (2^0-1)/log2(3) + (2^1-1)/log2(4) = 3 + 0 + 1/2 = 3.5
+    # ideal order 2, 1, 1, 0: IDCG@3 = 3 + 1/log2(3) + 1/2 -> NDCG@3 = 3.5 / (3.5 + 1/log2(3)) ~ 0.8473
+    assert result["ndcg@3"] == pytest.approx(3.5 / (3.5 + 1 / LOG2_3), abs=TOL)
+    # DCG@2 = 3, IDCG@2 = 3 + 1/log2(3); DCG@1 = IDCG@1 = 3 -> 1
+    assert result["ndcg@2"] == pytest.approx(3 / (3 + 1 / LOG2_3), abs=TOL)
+    assert result["ndcg@1"] == pytest.approx(1.0, abs=TOL)
+    # @10 = @4: DCG@4 = 3.5 + 1/log2(5), IDCG@4 = 3.5 + 1/log2(3) (the 0 comes last) ~ 0.9515
+    assert result["ndcg@10"] == pytest.approx((3.5 + 1 / np.log2(5)) / (3.5 + 1 / LOG2_3), abs=TOL)
+    # WAP: ACG at the ranks of the items with r > 0: ACG@1 = 2, ACG@3 = 3/3 = 1, ACG@4 = 4/4 = 1 -> (2+1+1)/3 = 4/3
+    assert result["wmap"] == pytest.approx(4 / 3, abs=TOL)
+    # WAP@2: only rank 1 in the top 2 -> 2/1; WAP@3: ranks 1 and 3 -> (2 + 1)/2 = 1.5; WAP@1 = 2
+    assert [result[f"wmap@{k}"] for k in (1, 2, 3, 10)] == pytest.approx([2, 2, 1.5, 4 / 3], abs=TOL)
+    # binary mAP of the same ranking: relevant at 1, 3, 4 -> (1 + 2/3 + 3/4)/3 = 29/36
+    assert result["map"] == pytest.approx(29 / 36, abs=TOL)
+
+
+def test_golden_graded_metrics_see_what_binary_relevance_cannot():
+    # Swap the labels of r0 (d=0) and r3 (d=3): relevance in ranked order becomes 1, 0, 1, 2. The binary pattern is
+    # the same (relevant at ranks 1, 3, 4), so mAP does not move; the graded metrics drop.
+    swapped = [GRADED_RL[3], GRADED_RL[1], GRADED_RL[2], GRADED_RL[0]]
+    result = evaluate(GRADED_Q, GRADED_R, GRADED_QL, swapped, topk=(1, 3))
+    assert result["map"] == pytest.approx(29 / 36, abs=TOL)
+    # ACG@1 = 1 (was 2); DCG@3 = 1 + 0 + 1/2 = 1.5 over the same IDCG@3 = 3.5 + 1/log2(3)
+    assert result["acg@1"] == pytest.approx(1.0, abs=TOL)
+    assert result["ndcg@3"] == pytest.approx(1.5 / (3.5 + 1 / LOG2_3), abs=TOL)
+    # WAP: ACG@1 = 1, ACG@3 = 2/3, ACG@4 = 4/4 -> (1 + 2/3 + 1)/3 = 8/9 (was 4/3)
+    assert result["wmap"] == pytest.approx(8 / 9, abs=TOL)
+
+
+def test_golden_tied_distances_are_ranked_by_index_in_the_graded_metrics():
+    # Query ++ with labels {0, 1}; four items all at distance 1, sharing 0, 1, 2, 1 labels in index order.
+    q, ql = [[1, 1]], [[1, 1, 0]]
+    r = [[1, -1], [-1, 1], [1, -1], [-1, 1]]
+    rl = [[0, 0, 1], [1, 0, 0], [1, 1, 0], [0, 1, 1]]
+    result = evaluate(q, r, ql, rl, topk=(2,))
+    # index order 0, 1, 2, 1: ACG@2 = 1/2; DCG@2 = 0 + 1/log2(3); ideal 2, 1: IDCG@2 = 3 + 1/log2(3)
+    assert result["acg@2"] == pytest.approx(0.5, abs=TOL)
+    assert result["ndcg@2"] == pytest.approx((1 / LOG2_3) / (3 + 1 / LOG2_3), abs=TOL)
+    # WAP: ranks 2, 3, 4 -> ACG 1/2, 3/3, 4/4 -> (1/2 + 1 + 1)/3 = 5/6; WAP@2: rank 2 only -> 1/2
+    assert result["wmap"] == pytest.approx(5 / 6, abs=TOL)
+    assert result["wmap@2"] == pytest.approx(0.5, abs=TOL)
+
+
+def test_golden_query_sharing_no_label_scores_zero_and_stays_in_the_graded_means():
+    q, ql = GRADED_Q * 2, GRADED_QL + [[0, 0, 0, 0]]
+    result = evaluate(q, GRADED_R, ql, GRADED_RL, topk=(3,))
+    assert result["ndcg@3"] == pytest.approx((3.5 / (3.5 + 1 / LOG2_3) + 0) / 2, abs=TOL)
+    assert result["acg@3"] == pytest.approx((1 + 0) / 2, abs=TOL)
+    assert result["wmap"] == pytest.approx((4 / 3 + 0) / 2, abs=TOL)
+    assert result["wmap@3"] == pytest.approx((1.5 + 0) / 2, abs=TOL)
+
+
+def test_graded_metrics_can_be_left_out():
+    full = evaluate(GRADED_Q, GRADED_R, GRADED_QL, GRADED_RL, topk=(3,))
+    binary = evaluate(GRADED_Q, GRADED_R, GRADED_QL, GRADED_RL, topk=(3,), graded=False)
+    assert set(full) - set(binary) == set(graded_keys((3,)))
+    assert all(binary[key] == full[key] for key in binary)

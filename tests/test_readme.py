@@ -27,16 +27,16 @@ def test_ci_runs_the_readme_test_command_last():
 
 
 def test_readme_main_job_is_the_default_grid(cli):
-    """The main job resolves to the default grid: the search (5 losses x 3 sets x 16 settings on replicate 0 at 32
-    bits), then 5 losses x 3 sets x 3 bits x 5 replicates of the selected settings, and the reference rows
+    """The main job resolves to the default grid: the search (6 losses x 3 sets x 16 settings on replicate 0 at 32
+    bits), then 6 losses x 3 sets x 3 bits x 5 replicates of the selected settings, and the reference rows
     (tests/test_runner.py and tests/test_search.py run grids end to end)."""
     main_job = quick_start_commands()[0].split("&&")[-1].strip()  # the part after the installs
     args = shlex.split(main_job)
     assert args[:4] == ["python", "-m", "benchmark", "run"], main_job
     result = cli(*args[3:], "--dry-run", "--results", "/nonexistent/results")
     assert result.returncode == 0, result.stderr
-    assert "search trials: 0 done, 240 to run" in result.stdout
-    assert result.stdout.count("not run yet, ") == 15  # the 225 runs wait for their (loss, dataset)'s search
+    assert "search trials: 0 done, 288 to run" in result.stdout
+    assert result.stdout.count("not run yet, ") == 18  # the 270 runs wait for their (loss, dataset)'s search
     assert "runs: 0 done, 180 to run (0 training runs, 180 reference rows)" in result.stdout
 
 

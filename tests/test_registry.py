@@ -29,6 +29,7 @@ ZOO = {
     "center": ["center", "dpn", "orthohash"],
     "proxy": ["dsph", "hyp2", "proxy", "proxy-anchor"],
     "dcgh": ["dcgh"],
+    "contrastive": ["infonce", "ms", "qmi", "supcon"],
 }
 
 
@@ -41,8 +42,8 @@ def test_available_lists_losses_and_variants_sorted():
 
 
 def test_families_members_and_representatives():
-    assert losses.families() == ["pairwise", "triplet", "center", "proxy", "dcgh"]
-    assert losses.representatives() == ["center", "dcgh", "dcmh", "proxy", "triplet"]
+    assert losses.families() == ["pairwise", "triplet", "center", "proxy", "dcgh", "contrastive"]
+    assert losses.representatives() == ["center", "dcgh", "dcmh", "proxy", "supcon", "triplet"]
     for family, members in ZOO.items():
         assert losses.family_members(family) == members
     with pytest.raises(ValueError, match="unknown loss family 'pair'; families: pairwise, triplet"):
@@ -55,7 +56,8 @@ def test_every_registered_loss_has_its_family_and_source():
         for name in members:
             entry = entries[name]
             assert entry.family == family, name
-            assert entry.representative == (name in ("dcmh", "triplet", "center", "proxy", "dcgh")), name
+            assert entry.representative == (name in ("dcmh", "triplet", "center", "proxy", "dcgh", "supcon")), name
+            assert entry.control == (name == "infonce"), name
             if name == "pairwise":  # this suite's own loss, attributed to no published method
                 assert entry.source is None and entry.citation is None
                 continue
@@ -68,9 +70,18 @@ def test_every_registered_loss_has_its_family_and_source():
     assert entries["dcgh"].citation.full == ("DCGH: Deep Class-Guided Hashing for Multi-Label Cross-Modal Retrieval "
                                             "(Chen et al., Applied Sciences 2025)")
     assert entries["hashnet"].citation.full == "HashNet: Deep Learning to Hash by Continuation (Cao et al., ICCV 2017)"
+    assert entries["supcon"].citation.full == "SupCon: Supervised Contrastive Learning (Khosla et al., NeurIPS 2020)"
+    assert entries["qmi"].source == "DNpH — Qin et al., IEEE TMM 2024"
     for variant in ("dcgh-novar", "dcgh-nopair", "dcgh-labelvar", "dcgh-proxyonly"):
         entry = entries[variant]
         assert (entry.family, entry.source, entry.representative) == ("dcgh", entries["dcgh"].source, False)
+    assert (entries["supcon-soft"].family, entries["supcon-soft"].fixed) == ("contrastive", {"positives": "cosine"})
+
+
+def test_a_control_is_never_a_representative():
+    with pytest.raises(ValueError, match="a control cannot be its family's representative"):
+        losses.register("tmp-control", family="contrastive", representative=True, control=True)
+    assert "tmp-control" not in losses.available()
 
 
 def test_a_plain_user_registration_has_no_family_and_joins_no_group():

@@ -4,6 +4,7 @@ to the records, and LaTeX that compiles."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -19,6 +20,7 @@ from benchmark.record import RunFailure
 from benchmark.errors import ReportError
 from benchmark.report import build_report
 from benchmark.report.statistics import t_half_width
+from benchmark.report.tidy_data import metric_name
 from benchmark.store import RunStore
 from tests.fake_records import write_record
 
@@ -290,6 +292,27 @@ def test_report_cli_errors_and_metric_choice(tmp_path, grid_config, cli):
     good = cli("report", "--results", results, "--out", tmp_path / "out", "--metric", "map@50", "--format", "csv")
     assert good.returncode == 0, good.stderr
     assert (tmp_path / "out" / "tables" / "main_map_at_50.csv").is_file()
+
+
+def test_graded_metrics_of_the_records_are_reported_under_their_names(tmp_path, grid_config, cli):
+    """The records' ndcg@K, acg@K, wmap and wmap@K are --metric choices like map@K; tables and captions name them."""
+    results, store = tmp_path / "results", RunStore(tmp_path / "results")
+    for loss, value in (("pairwise", 0.4), ("dcgh", 0.5)):
+        record = write_record(results, grid_config, loss, "synth-coco", 16, 0, value)
+        graded = {d: {**m, "wmap": m["map"] + 0.2, "ndcg@50": m["map"] / 2, "acg@50": 1 + m["map"],
+                      "wmap@50": m["map"] + 0.1} for d, m in record.metrics.items()}
+        store.write_record(dataclasses.replace(record, metrics=graded))
+    bad = cli("report", "--results", results, "--out", tmp_path / "out", "--metric", "ndcg@77")
+    available = "acg@50, map, map@50, map_best, map_tie_aware, map_worst, ndcg@50, wmap, wmap@50"
+    assert bad.returncode == 2 and f"available: {available}\n" in bad.stderr
+    report = build_report(results, tmp_path / "out", formats=["csv", "latex"], metric="acg@50")
+    table = list(csv.DictReader(io.StringIO((tmp_path / "out" / "tables" / "main_acg_at_50.csv").read_text())))
+    assert {(row["loss"], row["direction"], float(row["mean"])) for row in table} >= {("dcgh", "i2t", 1.5),
+                                                                                       ("pairwise", "t2i", 1.39)}
+    assert "ACG@50 of Hamming ranking" in (tmp_path / "out" / "tables" / "main_acg_at_50.tex").read_text()
+    assert report.index.is_file()
+    assert [metric_name(m) for m in ("ndcg@1000", "acg@5000", "wmap", "wmap@1000", "map@50", "map_tie_aware")] == [
+        "NDCG@1000", "ACG@5000", "weighted mAP", "weighted mAP@1000", "mAP@50", "tie-aware mAP"]
 
 
 def test_ablate_runs_the_variance_grid_and_writes_its_table_and_figure(tiny, tmp_path, cli):

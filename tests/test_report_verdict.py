@@ -32,8 +32,8 @@ LOSSES = ["pairwise", "triplet", "dcgh", "proxy"]
 
 def frame(values: dict[tuple[str, str, int, int, str], float]) -> pd.DataFrame:
     """A tidy frame (``tidy_data.COLUMNS``) of ``map`` values keyed (loss, dataset, bits, replicate, direction)."""
-    rows = [[f"{dataset}-{bits}-{loss}-{replicate}", loss, loss, loss.upper(), None, dataset, bits, replicate,
-             "honest", "frozen", True, direction, "map", value]
+    rows = [[f"{dataset}-{bits}-{loss}-{replicate}", loss, loss, loss.upper(), None, loss == "infonce", dataset, bits,
+             replicate, "honest", "frozen", True, direction, "map", value]
             for (loss, dataset, bits, replicate, direction), value in values.items()]
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -262,6 +262,33 @@ def test_the_report_writes_the_verdict_after_the_main_table_and_ranks_over_block
     if shutil.which("pdflatex"):
         from tests.test_report_layout import compile_latex
         compile_latex(tables, ["verdict.tex", "ranks_map.tex"])
+
+
+def test_a_label_free_control_is_shown_apart_and_never_marked_ranked_or_in_the_verdict(tmp_path):
+    """infonce (a control) scores above every loss in every cell; the losses' marks, ranks and verdict are those of
+    the three losses alone, and its row comes after theirs, unmarked, with the caption saying why."""
+    config = load_config("default", {"losses": ["pairwise", "triplet", "dcgh", "infonce"], "bits": [16, 32],
+                                     "replicates": 3, "datasets": ["synth-coco", "synth-nuswide"],
+                                     "references": False})
+    results, out = tmp_path / "results", tmp_path / "out"
+    base = {"pairwise": 0.6, "triplet": 0.5, "dcgh": 0.4, "infonce": 0.9}
+    for (loss, value), dataset, bits, replicate in product(base.items(), ("synth-coco", "synth-nuswide"), (16, 32),
+                                                            range(3)):
+        write_record(results, config, loss, dataset, bits, replicate, value + 0.01 * replicate + 0.001 * bits / 16)
+    build_report(results, out)
+    tables = out / "tables"
+    verdict = (tables / "verdict.md").read_text()
+    assert "The 3 losses do not all rank alike" in verdict and "infonce" not in verdict
+    ranks = pd.read_csv(tables / "ranks_map.csv")
+    assert "infonce" not in set(ranks.iloc[:, 0]) and len(ranks) == 3
+    main = (tables / "main_map.md").read_text()
+    caption, rows = main.splitlines()[0], [line for line in main.splitlines() if line.startswith("| ")]
+    assert "label-free control (infonce" in caption and "never marked, ranked or tested" in caption
+    names = [line.split("|")[1].strip() for line in rows]
+    assert names.index("infonce") > max(names.index(loss) for loss in ("pairwise", "triplet", "dcgh"))
+    control = next(line for line in rows if line.split("|")[1].strip() == "infonce")
+    best = next(line for line in rows if line.split("|")[1].strip() == "pairwise")
+    assert "**" not in control and "†" not in control and "**" in best
 
 
 def test_one_dataset_and_one_replicate_make_one_block_and_no_test(tmp_path):

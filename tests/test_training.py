@@ -80,6 +80,7 @@ def test_frozen_run_of_every_loss_beats_random_codes(setup, random_val_map, name
     assert set(record.metrics) == set(DIRECTIONS)
     assert record.selection.score > random_val_map + 0.05
     assert record.metrics["i2t"]["map"] > 0 and "pr_radius" in record.curves["i2t"]
+    assert {"wmap", *(f"ndcg@{k}" for k in record.spec.settings.topk)} <= set(record.metrics["t2i"])
     assert [h.epoch for h in record.history] == list(range(1, 7))
     assert set(record.history[0].loss) == {"total", *losses.build(name, 21, 16).forward(
         torch.zeros(2, 16), torch.zeros(2, 16), torch.ones(2, 21)).terms}

@@ -39,7 +39,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> N
     """The flags of every command that runs a grid (run, ablate, stress, sweep, tune)."""
     parser.add_argument("--config", default="default", help="a packaged config name (list configs) or a YAML file")
     if losses:
-        parser.add_argument("--losses", type=name_list, help="'all' (the five families) or a comma list: names, "
+        parser.add_argument("--losses", type=name_list, help="'all' (the six families) or a comma list: names, "
                             "variants, package.module:Class")
     parser.add_argument("--plugins", type=name_list, help="comma list of modules to import first, whose "
                         "@losses.register losses can then be named in --losses (also: the benchmark.losses entry points)")

@@ -28,6 +28,8 @@ def _losses(args: argparse.Namespace) -> str:
     def describe(entry, mark: str = " ") -> list[str]:
         cited = entry.citation.full if entry.citation else entry.source
         source = f" [{cited}]" if cited else ""
+        if entry.control:
+            source += " (label-free control: reported beside the losses, never ranked or tested with them)"
         params = ", ".join(f"{k}={v!r}" for k, v in losses.defaults(entry.name).items())
         return [f"  {mark} {entry.name:<{width}}{entry.description}{source}"] + (
             [f"    {'':<{width}}parameters: {params}"] if params else [])

@@ -15,6 +15,7 @@ EXAMPLES = """examples:
   python -m benchmark report                                   # results/ -> reports/
   python -m benchmark report --results /shared/results --out paper/ --format latex
   python -m benchmark report --metric map_tie_aware
+  python -m benchmark report --metric ndcg@1000                # graded relevance: the labels shared
 """
 
 
@@ -22,7 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     results_argument(parser)
     parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     parser.add_argument("--format", default="latex,markdown,csv", help="comma list of latex, markdown, csv")
-    parser.add_argument("--metric", default="map", help="map (default), map_tie_aware, map_best, map_worst, map@K")
+    parser.add_argument("--metric", default="map",
+                        help="map (default), map_tie_aware, map_best, map_worst, map@K, or a graded-relevance metric "
+                             "(relevance = labels shared): ndcg@K, acg@K, wmap (weighted mAP), wmap@K; K one of the "
+                             "records' run.topk (default 1000, 5000)")
     parser.add_argument("--where", action="append", metavar="KEY=VALUE",
                         help="report the runs with this configuration value (run.protocol=paper, epochs=50) or loss "
                              "parameter (dcgh.gamma=0.5); repeatable. By default the configuration with the most "

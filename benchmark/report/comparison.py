@@ -86,6 +86,10 @@ def _caption(metric: str, records: list[RunRecord], table: Table, what: str, ext
         sources = "; ".join(f"{q.method}: {q.source}" for q in table.quoted)
         parts.append(f"§ (italic): published numbers quoted from their sources ({sources}), on the real datasets; "
                      "not re-run here, no interval, never marked or tested")
+    controls = [table.names[row] for row in table.rows if table.kind(row) == "control"]
+    if controls:
+        parts.append(f"label-free control{'s' if len(controls) > 1 else ''} ({', '.join(controls)}: trained on the "
+                     "image-text pairing alone, no labels) shown apart, never marked, ranked or tested")
     notes = [references.get(row).note for row in table.rows if references.row_kind(row) == "reference"]
     if notes:
         parts.append(f"reference rows ({'; '.join(notes)}) are not tested")
@@ -110,7 +114,7 @@ def ranked_losses(context: ReportContext) -> tuple[list[str], BlockMatrix, Ranki
     fewer than two losses. With fewer than 3 losses or 2 blocks there is no Friedman test, and then no critical
     difference either."""
     table = context.table
-    losses = [row for row in table.rows if references.row_kind(row) == "loss"]
+    losses = [row for row in table.rows if table.kind(row) == "loss"]
     if len(losses) < 2:
         return None
     blocks = block_matrix(table, losses)

@@ -68,6 +68,14 @@ class Table:
     names: dict[str, str]  # each row's display name (records.row_name)
     reference: str | None = None  # the row differences are measured against (ablations)
     quoted: list[Quoted] = field(default_factory=list)
+    controls: frozenset[str] = frozenset()  # the rows of label-free control losses (records' ``control``)
+
+    def kind(self, row: str) -> str:
+        """What row ``row`` is: a "loss" (compared, tested, ranked), a label-free "control" (shown, never compared)
+        or a "reference" row."""
+        if references.row_kind(row) == "reference":
+            return "reference"
+        return "control" if row in self.controls else "loss"
 
     def group(self, row: str) -> str:
         """The label of the block of rows ``row`` belongs to: its loss family, or "reference"."""
@@ -96,6 +104,7 @@ def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = N
         values[(row, (direction, dataset, int(bits)))] = _by_replicate(group, row, (direction, dataset, int(bits)))
     present = {row for row, _ in values}
     families = dict(zip(subset.row, subset.family))
+    controls = frozenset(subset.row[subset.control.astype(bool)])
     if losses is None:
         rows = row_order(present, families)
     else:  # the losses' order, each loss's rows (its parameter settings) together
@@ -106,13 +115,14 @@ def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = N
     comparisons, differences = {}, {}
     for column in columns:
         in_column = {row: values[(row, column)] for row in rows if (row, column) in values}
-        competing = {row: v for row, v in in_column.items() if references.row_kind(row) == "loss"}
+        competing = {row: v for row, v in in_column.items() if row not in controls
+                     and references.row_kind(row) == "loss"}
         if competing:
             comparisons.update({(row, column): c for row, c in compare_to_best(competing).items()})
         if reference is not None and reference in in_column:
             differences.update({(row, column): d for row, d in differences_to(in_column, reference).items()})
     return Table(rows, columns, values, comparisons, differences, families, dict(zip(subset.row, subset.name)),
-                 reference)
+                 reference, controls=controls)
 
 
 def _by_replicate(group: pd.DataFrame, row: str, column: Column) -> dict[int, float]:
@@ -205,10 +215,10 @@ Line = tuple[str, dict[Column, str]]  # a row's label and its cells by column
 
 def _groups(table: Table, style: str, decimals: int) -> list[list[Line]]:
     """The rows of every task block, in the groups a rule sets apart: the losses (in an ablation each followed by
-    its Δ to the reference), the quoted rows, the reference rows."""
-    by_kind: dict[str, list[Line]] = {"loss": [], "reference": []}
+    its Δ to the reference), the label-free controls, the quoted rows, the reference rows."""
+    by_kind: dict[str, list[Line]] = {"loss": [], "control": [], "reference": []}
     for row in table.rows:
-        lines = by_kind[references.row_kind(row)]
+        lines = by_kind[table.kind(row)]
         lines.append((_label(table, row, style),
                       {c: _measured(table, row, c, style, decimals) for c in table.columns if table.cell(row, c)}))
         if table.reference is not None and row != table.reference:
@@ -218,7 +228,7 @@ def _groups(table: Table, style: str, decimals: int) -> list[list[Line]]:
                            if (row, c) in table.differences}))
     quoted = [(_quoted_label(q, style), {c: _render(style, v, decimals) for c, v in q.values.items()})
               for q in table.quoted]
-    return [group for group in (by_kind["loss"], quoted, by_kind["reference"]) if group]
+    return [group for group in (by_kind["loss"], by_kind["control"], quoted, by_kind["reference"]) if group]
 
 
 def _chunks(table: Table) -> list[list[tuple[str, int]]]:

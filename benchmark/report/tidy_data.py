@@ -20,24 +20,34 @@ from ..store import RunStore
 from .selection import row_label
 
 #: The order of the loss families in tables (the registry's); losses of no family come after them.
-FAMILY_ORDER = ("pairwise", "triplet", "center", "proxy", "dcgh")
+FAMILY_ORDER = ("pairwise", "triplet", "center", "proxy", "dcgh", "contrastive")
 DIRECTION_LABELS = {"i2t": "I→T", "t2i": "T→I", "i2i": "I→I", "t2t": "T→T"}
-COLUMNS = ["run_id", "loss", "row", "name", "family", "dataset", "bits", "replicate", "protocol", "mode", "synthetic",
+COLUMNS = ["run_id", "loss", "row", "name", "family", "control", "dataset", "bits", "replicate", "protocol", "mode", "synthetic",
            "direction", "metric", "value"]
+#: How the names of the records' ranking metrics begin: the binary ``map``, ``map_tie_aware``, ``map_best``,
+#: ``map_worst``, ``map@K`` and the graded ``wmap``, ``wmap@K``, ``ndcg@K``, ``acg@K`` (``benchmark.graded``); the
+#: other scalars of ``RunRecord.metrics`` (``n_queries``, ...) are not tabulated.
+METRIC_PREFIXES = ("map", "wmap", "ndcg@", "acg@")
+
+
+def is_metric(key: str) -> bool:
+    """Whether ``key`` of ``RunRecord.metrics[direction]`` is a ranking metric a report can tabulate (``--metric``)."""
+    return key.startswith(METRIC_PREFIXES)
 
 
 def tidy(records: list[RunRecord]) -> pd.DataFrame:
-    """One row per run x direction x scalar metric (``map``, ``map_tie_aware``, ``map_best``, ``map_worst``,
-    ``map@K``), with the run's loss, its row (``selection.row_label``) and the row's display name (``row_name``),
+    """One row per run x direction x scalar metric (``is_metric``: ``map``, ``map_tie_aware``, ``map_best``,
+    ``map_worst``, ``map@K``, ``wmap``, ``wmap@K``, ``ndcg@K``, ``acg@K``), with the run's loss, its row
+    (``selection.row_label``) and the row's display name (``row_name``), family, whether it is a label-free control,
     dataset, bits, replicate, protocol and mode."""
     rows = []
     for record in records:
         spec = record.spec
         for direction, metrics in record.metrics.items():
             for metric, value in metrics.items():
-                if metric.startswith("map"):
-                    rows.append([record.run_id, spec.loss, row_label(spec), row_name(spec), record.family, spec.dataset,
-                                 spec.bits, spec.replicate, spec.settings.protocol, spec.settings.mode,
+                if is_metric(metric):
+                    rows.append([record.run_id, spec.loss, row_label(spec), row_name(spec), record.family,
+                                 record.control, spec.dataset, spec.bits, spec.replicate, spec.settings.protocol, spec.settings.mode,
                                  is_generated(spec.dataset), direction, metric, float(value)])
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -150,8 +160,16 @@ def dataset_order(dataset: str) -> tuple:
 
 
 def metric_name(metric: str) -> str:
-    """"mAP" for map, "mAP@50" for map@50, "tie-aware mAP" for map_tie_aware."""
-    return _names()["metrics"].get(metric) or metric.replace("map", "mAP", 1)
+    """"mAP" for map, "mAP@50" for map@50, "tie-aware mAP" for map_tie_aware, "NDCG@1000" for ndcg@1000: the name
+    ``names.yaml`` gives the metric, else the one it gives what comes before its "@K", else the key with "map" written
+    "mAP"."""
+    names = _names()["metrics"]
+    base, at, k = metric.partition("@")
+    if metric in names:
+        return names[metric]
+    if at and base in names:
+        return f"{names[base]}@{k}"
+    return metric.replace("map", "mAP", 1)
 
 
 # ----------------------------------------------------------------------------------------- published numbers

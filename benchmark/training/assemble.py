@@ -66,6 +66,7 @@ def run_record(spec: RunSpec, results: dict[str, dict], *, selection: Selection 
         environment=environment(device),
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         family=entry.family if entry else None,
+        control=bool(entry and entry.control),
         citation=asdict(entry.citation) if entry and entry.citation else None,
         diagnostics=diagnostics,
         files=files or {},

@@ -26,6 +26,11 @@ from .state import codes_sha256
 from .trainer import scored_items
 
 
+#: Part of the key of the cached metrics of the cosine rows: raised when ``cosine_ranking_metrics`` computes more
+#: (2: the graded metrics), so that a cache written before is not read as if it had them.
+COSINE_METRICS_VERSION = 2
+
+
 def reference_codes(name: str, features: dict[str, np.ndarray], bits: int, seed: int) -> dict[str, np.ndarray]:
     """+-1 int8 codes of every item per modality: independent random draws (``ref:random``), or the sign of one
     Gaussian projection of the features shared by both modalities (``ref:lsh``), from ``seed``."""
@@ -47,9 +52,11 @@ def visible_labels(dataset: PairedDataset) -> dict[str, np.ndarray]:
 def _cosine_rows(spec: RunSpec, dataset: PairedDataset, split, by_modality: dict, feature_cache, cache_dir) -> dict:
     """The metrics of a row ranked by cosine (``ref:continuous``, ``ref:oracle``): they do not depend on the code
     length, so the first of a replicate's code lengths computes them and the others read them from the cache
-    (``<cache>/references/``, keyed by the row, the features file, the split and the metrics asked for)."""
+    (``<cache>/references/``, keyed by the row, the features file, the split, the metrics asked for and the version
+    of the metrics computed: ``COSINE_METRICS_VERSION``)."""
     key = hashlib.sha256(json.dumps([spec.loss, feature_cache.path if feature_cache else None, dataset.content_hash,
-                                     split.hash, list(spec.settings.topk)]).encode()).hexdigest()[:20]
+                                     split.hash, list(spec.settings.topk), COSINE_METRICS_VERSION]).encode()
+                         ).hexdigest()[:20]
     path = Path(cache_dir) / "references" / f"{spec.loss.replace(':', '_')}-{key}.json"
     if path.is_file():
         return json.loads(path.read_text())

@@ -188,7 +188,8 @@ class Trainer:
                    for modality, value in self.outputs(indices).items()}
         codes = {name: sign_codes(value) for name, value in outputs.items()}
         start = time.perf_counter()
-        options = {"topk": self.settings.topk} if full else {"topk": (), "radius": False, "precision_at": ()}
+        options = ({"topk": self.settings.topk} if full else
+                   {"topk": (), "radius": False, "precision_at": (), "graded": False})
         results, scored = {}, scored_items(query, database)
         for direction in directions:
             source, target = DIRECTION_MODALITIES[direction]
