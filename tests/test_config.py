@@ -99,13 +99,13 @@ def test_split_advice_names_keys_the_config_accepts():
 
 def test_loss_groups_expand_in_order():
     grid = build_grid(load_config("default", {"losses": ["all", "dcgh-novar", "dcgh"]}))
-    assert grid.config.losses == ("center", "dcgh", "dcmh", "proxy", "triplet", "dcgh-novar")
-    assert len(grid.training_runs) == 3 * 3 * 5 * 6 and len(grid.specs) == len(grid.training_runs) + 3 * 3 * 5 * 4
+    assert grid.config.losses == ("center", "dcgh", "dcmh", "proxy", "supcon", "triplet", "dcgh-novar")
+    assert len(grid.training_runs) == 3 * 3 * 5 * 7 and len(grid.specs) == len(grid.training_runs) + 3 * 3 * 5 * 4
 
 
 def test_a_run_id_changes_with_what_shapes_the_run_only():
     base = {s.label: s.run_id for s in build_grid(load_config("default")).specs}
-    assert len(base) == 225 + 180
+    assert len(base) == 270 + 180
     def ids(**overrides):
         return {s.label: s.run_id for s in build_grid(load_config("default", overrides)).specs}
     assert not set(ids(run={"epochs": 31}).values()) & set(base.values())

@@ -168,13 +168,13 @@ def test_bad_config_files(tmp_path, cli, content, message):
 
 def test_shards_partition_the_whole_grid():
     grid = build_grid(load_config("default"))
-    specs = grid.specs  # 5 losses x 3 datasets x 3 bits x 5 replicates, and 4 reference rows per (dataset, bits, r)
+    specs = grid.specs  # 6 losses x 3 datasets x 3 bits x 5 replicates, and 4 reference rows per (dataset, bits, r)
     parts = [shard_of(specs, i, 4) for i in range(4)]
     ids = [{s.run_id for s in part} for part in parts]
-    assert sum(map(len, ids)) == len(specs) == 225 + 180 and set().union(*ids) == {s.run_id for s in specs}
+    assert sum(map(len, ids)) == len(specs) == 270 + 180 and set().union(*ids) == {s.run_id for s in specs}
     groups = search_groups(grid)  # a searched grid's shards split its (loss, dataset) searches, never one
     trials = [{t.run_id for g in shard_of(groups, i, 4) for t in g.trials()} for i in range(4)]
-    assert len(groups) == 15 and sum(map(len, trials)) == 15 * 16 == len(set().union(*trials))
+    assert len(groups) == 18 and sum(map(len, trials)) == 18 * 16 == len(set().union(*trials))
 
 
 def test_slurm_array_environment(monkeypatch):

@@ -392,6 +392,23 @@ def test_the_feature_sources_and_protocols_are_what_the_trainer_is_typed_with(se
     assert not isinstance(trainer.protocol, FeatureSource) and not isinstance(trainer.features, SelectionProtocol)
 
 
+@pytest.mark.parametrize("mode", sorted(FEATURE_SOURCES))
+def test_heads_train_with_dropout_and_evaluate_without_and_a_frozen_backbone_never_trains(setup, mode):
+    """Training switches the heads (dropout on) and, fine-tuned, the backbone; evaluating switches them off, and
+    leaves the model training again afterwards: two evaluations of one state give the same outputs."""
+    trainer = trainer_of(setup, mode=mode, epochs=1)
+    model, items = trainer.model, setup[1].query[:16]
+    heads = [m for head in model.heads() for m in head.modules()]
+    model.train()  # everything training, the backbone too: a frozen source puts it back in evaluation mode
+    for training in (True, False, True):
+        trainer.features.set_mode(model, training)
+        assert all(m.training == training for m in heads) and model.training == training
+        assert all(m.training == (training and mode == "finetune") for m in model.clip.modules())
+    first, second = trainer.outputs(items), trainer.outputs(items)
+    assert all(np.array_equal(first[k], second[k]) for k in first)
+    assert all(m.training for m in heads)
+
+
 # ------------------------------------------------------------------------------------------- kept codes
 
 

@@ -100,7 +100,7 @@ class Trainer:
         items = self.protocol.training_indices()
         order = np.random.default_rng(self.spec.seed)
         optimizers = self._optimizers(settings.epochs * -(-len(items) // settings.batch_size))
-        self.features.train_mode(self.model)
+        self.features.set_mode(self.model, True)
         history: list[EpochLog] = []
         epochs = tqdm(range(1, settings.epochs + 1), desc=self.spec.label, disable=not self.progress, unit="epoch",
                       leave=False)
@@ -170,11 +170,11 @@ class Trainer:
     def outputs(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """Continuous (pre-sign) float32 outputs of both modalities for ``indices``, in evaluation mode."""
         start = time.perf_counter()
-        self.model.eval()
+        self.features.set_mode(self.model, False)
         image, text = self.features.features(self.model, indices)
         with self.precision.autocast():
             out = {"image": self.model.image_head(image), "text": self.model.text_head(text)}
-        self.features.train_mode(self.model)
+        self.features.set_mode(self.model, True)
         self.timings["encode_s"] += time.perf_counter() - start
         return {k: v.float().cpu().numpy() for k, v in out.items()}
 
