@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graded import GradedSums, discounts, grade_dtype, graded_metrics
+from .graded import GradedSums, discounts, gains, grade_dtype, graded_metrics
 from .record import DIRECTION_MODALITIES, PRECISION_AT_N
 
 #: Query x item pairs per chunk of query rows: bounds memory and keeps a chunk's arrays in cache.
@@ -114,7 +114,7 @@ def _graded_chunk(rows: slice, grades, row, rank, first, counts, topk, n_r: int,
     running = np.cumsum(grades, dtype=np.float64)  # exact integers: labels shared up to each item, chunk-wide
     running -= np.repeat(np.concatenate([[0.0], running])[first], counts)  # ... within its row
     acg = running / rank  # ACG at each relevant item's rank
-    dcg = (np.exp2(grades.astype(np.float64)) - 1) * discount[rank]  # (2^r - 1) / log2(rank + 1)
+    dcg = gains(n_grades - 1)[grades] * discount[rank]  # (2^r - 1) / log2(rank + 1)
     sums.wap_sum[rows] = np.bincount(row, acg, minlength=n_rows)
     for j, k in enumerate(np.minimum(topk, n_r)):
         within = rank <= k

@@ -59,15 +59,14 @@ PAIRS_PER_BLOCK = 1 << 17
 
 
 @dataclass
-class QueryStats:
-    """What the pass keeps of each query; every metric is computed from these.
+class QueryStats(GradedSums):
+    """What the pass keeps of each query; every metric is computed from these: the per-query sums of the graded
+    metrics (the fields of ``benchmark.graded.GradedSums``, zeros when they were not asked for), and
 
-    Shapes: ``hist_all``, ``hist_rel`` ``(n_queries, n_bits + 1)`` items / relevant items at each
+    ``hist_all``, ``hist_rel`` ``(n_queries, n_bits + 1)`` items / relevant items at each
     distance; ``ap_sum`` ``(n_queries,)`` sum over relevant items of hits / rank; ``topk_sum``,
     ``topk_rel`` ``(n_queries, len(topk))`` the same sum and the relevant count within the first K;
-    ``rel_at_n`` ``(n_queries, len(grid))`` relevant items within the first N; then the per-query sums of the
-    graded metrics (``benchmark.graded.GradedSums``: ``grade_hist`` ``(n_queries, n_classes + 1)``, ``topk_gain``,
-    ``topk_dcg``, ``wap_sum``, ``topk_wap``), zeros when the graded metrics were not asked for.
+    ``rel_at_n`` ``(n_queries, len(grid))`` relevant items within the first N.
     """
 
     hist_all: np.ndarray
@@ -76,15 +75,9 @@ class QueryStats:
     topk_sum: np.ndarray
     topk_rel: np.ndarray
     rel_at_n: np.ndarray
-    grade_hist: np.ndarray
-    topk_gain: np.ndarray
-    topk_dcg: np.ndarray
-    wap_sum: np.ndarray
-    topk_wap: np.ndarray
 
     @classmethod
     def empty(cls, n_queries: int, n_bits: int, n_topk: int, n_grid: int, n_classes: int) -> "QueryStats":
-        graded = GradedSums.empty(n_queries, n_classes, n_topk)
         return cls(
             hist_all=np.zeros((n_queries, n_bits + 1), np.int64),
             hist_rel=np.zeros((n_queries, n_bits + 1), np.int64),
@@ -92,11 +85,8 @@ class QueryStats:
             topk_sum=np.zeros((n_queries, n_topk)),
             topk_rel=np.zeros((n_queries, n_topk), np.int64),
             rel_at_n=np.zeros((n_queries, n_grid), np.int64),
-            **{name: getattr(graded, name) for name in GradedSums.__dataclass_fields__},
+            **vars(GradedSums.empty(n_queries, n_classes, n_topk)),
         )
-
-    def graded(self) -> GradedSums:
-        return GradedSums(**{name: getattr(self, name) for name in GradedSums.__dataclass_fields__})
 
     @classmethod
     def concat(cls, parts: list["QueryStats"]) -> "QueryStats":
@@ -430,7 +420,6 @@ def _stats_torch(q, r, ql, rl, n_bits: int, topk: np.ndarray, grid: np.ndarray, 
     hist = hist.view(n_q, n_bits + 1, 2)
     topk_index = torch.as_tensor(np.minimum(topk, n_r) - 1, device=q.device)
     grid_index = torch.as_tensor(grid - 1, device=q.device)
-    none = GradedSums.empty(n_q, n_classes, len(topk))
     stats = QueryStats(
         hist_all=hist.sum(2).cpu().numpy(),
         hist_rel=hist[:, :, 1].cpu().numpy(),
@@ -438,7 +427,7 @@ def _stats_torch(q, r, ql, rl, n_bits: int, topk: np.ndarray, grid: np.ndarray, 
         topk_sum=precision_at_hits[:, topk_index].cpu().numpy(),
         topk_rel=hits[:, topk_index].cpu().numpy(),
         rel_at_n=hits[:, grid_index].cpu().numpy(),
-        **{name: getattr(none, name) for name in GradedSums.__dataclass_fields__},
+        **vars(GradedSums.empty(n_q, n_classes, len(topk))),
     )
     if graded:
         gain = ranked_shared.to(torch.float64)
@@ -529,7 +518,7 @@ def metrics_from_stats(stats: QueryStats, *, n_retrieval: int, topk, grid, radiu
     for j, k in enumerate(topk):
         result[f"map@{k}"] = float(_mean_ratio(stats.topk_sum[:, j], stats.topk_rel[:, j]))
     if graded:
-        result.update(graded_metrics(stats.graded(), topk=topk, n_retrieval=n_retrieval, topk_rel=stats.topk_rel))
+        result.update(graded_metrics(stats, topk=topk, n_retrieval=n_retrieval, topk_rel=stats.topk_rel))
     if radius:
         within = np.cumsum(stats.hist_all.sum(0))
         rel_within = np.cumsum(stats.hist_rel.sum(0))

@@ -146,16 +146,21 @@ def per_query_stable_sort_map(q_codes, r_codes, q_labels, r_labels) -> float:
     return float(np.mean(aps))
 
 
+def cosine_order(q, retrieval_rows) -> list[int]:
+    """The retrieval indices by decreasing cosine with ``q`` (0 when either row is all zeros), ties by index."""
+    scores = []
+    for r in retrieval_rows:
+        norm = math.sqrt(sum(x * x for x in q)) * math.sqrt(sum(x * x for x in r))
+        scores.append(sum(a * b for a, b in zip(q, r)) / norm if norm else 0.0)
+    return sorted(range(len(scores)), key=lambda j: (-scores[j], j))
+
+
 def cosine_map(query_rows, retrieval_rows, query_labels, retrieval_labels) -> float:
     """Mean average precision, one query at a time: items ranked by decreasing cosine (0 for an empty row), ties
     by index; relevant when sharing a label; a query with nothing relevant scores 0."""
     aps = []
     for q, ql in zip(query_rows, query_labels):
-        scores = []
-        for r in retrieval_rows:
-            norm = math.sqrt(sum(x * x for x in q)) * math.sqrt(sum(x * x for x in r))
-            scores.append(sum(a * b for a, b in zip(q, r)) / norm if norm else 0.0)
-        order = sorted(range(len(scores)), key=lambda j: (-scores[j], j))
+        order = cosine_order(q, retrieval_rows)
         hits, total = 0, 0.0
         for rank, j in enumerate(order, start=1):
             if any(a and b for a, b in zip(ql, retrieval_labels[j])):
@@ -230,12 +235,6 @@ def reference_graded_metrics(q_codes, r_codes, q_labels, r_labels, topk=()) -> d
 
 def cosine_graded_metrics(query_rows, retrieval_rows, query_labels, retrieval_labels, topk=()) -> dict:
     """The graded metrics of items ranked by decreasing cosine (0 for an empty row), ties by index."""
-    rankings = []
-    for q, ql in zip(query_rows, query_labels):
-        scores = []
-        for r in retrieval_rows:
-            norm = math.sqrt(sum(x * x for x in q)) * math.sqrt(sum(x * x for x in r))
-            scores.append(sum(a * b for a, b in zip(q, r)) / norm if norm else 0.0)
-        order = sorted(range(len(scores)), key=lambda j: (-scores[j], j))
-        rankings.append([shared_labels(ql, retrieval_labels[j]) for j in order])
+    rankings = [[shared_labels(ql, retrieval_labels[j]) for j in cosine_order(q, retrieval_rows)]
+                for q, ql in zip(query_rows, query_labels)]
     return graded_from_rankings(rankings, topk)

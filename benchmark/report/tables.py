@@ -73,9 +73,7 @@ class Table:
     def kind(self, row: str) -> str:
         """What row ``row`` is: a "loss" (compared, tested, ranked), a label-free "control" (shown, never compared)
         or a "reference" row."""
-        if references.row_kind(row) == "reference":
-            return "reference"
-        return "control" if row in self.controls else "loss"
+        return row_kind(row, self.controls)
 
     def group(self, row: str) -> str:
         """The label of the block of rows ``row`` belongs to: its loss family, or "reference"."""
@@ -88,6 +86,13 @@ class Table:
     @property
     def max_replicates(self) -> int:
         return max((len(v) for v in self.values.values()), default=0)
+
+
+def row_kind(row: str, controls: frozenset[str]) -> str:
+    """``Table.kind`` given the table's control rows (``controls``)."""
+    if references.row_kind(row) == "reference":
+        return "reference"
+    return "control" if row in controls else "loss"
 
 
 def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = None, reference: str | None = None,
@@ -115,8 +120,7 @@ def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = N
     comparisons, differences = {}, {}
     for column in columns:
         in_column = {row: values[(row, column)] for row in rows if (row, column) in values}
-        competing = {row: v for row, v in in_column.items() if row not in controls
-                     and references.row_kind(row) == "loss"}
+        competing = {row: v for row, v in in_column.items() if row_kind(row, controls) == "loss"}
         if competing:
             comparisons.update({(row, column): c for row, c in compare_to_best(competing).items()})
         if reference is not None and reference in in_column:

@@ -22,8 +22,8 @@ from .selection import row_label
 #: The order of the loss families in tables (the registry's); losses of no family come after them.
 FAMILY_ORDER = ("pairwise", "triplet", "center", "proxy", "dcgh", "contrastive")
 DIRECTION_LABELS = {"i2t": "I→T", "t2i": "T→I", "i2i": "I→I", "t2t": "T→T"}
-COLUMNS = ["run_id", "loss", "row", "name", "family", "control", "dataset", "bits", "replicate", "protocol", "mode", "synthetic",
-           "direction", "metric", "value"]
+COLUMNS = ["run_id", "loss", "row", "name", "family", "control", "dataset", "bits", "replicate", "protocol", "mode",
+           "synthetic", "direction", "metric", "value"]
 #: How the names of the records' ranking metrics begin: the binary ``map``, ``map_tie_aware``, ``map_best``,
 #: ``map_worst``, ``map@K`` and the graded ``wmap``, ``wmap@K``, ``ndcg@K``, ``acg@K`` (``benchmark.graded``); the
 #: other scalars of ``RunRecord.metrics`` (``n_queries``, ...) are not tabulated.
@@ -47,8 +47,8 @@ def tidy(records: list[RunRecord]) -> pd.DataFrame:
             for metric, value in metrics.items():
                 if is_metric(metric):
                     rows.append([record.run_id, spec.loss, row_label(spec), row_name(spec), record.family,
-                                 record.control, spec.dataset, spec.bits, spec.replicate, spec.settings.protocol, spec.settings.mode,
-                                 is_generated(spec.dataset), direction, metric, float(value)])
+                                 record.control, spec.dataset, spec.bits, spec.replicate, spec.settings.protocol,
+                                 spec.settings.mode, is_generated(spec.dataset), direction, metric, float(value)])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
