@@ -24,7 +24,9 @@ items scores 0 in every average and stays in the mean.
 
 The pass counts the labels each pair shares (a popcount of the AND of the label words) and its sort moves that
 count rather than a flag, so the binary metrics read "count > 0" and the graded ones the count itself, both in the
-same rank order.
+same rank order. A caller that scores the same items again and again (the trainer's validation after every epoch)
+computes their relevance once (``relevance``) and passes it (``relevant=``), and leaves out what it does not read
+(``graded=False``, ``tie_bounds=False``).
 
 The CPU pass runs over blocks of query rows on ``threads`` threads (numpy and SciPy release the GIL in
 these loops). Each query's numbers are computed the same way whatever the block or the thread that
@@ -235,8 +237,10 @@ class _Workspace:
         self.bucket_offsets = (np.arange(rows, dtype=index) * (n_bits + 1))[:, None]
 
 
-def _numpy_block(s: int, e: int, ws: _Workspace, packed, n_bits: int, topk, grid, hits, stats: QueryStats) -> None:
-    """The pass for query rows ``s:e`` on the CPU, written into rows ``s:e`` of ``stats``.
+def _numpy_block(s: int, e: int, ws: _Workspace, packed, relevant_rows, n_bits: int, topk, grid, hits,
+                 stats: QueryStats) -> None:
+    """The pass for query rows ``s:e`` on the CPU, written into rows ``s:e`` of ``stats``; ``relevant_rows``: the
+    caller's ``(n_q, n_r)`` flags of the pairs sharing a label, or None to compute them from the packed labels.
 
     Everything a query gets is computed from its own row with the same operations whatever ``s:e``, so the
     results do not depend on the blocks or the threads.
@@ -256,7 +260,9 @@ def _numpy_block(s: int, e: int, ws: _Workspace, packed, n_bits: int, topk, grid
             np.add(keys, count, out=keys)
     if rows > 1:
         np.add(keys, ws.bucket_offsets[:rows], out=keys)  # one key range per query row
-    if ws.graded:
+    if relevant_rows is not None:
+        relevant = relevant_rows[s:e]
+    elif ws.graded:
         for w, rlw in enumerate(rlws):  # relevance: the labels in common, a popcount of the label words' AND
             np.bitwise_and(qlw[s:e, w, None], rlw, out=words)
             if w == 0:
@@ -273,7 +279,7 @@ def _numpy_block(s: int, e: int, ws: _Workspace, packed, n_bits: int, topk, grid
         np.not_equal(words, 0, out=relevant)
 
     ptr, ranked = ws.ptr[:buckets + 1], ws.ranked[:pairs + 1]
-    _partition(ws.keys[:pairs], buckets, ws.relevant[:pairs], ptr, ranked[1:], ws.perm[:pairs])
+    _partition(ws.keys[:pairs], buckets, relevant.reshape(-1), ptr, ranked[1:], ws.perm[:pairs])
     flags = ranked
     if ws.graded:  # counts -> flags: nonzero of a bool array is several times faster
         flags = ws.flags[:pairs + 1]
@@ -365,12 +371,14 @@ def _grade_histogram(grades, first, n_rel, n: int, hist, flags) -> None:
     hist[:, top] = at_least
 
 
-def _numpy_pass(qb, rb, ql, rl, topk, grid, chunk: int | None, threads: int | None, graded: bool) -> QueryStats:
+def _numpy_pass(qb, rb, ql, rl, topk, grid, chunk: int | None, threads: int | None, graded: bool,
+                relevant=None) -> QueryStats:
     """The pass on the CPU over blocks of query rows, on ``threads`` threads (one workspace each)."""
     n_q, n_r, n_bits = qb.shape[0], rb.shape[0], qb.shape[1]
-    qw, rw, qlw, rlw = _pack_words(qb), _pack_words(rb), _pack_words(ql), _pack_words(rl)
+    qw, rw = _pack_words(qb), _pack_words(rb)
+    qlw, rlw = (None, None) if relevant is not None else (_pack_words(ql), _pack_words(rl))
     packed = (qw, [np.ascontiguousarray(rw[:, w]) for w in range(rw.shape[1])],
-              qlw, [np.ascontiguousarray(rlw[:, w]) for w in range(rlw.shape[1])])
+              qlw, None if rlw is None else [np.ascontiguousarray(rlw[:, w]) for w in range(rlw.shape[1])])
     rows = min(n_q, chunk or max(1, PAIRS_PER_BLOCK // n_r))
     starts = range(0, n_q, rows)
     if threads is None:
@@ -384,7 +392,7 @@ def _numpy_pass(qb, rb, ql, rl, topk, grid, chunk: int | None, threads: int | No
         ws = getattr(local, "workspace", None)
         if ws is None:
             ws = local.workspace = _Workspace(rows, n_r, n_bits, ql.shape[1], graded)
-        _numpy_block(s, min(s + rows, n_q), ws, packed, n_bits, topk, grid, hits, stats)
+        _numpy_block(s, min(s + rows, n_q), ws, packed, relevant, n_bits, topk, grid, hits, stats)
 
     if workers == 1:
         for s in starts:
@@ -403,11 +411,16 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _stats_torch(q, r, ql, rl, n_bits: int, topk: np.ndarray, grid: np.ndarray, graded: bool) -> QueryStats:
-    """The same pass with torch ops, for a GPU: ``q``, ``r`` +-1 float codes, ``ql``, ``rl`` 0/1 float labels."""
+def _stats_torch(q, r, ql, rl, n_bits: int, topk: np.ndarray, grid: np.ndarray, graded: bool,
+                 relevant=None) -> QueryStats:
+    """The same pass with torch ops, for a GPU: ``q``, ``r`` +-1 float codes, ``ql``, ``rl`` 0/1 float labels
+    (``relevant``: the pairs' given "shares a label" flags instead, for the binary metrics)."""
     n_q, n_r, n_classes = q.shape[0], r.shape[0], ql.shape[1]
     dist = ((n_bits - q @ r.T) / 2).round().long()
-    shared = (ql @ rl.T).round().long()  # labels in common (exact: sums of 0/1 in float32)
+    if relevant is not None:
+        shared = relevant.long()
+    else:
+        shared = (ql @ rl.T).round().long()  # labels in common (exact: sums of 0/1 in float32)
     relevant = shared > 0
     order = torch.argsort(dist, dim=1, stable=True)
     ranked_shared = shared.gather(1, order)
@@ -445,7 +458,8 @@ def _stats_torch(q, r, ql, rl, n_bits: int, topk: np.ndarray, grid: np.ndarray, 
 
 
 def query_stats(qb, rb, ql, rl, *, topk, grid, device=None, chunk: int | None = None,
-                backend: str | None = None, threads: int | None = None, graded: bool = True) -> QueryStats:
+                backend: str | None = None, threads: int | None = None, graded: bool = True,
+                relevant: np.ndarray | None = None) -> QueryStats:
     """Run the pass over query chunks of boolean codes ``qb``, ``rb`` and labels ``ql``, ``rl``.
 
     ``backend``: ``"numpy"`` (the default on the CPU) or ``"torch"`` (the default on any other device; on
@@ -453,16 +467,20 @@ def query_stats(qb, rb, ql, rl, *, topk, grid, device=None, chunk: int | None = 
     rows for about ``PAIRS_PER_BLOCK`` pairs; torch: about ``PAIRS_PER_CHUNK``). ``threads``: threads of
     the numpy pass (by default ``torch.get_num_threads()``, at most the cores this process may use);
     the results are the same for any value. ``graded``: also the sums of the graded metrics (else zeros).
+    ``relevant``: the ``(n_q, n_r)`` bool flags of the pairs sharing a label (:func:`relevance`), already known;
+    binary metrics only (``graded=False``).
     """
     n_r = rb.shape[0]
     topk, grid = np.asarray(topk, np.int64), np.asarray(grid, np.int64)
     device = torch.device(device) if device is not None else torch.device("cpu")
     if (backend or ("numpy" if device.type == "cpu" else "torch")) == "numpy":
-        return _numpy_pass(qb, rb, ql, rl, topk, grid, chunk, threads, graded)
+        return _numpy_pass(qb, rb, ql, rl, topk, grid, chunk, threads, graded, relevant)
     chunk = chunk or max(1, PAIRS_PER_CHUNK // n_r)
     q, r = (torch.as_tensor(b, device=device).float() * 2 - 1 for b in (qb, rb))
     ql_t, rl_t = (torch.as_tensor(lab, device=device).float() for lab in (ql, rl))
-    return QueryStats.concat([_stats_torch(q[s:s + chunk], r, ql_t[s:s + chunk], rl_t, qb.shape[1], topk, grid, graded)
+    rel = None if relevant is None else torch.as_tensor(relevant, device=device)
+    return QueryStats.concat([_stats_torch(q[s:s + chunk], r, ql_t[s:s + chunk], rl_t, qb.shape[1], topk, grid, graded,
+                                           None if rel is None else rel[s:s + chunk])
                               for s in range(0, qb.shape[0], chunk)])
 
 
@@ -503,18 +521,17 @@ def tie_bounded_ap_sums(stats: QueryStats) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def metrics_from_stats(stats: QueryStats, *, n_retrieval: int, topk, grid, radius: bool = True,
-                       graded: bool = True) -> dict:
+                       graded: bool = True, tie_bounds: bool = True) -> dict:
     """Every metric from the per-query numbers of the pass (see the module docstring); the graded ones
-    (``wmap``, ``ndcg@K``, ``acg@K``, ``wmap@K``) when ``graded``."""
+    (``wmap``, ``ndcg@K``, ``acg@K``, ``wmap@K``) when ``graded``, the tie-aware mAP and its bounds when
+    ``tie_bounds``."""
     n_relevant = stats.hist_rel.sum(1)
-    expected, best, worst = tie_bounded_ap_sums(stats)
     n_queries, n_bits = stats.hist_all.shape[0], stats.hist_all.shape[1] - 1
-    result = {
-        "map": float(_mean_ratio(stats.ap_sum, n_relevant)),
-        "map_tie_aware": float(_mean_ratio(expected, n_relevant)),
-        "map_best": float(_mean_ratio(best, n_relevant)),
-        "map_worst": float(_mean_ratio(worst, n_relevant)),
-    }
+    result = {"map": float(_mean_ratio(stats.ap_sum, n_relevant))}
+    if tie_bounds:
+        expected, best, worst = tie_bounded_ap_sums(stats)
+        result.update(map_tie_aware=float(_mean_ratio(expected, n_relevant)),
+                      map_best=float(_mean_ratio(best, n_relevant)), map_worst=float(_mean_ratio(worst, n_relevant)))
     for j, k in enumerate(topk):
         result[f"map@{k}"] = float(_mean_ratio(stats.topk_sum[:, j], stats.topk_rel[:, j]))
     if graded:
@@ -553,6 +570,8 @@ def evaluate(
     chunk: int | None = None,
     threads: int | None = None,
     graded: bool = True,
+    tie_bounds: bool = True,
+    relevant=None,
 ) -> dict:
     """Every retrieval metric of one direction (queries of one modality against a database of another).
 
@@ -571,6 +590,10 @@ def evaluate(
             process may run on; ``threads=1`` on a shared machine). Results do not depend on it.
         graded: also the graded-relevance metrics (``benchmark.graded``: relevance = labels shared; ``ndcg@K``,
             ``acg@K``, ``wmap``, ``wmap@K``), ranked in the same order as ``map`` (ties by retrieval index).
+        tie_bounds: also ``map_tie_aware``, ``map_best`` and ``map_worst``.
+        relevant: the ``(n_q, n_r)`` flags of the pairs sharing a label, as :func:`relevance` returns them for
+            these labels, when the caller scores the same items again and again (the trainer's validation after
+            every epoch): the pass then skips computing them. Binary metrics only (``graded=False``).
 
     Returns:
         ``{"map", "map_tie_aware", "map_best", "map_worst", "map@K"..., "wmap", "ndcg@K", "acg@K", "wmap@K"...,
@@ -589,9 +612,39 @@ def evaluate(
         check_int("chunk (queries per chunk)", chunk, minimum=1, error=ValueError)
     if threads is not None:
         check_int("threads", threads, minimum=1, error=ValueError)
+    if relevant is not None:
+        relevant = _check_relevant(relevant, ql.shape[0], rl.shape[0], graded)
     stats = query_stats(qb, rb, ql, rl, topk=topk, grid=grid, device=device, chunk=chunk, threads=threads,
-                        graded=graded)
-    return metrics_from_stats(stats, n_retrieval=rb.shape[0], topk=topk, grid=grid, radius=radius, graded=graded)
+                        graded=graded, relevant=relevant)
+    return metrics_from_stats(stats, n_retrieval=rb.shape[0], topk=topk, grid=grid, radius=radius, graded=graded,
+                              tie_bounds=tie_bounds)
+
+
+def relevance(q_labels, r_labels) -> np.ndarray:
+    """``(n_q, n_r)`` bool: which retrieval items share at least one label with each query (what :func:`evaluate`
+    takes as ``relevant``), one byte a pair: 10 MB for a validation split of 1000 queries and 10,000 items.
+
+    >>> relevance(np.array([[1, 0], [0, 0]]), np.array([[1, 1], [0, 1], [1, 0]])).astype(int).tolist()
+    [[1, 0, 1], [0, 0, 0]]
+    """
+    ql, rl = _as_array(q_labels, "q_labels") > 0, _as_array(r_labels, "r_labels") > 0
+    if ql.shape[1] != rl.shape[1]:
+        raise ValueError(f"query labels have {ql.shape[1]} classes but retrieval labels have {rl.shape[1]}")
+    qlw, rlw = _pack_words(ql), _pack_words(rl)
+    flags = np.zeros((len(ql), len(rl)), bool)
+    for w in range(qlw.shape[1]):
+        flags |= (qlw[:, w, None] & rlw[None, :, w]) != 0
+    return flags
+
+
+def _check_relevant(relevant, n_q: int, n_r: int, graded: bool) -> np.ndarray:
+    if graded:
+        raise ValueError("relevant= serves the binary metrics only: pass graded=False with it")
+    relevant = relevant.cpu().numpy() if isinstance(relevant, torch.Tensor) else np.asarray(relevant)
+    if relevant.shape != (n_q, n_r) or relevant.dtype != bool:
+        raise ValueError(f"relevant must be a ({n_q}, {n_r}) bool array (metrics.relevance of the labels), "
+                         f"got {relevant.dtype} {relevant.shape}")
+    return np.ascontiguousarray(relevant)
 
 
 def mean_average_precision(q_codes, r_codes, q_labels, r_labels, ties: str = "index", k: int | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .base import HashingLoss, LossOutput, check_choice, check_number
-from .functional import cosine_matrix, hard_similarity
+from .functional import cosine_matrix, hard_similarity, sorted_rows
 from . import citations
 from .registry import register
 from .space import Choice, FloatRange
@@ -52,7 +52,7 @@ class TripletLoss(HashingLoss):
         # cosines makes the active negatives of (i, p) a suffix of that row, so their count and the sum of
         # their cosines come from a search and suffix sums: O(n^2 log n) instead of an n^3 tensor.
         floor = -(self.margin + 3.0)  # below every cos[i, p] - m, so non-negatives are never active
-        neg_cos = cos.masked_fill(pos, floor).sort(dim=1).values
+        neg_cos = sorted_rows(cos.masked_fill(pos, floor))
         suffix_sums = torch.cat([neg_cos.flip(1).cumsum(1).flip(1), neg_cos.new_zeros(len(cos), 1)], dim=1)
         first_active = torch.searchsorted(neg_cos.detach(), (cos - self.margin).detach(), right=True)
         count = torch.where(pos, cos.shape[1] - first_active, 0)

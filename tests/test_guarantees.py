@@ -96,6 +96,10 @@ def test_a_tuning_trial_scores_the_validation_split_only(tiny, benchmark_cache):
     check_scored(record, benchmark_cache, final="validation")
     _, split = recomputed_split(record.spec, benchmark_cache)
     assert record.metrics["i2t"]["n_queries"] == len(split["val_query"])
+    # the per-epoch validation (mAP only, the pairs' relevance computed once per run) scored the selected state
+    # exactly as the trial's full evaluation of that state on the same split does
+    selected = next(h for h in record.history if h.epoch == record.selection.epochs["i2t"])
+    assert (selected.val_map_i2t, selected.val_map_t2i) == (record.metrics["i2t"]["map"], record.metrics["t2i"]["map"])
 
 
 def test_a_reference_row_scores_the_query_set_against_the_retrieval_set(tiny, benchmark_cache):

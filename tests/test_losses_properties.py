@@ -8,6 +8,8 @@ import torch
 
 import losses
 from losses.center import min_hamming_distance
+from losses import triplet as triplet_module
+from losses.functional import sorted_rows
 from tests.batches import random_codes, random_labels
 
 ALL = losses.available()
@@ -175,3 +177,38 @@ def test_mismatched_batch_shapes_raise(name):
         loss(torch.zeros(4, 32), torch.zeros(4, 32), torch.zeros(4, 24))
     with pytest.raises(ValueError, match="txt"):
         loss(torch.zeros(4, 16), torch.zeros(3, 16), torch.zeros(4, 24))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_sorted_rows_equals_torch_sort_where_equal_values_get_equal_gradients(dtype):
+    """The CPU shortcut (numpy's sort order, then a gather) gives torch.sort's values bit for bit, and its gradients
+    wherever the gradient of a sorted slot depends on its value only, ties included (cosines of +-1 codes tie
+    often); other dtypes take torch.sort itself."""
+    g = torch.Generator().manual_seed(3)
+    codes = torch.randint(0, 2, (60, 8), generator=g).float() * 2 - 1
+    for x in (codes @ codes.T / 8, torch.randn(40, 33, generator=g)):
+        results = []
+        for sort in (sorted_rows, lambda t: t.sort(dim=1).values):
+            leaf = x.to(dtype).clone().requires_grad_()
+            values = sort(leaf)
+            ((values * values.detach().cos()).sum() + values.sum() ** 2).backward()
+            results.append((values.detach(), leaf.grad))
+        assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+
+
+def test_triplet_with_the_sort_shortcut_equals_torch_sort_bit_for_bit(monkeypatch):
+    """The triplet's suffix sums are a case where equal values get equal gradients (its thresholds compare values):
+    loss and gradients with ``sorted_rows`` equal those with torch.sort exactly, on tie-heavy +-1 codes."""
+    g = torch.Generator().manual_seed(4)
+    loss = losses.build("triplet", n_classes=10, n_bits=16)
+    for codes in (random_codes(70, 16, g, torch.float32), random_codes(70, 16, g, torch.float32).sign()):
+        img, txt = codes, codes.roll(3, dims=0).flip(1)
+        labels = random_labels(70, 10, "mixed", g, torch.float32)
+        outcomes = []
+        for sort in (sorted_rows, lambda t: t.sort(dim=1).values):
+            monkeypatch.setattr(triplet_module, "sorted_rows", sort)
+            a, b = img.clone().requires_grad_(), txt.clone().requires_grad_()
+            total = loss(a, b, labels).total
+            total.backward()
+            outcomes.append((total.detach(), a.grad, b.grad))
+        assert all(torch.equal(x, y) for x, y in zip(*outcomes))

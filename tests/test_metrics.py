@@ -457,3 +457,56 @@ def test_graded_metrics_can_be_left_out():
     binary = evaluate(GRADED_Q, GRADED_R, GRADED_QL, GRADED_RL, topk=(3,), graded=False)
     assert set(full) - set(binary) == set(graded_keys((3,)))
     assert all(binary[key] == full[key] for key in binary)
+
+
+# ------------------------------------------------------- the relevance a caller already has (validation)
+
+
+@pytest.mark.parametrize("n_classes", [3, 64, 65, 130])
+def test_relevance_is_whether_a_pair_shares_a_label(n_classes):
+    rng = np.random.default_rng(n_classes)
+    ql, rl = rng.random((17, n_classes)) < 0.05, rng.random((40, n_classes)) < 0.05
+    ql[0, -1] = rl[:, -1] = True  # a label only in the last word (beyond 64 classes)
+    expected = [[any(a and b for a, b in zip(q, r)) for r in rl] for q in ql]
+    assert metrics.relevance(ql, rl).tolist() == expected
+    assert metrics.relevance(ql.astype(np.float32), rl.astype(np.int64)).tolist() == expected
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("n_classes", [6, 130])
+def test_given_relevance_gives_the_same_metrics(backend, n_classes, monkeypatch):
+    """Passing the flags the pass would compute changes nothing, on the CPU pass and the GPU (torch) pass."""
+    q, r, ql, rl = random_case(5, 23, 150, 32, n_classes=n_classes, ties="many", orphans=2)
+    options = {"topk": (3, 40), "precision_at": grid_for(150), "graded": False}
+    if backend == "torch":
+        original = metrics.query_stats
+        monkeypatch.setattr(metrics, "query_stats", lambda *a, **k: original(*a, **k, backend="torch"))
+    given = evaluate(q, r, ql, rl, relevant=metrics.relevance(ql, rl), chunk=4, **options)
+    assert given == evaluate(q, r, ql, rl, chunk=4, **options)
+    assert given == evaluate(q, r, ql, rl, relevant=torch.from_numpy(metrics.relevance(ql, rl)), **options)
+
+
+def test_given_relevance_is_what_is_scored():
+    """The pass reads the given flags, not the labels: all-false flags score 0, whatever the labels."""
+    q, r, ql, rl = random_case(1, 5, 30, 16)
+    nothing = np.zeros((5, 30), bool)
+    assert evaluate(q, r, ql, rl, relevant=nothing, graded=False)["map"] == 0.0
+
+
+@pytest.mark.parametrize("relevant,graded,message", [
+    (np.ones((5, 30), bool), True, "graded=False"),
+    (np.ones((30, 5), bool), False, r"\(5, 30\) bool"),
+    (np.ones((5, 30)), False, r"\(5, 30\) bool"),
+])
+def test_bad_given_relevance_raises(relevant, graded, message):
+    q, r, ql, rl = random_case(1, 5, 30, 16)
+    with pytest.raises(ValueError, match=message):
+        evaluate(q, r, ql, rl, relevant=relevant, graded=graded)
+
+
+def test_tie_bounds_can_be_left_out():
+    q, r, ql, rl = random_case(2, 9, 60, 16, ties="many")
+    full = evaluate(q, r, ql, rl, topk=(3,))
+    without = evaluate(q, r, ql, rl, topk=(3,), tie_bounds=False)
+    assert set(full) - set(without) == {"map_tie_aware", "map_best", "map_worst"}
+    assert all(without[key] == full[key] for key in without)

@@ -23,7 +23,7 @@ from methods import Backbone, DualEncoder, warmup_cosine
 from ..config import RunSpec
 from ..data import PairedDataset, Split
 from ..device import Precision
-from ..metrics import evaluate
+from ..metrics import evaluate, relevance
 from ..record import DIRECTION_MODALITIES, EpochLog
 from .feature_sources import FeatureSource
 from .protocols import Outcome, SelectionProtocol, protocol_of
@@ -87,6 +87,7 @@ class Trainer:
         self.trained = np.zeros(len(dataset), dtype=bool)  # items that reached a training batch
         self.steps = 0
         self.evaluations: list[dict] = []
+        self.relevant: dict[tuple[str, str], np.ndarray] = {}  # by the scored items' hashes: see evaluate
         self.timings = {"encode_s": 0.0, "train_s": 0.0, "eval_s": 0.0}
         self.observers: list[Callable[[EpochLog], None]] = []  # called with each epoch's log (e.g. TensorBoard)
 
@@ -182,19 +183,26 @@ class Trainer:
                  full: bool) -> Evaluation:
         """Codes of ``query`` and ``database`` items and the metrics of ``directions``; logged with what was
         scored (``scored_items``). A full evaluation computes every metric and fingerprints the state it used;
-        otherwise mAP only."""
+        otherwise mAP only, with the pairs' relevance computed once for the items scored (the validation split,
+        every epoch and both directions)."""
         state = state_sha256(self.snapshot()) if full else None
         outputs = {f"{part}_{modality}": value for part, indices in (("query", query), ("retrieval", database))
                    for modality, value in self.outputs(indices).items()}
         codes = {name: sign_codes(value) for name, value in outputs.items()}
         start = time.perf_counter()
-        options = ({"topk": self.settings.topk} if full else
-                   {"topk": (), "radius": False, "precision_at": (), "graded": False})
         results, scored = {}, scored_items(query, database)
+        q_labels, r_labels = self.dataset.labels[query], self.dataset.labels[database]
+        if full:
+            options = {"topk": self.settings.topk}
+        else:
+            key = (scored["query_sha256"], scored["database_sha256"])
+            if key not in self.relevant:
+                self.relevant[key] = relevance(q_labels, r_labels)
+            options = {"topk": (), "radius": False, "precision_at": (), "graded": False, "tie_bounds": False,
+                       "relevant": self.relevant[key]}
         for direction in directions:
             source, target = DIRECTION_MODALITIES[direction]
-            results[direction] = evaluate(codes[f"query_{source}"], codes[f"retrieval_{target}"],
-                                          self.dataset.labels[query], self.dataset.labels[database],
+            results[direction] = evaluate(codes[f"query_{source}"], codes[f"retrieval_{target}"], q_labels, r_labels,
                                           device=self.device if self.device.type != "cpu" else None, **options)
             self.evaluations.append({"stage": stage, "set": set_name, "direction": direction, **scored})
         self.timings["eval_s"] += time.perf_counter() - start
