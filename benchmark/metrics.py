@@ -133,14 +133,20 @@ def _zero_one(array: np.ndarray) -> bool:
     return array.dtype.kind != "f" or bool(((array == 0) | (array == 1)).all())
 
 
+def _check_labels(q_labels, r_labels) -> tuple[np.ndarray, np.ndarray]:
+    """Both label matrices as booleans (> 0 is a label), with the same classes."""
+    ql, rl = _as_array(q_labels, "q_labels") > 0, _as_array(r_labels, "r_labels") > 0
+    if ql.shape[1] != rl.shape[1]:
+        raise ValueError(f"query labels have {ql.shape[1]} classes but retrieval labels have {rl.shape[1]}")
+    return ql, rl
+
+
 def _check_inputs(q_codes, r_codes, q_labels, r_labels):
     qb, rb = code_bits(q_codes, "q_codes"), code_bits(r_codes, "r_codes")
-    ql, rl = _as_array(q_labels, "q_labels") > 0, _as_array(r_labels, "r_labels") > 0
     if qb.shape[1] != rb.shape[1]:
         raise ValueError(f"query codes have {qb.shape[1]} bits but retrieval codes have {rb.shape[1]}; "
                          "both sides must come from the same hash length")
-    if ql.shape[1] != rl.shape[1]:
-        raise ValueError(f"query labels have {ql.shape[1]} classes but retrieval labels have {rl.shape[1]}")
+    ql, rl = _check_labels(q_labels, r_labels)
     for side, codes, labels in (("query", qb, ql), ("retrieval", rb, rl)):
         if codes.shape[0] != labels.shape[0]:
             raise ValueError(f"{side} codes have {codes.shape[0]} rows but {side} labels have {labels.shape[0]}")
@@ -627,11 +633,8 @@ def relevance(q_labels, r_labels) -> np.ndarray:
     >>> relevance(np.array([[1, 0], [0, 0]]), np.array([[1, 1], [0, 1], [1, 0]])).astype(int).tolist()
     [[1, 0, 1], [0, 0, 0]]
     """
-    ql, rl = _as_array(q_labels, "q_labels") > 0, _as_array(r_labels, "r_labels") > 0
-    if ql.shape[1] != rl.shape[1]:
-        raise ValueError(f"query labels have {ql.shape[1]} classes but retrieval labels have {rl.shape[1]}")
-    qlw, rlw = _pack_words(ql), _pack_words(rl)
-    flags = np.zeros((len(ql), len(rl)), bool)
+    qlw, rlw = (_pack_words(labels) for labels in _check_labels(q_labels, r_labels))
+    flags = np.zeros((len(qlw), len(rlw)), bool)
     for w in range(qlw.shape[1]):
         flags |= (qlw[:, w, None] & rlw[None, :, w]) != 0
     return flags
