@@ -9,12 +9,12 @@ from pathlib import Path
 
 from methods import Backbone, load_backbone, pretrain_tiny_clip
 from methods.backbone import folder_problem
-from methods.openai_checkpoint import (BPE_FILE, CONVERTER_VERSION, OpenAICheckpointError, convert_openai_checkpoint,
-                                       file_sha256, find_tokenizer, tokenizer_hash)
+from methods.openai_checkpoint import (BPE_FILE, CONVERTER_VERSION, OpenAICheckpointError, TorchScriptRefused,
+                                       convert_openai_checkpoint, file_sha256, find_tokenizer, tokenizer_hash)
 
 from .data import PairedDataset, Split
 from .errors import BackboneError
-from .files import atomic_folder, set_aside
+from .files import atomic_folder, manifest_problem, set_aside, write_manifest
 from .threads import torch_threads
 
 
@@ -45,6 +45,8 @@ def open_backbone(path: Path) -> Backbone:
 
 #: Overrides where the tokenizer of an OpenAI checkpoint is looked for (OpenAI's merges file or a tokenizer folder).
 TOKENIZER_ENV = "BENCHMARK_CLIP_TOKENIZER"
+#: Set to 1 to let an OpenAI TorchScript archive whose weights cannot be read as data run through torch.jit.load.
+TRUST_TORCHSCRIPT_ENV = "BENCHMARK_TRUST_TORCHSCRIPT"
 _HASHES: dict[tuple, str] = {}  # (path, size, mtime) -> SHA-256: a checkpoint is hashed once per process
 
 
@@ -82,7 +84,8 @@ def _checkpoint_sha256(path: Path) -> str:
 def openai_backbone(checkpoint: str | Path, cache_dir: Path) -> Path:
     """The CLIP folder converted from OpenAI checkpoint ``checkpoint`` (a TorchScript archive or a state dict),
     built on first use under ``<cache>/backbones/`` and keyed by the contents of the checkpoint and of its tokenizer;
-    BackboneError with one line naming the file otherwise."""
+    BackboneError with one line naming the file otherwise. A TorchScript archive is read as data; one that would
+    have to run is run only with ``$BENCHMARK_TRUST_TORCHSCRIPT=1``."""
     checkpoint = Path(checkpoint).expanduser()
     if not checkpoint.is_file():
         state = "is a folder" if checkpoint.is_dir() else "does not exist"
@@ -96,7 +99,12 @@ def openai_backbone(checkpoint: str | Path, cache_dir: Path) -> Path:
         _set_aside_if_damaged(folder)
         if not (folder / "config.json").is_file():
             with atomic_folder(folder, marker="config.json") as tmp:
-                convert_openai_checkpoint(checkpoint, tmp, tokenizer, checkpoint_sha256=digest)
+                convert_openai_checkpoint(checkpoint, tmp, tokenizer, checkpoint_sha256=digest,
+                                          run_torchscript=os.environ.get(TRUST_TORCHSCRIPT_ENV) == "1")
+                write_manifest(tmp)
+    except TorchScriptRefused as exc:
+        raise BackboneError(f"{exc}; TorchScript is code: if you trust this file, set {TRUST_TORCHSCRIPT_ENV}=1 "
+                            "to run it with torch.jit.load, or give its state dict saved with torch.save") from None
     except OpenAICheckpointError as exc:
         raise BackboneError(str(exc)) from None
     except OSError as exc:
@@ -131,11 +139,16 @@ def backbone_problem(backbone: str) -> str | None:
 
 
 def _set_aside_if_damaged(folder: Path) -> None:
-    """A cached backbone folder (built here, so rebuilt from its inputs) with a truncated weights file or without
-    its tokenizer is set aside (``benchmark.files.set_aside``), so that it is built again."""
-    problem = folder_problem(folder) if (folder / "config.json").is_file() else None
+    """A cached backbone folder (built here, so rebuilt from its inputs) with a truncated weights file, without
+    its tokenizer, or whose files are not those its content hashes were taken of (a flipped bit in the weights
+    trains on without a word) is set aside (``benchmark.files.set_aside``), so that it is built again."""
+    if not (folder / "config.json").is_file():
+        return
+    problem = folder_problem(folder)
     if problem:
         set_aside(folder, f"cached {problem.split('; download')[0].split(': copy them')[0]}", "it is built again")
+    elif (problem := manifest_problem(folder)):
+        set_aside(folder, f"cached backbone: {problem}", "it is built again")
 
 
 def synthetic_backbone(dataset: PairedDataset, split: Split, cache_dir: Path, *, seed: int = 0,
@@ -151,4 +164,5 @@ def synthetic_backbone(dataset: PairedDataset, split: Split, cache_dir: Path, *,
             pretrain_tiny_clip(tmp, dataset.images[split.train], [dataset.texts[i] for i in split.train],
                                dataset.vocabulary, config=config, steps=steps, seed=seed, progress=progress,
                                desc=f"pretraining {folder.name}")
+            write_manifest(tmp)
     return folder

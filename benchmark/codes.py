@@ -12,14 +12,13 @@ Each is written atomically and the record holds its SHA-256 (``RunRecord.files``
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 
-from .errors import RecordError
-from .files import atomic_path
+from .errors import ConfigError, RecordError
+from .files import DAMAGED, atomic_path, file_sha256
 
 CODES, CONTINUOUS, STATE = "codes.npz", "continuous.npz", "state.npz"
 CODE_SETS = ("query_image", "query_text", "retrieval_image", "retrieval_text")
@@ -37,14 +36,6 @@ def pack(bits: np.ndarray) -> np.ndarray:
 
 def unpack_codes(packed: np.ndarray, n_bits: int) -> np.ndarray:
     return np.where(np.unpackbits(packed, axis=1, count=n_bits) > 0, 1, -1).astype(np.int8)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _save(path: Path, arrays: dict[str, np.ndarray]) -> str:
@@ -69,38 +60,51 @@ def write_run_files(folder: Path, codes: dict[str, np.ndarray], labels: dict[str
     return written
 
 
+def _read(path: Path, read):
+    """``read`` of the arrays stored in ``path``; RecordError naming the file when it is missing or damaged (a
+    truncated file fails in np.load or only when an array is read, so both are inside the guard)."""
+    try:
+        with np.load(path) as stored:
+            return read(stored)
+    except DAMAGED as exc:
+        why = "it is missing" if isinstance(exc, FileNotFoundError) else f"damaged: {type(exc).__name__}: {exc}"
+        raise RecordError(f"cannot read {path} ({why}); run the run again with --force to write it") from exc
+
+
 def read_codes(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The ±1 int8 codes and the 0/1 uint8 labels a run kept; RecordError naming the file when it is missing
     or damaged."""
-    path = Path(folder) / CODES
-    try:
-        with np.load(path) as stored:
-            n_bits, n_classes = int(stored["n_bits"]), int(stored["n_classes"])
-            codes = {name: unpack_codes(stored[name], n_bits) for name in CODE_SETS}
-            labels = {name: np.unpackbits(stored[name], axis=1, count=n_classes) for name in LABEL_SETS}
-    except (OSError, ValueError, KeyError) as exc:
-        raise RecordError(f"cannot read the codes {path} ({exc}); run the run again (--force) to write them") from exc
-    return codes, labels
+    def unpack(stored):
+        n_bits, n_classes = int(stored["n_bits"]), int(stored["n_classes"])
+        return ({name: unpack_codes(stored[name], n_bits) for name in CODE_SETS},
+                {name: np.unpackbits(stored[name], axis=1, count=n_classes) for name in LABEL_SETS})
+
+    return _read(Path(folder) / CODES, unpack)
 
 
 def read_continuous(folder: Path) -> dict[str, np.ndarray] | None:
-    """The continuous outputs a run kept (float32), or None when it kept none."""
+    """The continuous outputs a run kept (float32), or None when it kept none; RecordError naming the file when it
+    is damaged."""
     path = Path(folder) / CONTINUOUS
     if not path.is_file():
         return None
-    with np.load(path) as stored:
-        return {name: stored[name].astype(np.float32) for name in CODE_SETS}
+    return _read(path, lambda stored: {name: stored[name].astype(np.float32) for name in CODE_SETS})
 
 
 def export(folder: Path, out: Path, fmt: str) -> Path:
     """Write a run's codes and labels to ``out`` as the published PR-curve and mAP scripts read them: ``q_img``,
     ``q_txt``, ``r_img``, ``r_txt`` (±1, float32, one row per item) and ``q_l``, ``r_l`` (0/1 float32 label
-    matrices), in a MATLAB ``.mat`` or a numpy ``.npz`` file."""
+    matrices), in a MATLAB ``.mat`` or a numpy ``.npz`` file. A file-system error names ``out``, never the
+    temporary file written first."""
     codes, labels = read_codes(folder)
     arrays = {EXPORT_NAMES[name]: value.astype(np.float32) for name, value in {**codes, **labels}.items()}
-    with atomic_path(out) as tmp:
-        if fmt == "mat":
-            scipy.io.savemat(tmp, arrays, do_compression=True)
-        else:
-            np.savez(tmp, **arrays)
+    try:
+        with atomic_path(out) as tmp:
+            if fmt == "mat":
+                scipy.io.savemat(tmp, arrays, do_compression=True)
+            else:
+                np.savez(tmp, **arrays)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out} ({exc.strerror or exc}); give --out a file path in a folder you can "
+                          "write to") from exc
     return Path(out)

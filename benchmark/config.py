@@ -22,19 +22,25 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Literal, Union, get_args, get_origin, get_type_hints
 
-import yaml
-
 from .data.synthetic import GENERATOR_VERSION as SYNTHETIC_GENERATOR_VERSION
-from .errors import ConfigError, check_int
+from .errors import ConfigError, check_int, shown
+from .yaml_input import read_yaml_file
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 ABLATION_DIR = CONFIG_DIR / "ablations"
 
 
 def _bounds(low: float | None = None, high: float | None = None, *, low_open: bool = False,
-            high_open: bool = False) -> dict:
-    """Field metadata: the range a number (or each number of a tuple) must lie in."""
-    return {"bounds": (low, high, low_open, high_open)}
+            high_open: bool = False, why: str | None = None) -> dict:
+    """Field metadata: the range a number (or each number of a tuple) must lie in, and why when it is not plain."""
+    return {"bounds": (low, high, low_open, high_open), "why": why}
+
+
+# The upper bounds of sizes: far above any sensible value, they stop a typo (1000000000 for 1000) before it
+# exhausts memory or runs for months.
+MAX_REPLICATES = _bounds(1, 1000, why="each replicate repeats every run of the grid")
+MAX_EPOCHS = _bounds(1, 10_000, why="each epoch adds an entry to every run's record; published methods train "
+                                    "for at most a few hundred")
 
 
 # ------------------------------------------------------------------------------------------------ schema
@@ -70,9 +76,10 @@ class RunSettings:
 
     protocol: Literal["honest", "paper"] = "honest"
     mode: Literal["frozen", "finetune"] = "frozen"
-    epochs: int = field(default=30, metadata=_bounds(1))
+    epochs: int = field(default=30, metadata=MAX_EPOCHS)
     eval_every: int = field(default=1, metadata=_bounds(1))
-    batch_size: int = field(default=128, metadata=_bounds(1))
+    batch_size: int = field(default=128, metadata=_bounds(1, 16_384, why="the pairwise losses hold batch x batch "
+                                                         "matrices, 1 GiB each at 16384"))
     backbone: str | None = "synthetic"
     dropout: float = field(default=0.2, metadata=_bounds(0, 1, high_open=True))
     max_text_len: int = field(default=32, metadata=_bounds(2))
@@ -88,11 +95,13 @@ class SyntheticConfig:
 
     In a ``RunSpec`` the seeds are the run's own (its replicate's, when the replicates vary them)."""
 
-    size: int | None = field(default=None, metadata=_bounds(50))
+    size: int | None = field(default=None, metadata=_bounds(50, 200_000, why="the stand-ins go up to the largest "
+                                                               "real set (NUS-WIDE: 195,834 pairs)"))
     seed: int = field(default=0, metadata=_bounds(0))
     knobs: dict = field(default_factory=dict)
     backbone_seed: int = field(default=0, metadata=_bounds(0))
-    pretrain_steps: int = field(default=300, metadata=_bounds(1))
+    pretrain_steps: int = field(default=300, metadata=_bounds(1, 100_000, why="the default, 300, already fits "
+                                                                   "the stand-ins"))
 
 
 @dataclass(frozen=True)
@@ -160,7 +169,7 @@ class SearchConfig:
     head_lr: tuple[float, ...] = field(default=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
                                        metadata=_bounds(0, low_open=True))
     weight_decay: tuple[float, ...] = field(default=(0.0, 0.2), metadata=_bounds(0))
-    replicates: int = field(default=1, metadata=_bounds(1))
+    replicates: int = field(default=1, metadata=MAX_REPLICATES)
     per_bits: bool = False
 
 
@@ -172,8 +181,9 @@ class Config:
     loss_params: dict[str, dict] = field(default_factory=dict)
     plugins: tuple[str, ...] = field(default=(), metadata={"may_be_empty": True})
     datasets: tuple[str, ...] = ("synth-mirflickr25k", "synth-nuswide", "synth-coco")
-    bits: tuple[int, ...] = field(default=(16, 32, 64), metadata=_bounds(1))
-    replicates: int = field(default=5, metadata=_bounds(1))
+    bits: tuple[int, ...] = field(default=(16, 32, 64), metadata=_bounds(1, 1024, why="published methods use 16 "
+                                                                        "to 128 bits"))
+    replicates: int = field(default=5, metadata=MAX_REPLICATES)
     vary: VaryConfig = field(default_factory=VaryConfig)
     references: bool = True
     run: RunSettings = field(default_factory=RunSettings)
@@ -211,8 +221,8 @@ class ParameterSet:
     study: str | None = None
     trial: bool = False
     space: dict = field(default_factory=dict)
-    trials: int | None = field(default=None, metadata=_bounds(1))
-    epochs: int | None = field(default=None, metadata=_bounds(1))
+    trials: int | None = field(default=None, metadata=_bounds(1, 10_000, why="each trial is a full run"))
+    epochs: int | None = field(default=None, metadata=MAX_EPOCHS)
 
     @property
     def selected(self) -> bool:
@@ -359,11 +369,12 @@ def _check_bounds(key: str, value, where: str, metadata: Mapping) -> None:
         if too_low or too_high:
             lower = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
             upper = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+            why = f"; {metadata['why']}" if metadata.get("why") else ""
             raise ConfigError(f"'{key}' in {where} must be {' and '.join(p for p in (lower, upper) if p)}, "
-                              f"got {value!r}")
+                              f"got {shown(value)}{why}")
     if "pattern" in metadata and value is not None and not re.fullmatch(metadata["pattern"], value):
         raise ConfigError(f"'{key}' in {where} must match {metadata['pattern']} (e.g. cpu, cuda, cuda:1), "
-                          f"got {value!r}")
+                          f"got {shown(value)}")
 
 
 def _convert(hint, value, key: str, where: str, metadata: Mapping):
@@ -372,7 +383,7 @@ def _convert(hint, value, key: str, where: str, metadata: Mapping):
     if is_dataclass(hint):
         if not isinstance(value, Mapping):
             raise ConfigError(f"'{key}' in {where} must be a mapping of {', '.join(f.name for f in fields(hint))}, "
-                              f"got {value!r}")
+                              f"got {shown(value)}")
         return from_mapping(hint, value, where, f"{key}.")
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
@@ -381,21 +392,21 @@ def _convert(hint, value, key: str, where: str, metadata: Mapping):
         return _convert(inner, value, key, where, metadata)
     if origin is Literal:
         if value not in args:
-            raise ConfigError(f"'{key}' in {where} must be one of {', '.join(args)}, got {value!r}")
+            raise ConfigError(f"'{key}' in {where} must be one of {', '.join(args)}, got {shown(value)}")
         return value
     if origin is tuple:
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         inner = [args[0]] * len(values) if args[1:] == (Ellipsis,) else list(args)
         if (not values and not metadata.get("may_be_empty")) or len(values) != len(inner):
             size = "a non-empty list" if args[1:] == (Ellipsis,) else f"a list of {len(inner)}"
-            raise ConfigError(f"'{key}' in {where} must be {size}, got {value!r}")
+            raise ConfigError(f"'{key}' in {where} must be {size}, got {shown(value)}")
         return tuple(_convert(t, v, key, where, metadata) for t, v in zip(inner, values))
     if hint is dict or origin is dict:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-            raise ConfigError(f"'{key}' in {where} must be a mapping of names to values, got {value!r}")
+            raise ConfigError(f"'{key}' in {where} must be a mapping of names to values, got {shown(value)}")
         if args and args[1] is dict and not all(isinstance(v, Mapping) for v in value.values()):
             raise ConfigError(f"'{key}' in {where} must map each name to a mapping, e.g. {{dcgh: {{gamma: 0.5}}}}, "
-                              f"got {value!r}")
+                              f"got {shown(value)}")
         return json.loads(json.dumps(value))  # a deep, plain copy: the config never shares the caller's dicts
     if hint is int:  # every integer key has a lower bound
         check_int(f"'{key}' in {where}", value, minimum=metadata["bounds"][0])
@@ -406,14 +417,14 @@ def _convert(hint, value, key: str, where: str, metadata: Mapping):
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"'{key}' in {where} must be a number, got {value!r}")
+            raise ConfigError(f"'{key}' in {where} must be a number, got {shown(value)}")
         value = float(value)
     elif hint is str:
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"'{key}' in {where} must be a non-empty string, got {value!r}")
+            raise ConfigError(f"'{key}' in {where} must be a non-empty string, got {shown(value)}")
     elif hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"'{key}' in {where} must be true or false, got {value!r}")
+            raise ConfigError(f"'{key}' in {where} must be true or false, got {shown(value)}")
     _check_bounds(key, value, where, metadata)
     return value
 
@@ -468,15 +479,7 @@ def _first_comment(path: Path) -> str:
 
 
 def read_yaml(path: Path) -> dict:
-    try:
-        content = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"config {path} is not valid YAML:{where} {problem}") from exc
+    content = read_yaml_file(path, f"config {path}", ConfigError)
     if content is None:
         return {}
     if not isinstance(content, dict):
@@ -487,6 +490,8 @@ def read_yaml(path: Path) -> dict:
 def config_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
+        if path.is_dir():
+            raise ConfigError(f"config {path} is a folder; give the path of a .yaml file")
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         return path

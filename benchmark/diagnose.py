@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .codes import CODES, file_sha256, read_codes, read_continuous
+from .codes import CODES, read_codes, read_continuous
 from .continuous import quantization_gap
 from .diagnostics import diagnostics
+from .errors import RecordError
+from .files import file_sha256
 from .record import RunRecord
 from .store import RunStore
 
@@ -31,7 +33,9 @@ def diagnose(results: Path) -> Diagnosed:
     """Recompute and rewrite the diagnostics of every record in ``results`` whose codes are kept and intact."""
     store = RunStore(results)
     outcome = Diagnosed()
-    for record in store.contents().records:
+    contents = store.contents()
+    outcome.skipped += contents.unreadable  # each names its file and what to do
+    for record in contents.records:
         folder = store.folder(record.run_id)
         if CODES not in record.files:  # a run that keeps no codes (the continuous features' reference row)
             continue
@@ -42,9 +46,13 @@ def diagnose(results: Path) -> Diagnosed:
             outcome.skipped.append(f"{record.run_id}: {folder / CODES} is not the file its record describes "
                                    "(its SHA-256 differs); run it again with --force")
             continue
-        codes, labels = read_codes(folder)
-        new = diagnostics(codes["retrieval_image"], codes["retrieval_text"], labels["retrieval_labels"],
-                          quantization_gap_from_files(record, folder, labels))
+        try:  # a damaged file skips its run, named, as a missing one does
+            codes, labels = read_codes(folder)
+            gap = quantization_gap_from_files(record, folder, labels)
+        except RecordError as exc:
+            outcome.skipped.append(f"{record.run_id}: {exc}")
+            continue
+        new = diagnostics(codes["retrieval_image"], codes["retrieval_text"], labels["retrieval_labels"], gap)
         store.write_record(replace(record, diagnostics=new))
         outcome.updated.append(record.run_id)
     return outcome

@@ -6,6 +6,7 @@ exactly those as one line and exits 2. Any other exception is a bug and keeps it
 from __future__ import annotations
 
 import numbers
+import reprlib
 
 
 class UserError(ValueError):
@@ -32,8 +33,23 @@ class ReportError(UserError):
     """A report that cannot be built as asked: no records, an unknown metric or format."""
 
 
+#: How a message quotes a value: a few items of each container, a few levels deep (never the whole value: one from
+#: YAML aliases can expand to gigabytes).
+_QUOTE = reprlib.Repr()
+_QUOTE.maxlevel, _QUOTE.maxstring, _QUOTE.maxother = 3, 60, 60
+_QUOTE.maxlist = _QUOTE.maxtuple = _QUOTE.maxdict = _QUOTE.maxset = 4
+#: The longest quoted value in a message, in characters.
+QUOTE_LIMIT = 100
+
+
+def shown(value) -> str:
+    """``repr(value)`` cut to a readable length, for quoting a user's value in a message."""
+    text = _QUOTE.repr(value)
+    return text if len(text) <= QUOTE_LIMIT else text[:QUOTE_LIMIT - 3] + "..."
+
+
 def check_int(name: str, value, minimum: int = 1, error: type[Exception] = ConfigError) -> int:
     """``value`` when it is an integer ``>= minimum`` (booleans are not integers here); ``error`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise error(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise error(f"{name} must be an integer >= {minimum}, got {shown(value)}")
     return int(value)

@@ -74,6 +74,8 @@ def _check_losses(config: Config) -> tuple[str, ...]:
         try:
             losses.parameters(name)
         except losses.LossConfigError as exc:
+            if ":" in name:  # a user's module:Class, not a misspelt name: a list of groups would not help
+                raise ConfigError(str(exc)) from exc
             raise ConfigError(f"{exc}; or a group: {', '.join(LOSS_GROUPS)}, "
                               f"{', '.join(FAMILY_PREFIX + f for f in losses.families())}") from exc
     for name, params in config.loss_params.items():
@@ -84,7 +86,10 @@ def _check_losses(config: Config) -> tuple[str, ...]:
         except losses.LossConfigError as exc:
             raise ConfigError(f"loss_params.{name}: {exc}") from exc
     for name in names:
-        _check_user_loss_output(name, config.loss_params.get(name, {}), config.bits[0])
+        try:
+            _check_user_loss_output(name, config.loss_params.get(name, {}), config.bits[0])
+        except losses.LossConfigError as exc:  # e.g. a user's constructor raising, or no default at these bits
+            raise ConfigError(str(exc)) from exc
     return names
 
 

@@ -20,7 +20,12 @@ def load_plugins(modules=(), entry_points: bool = True) -> None:
         targets += [(ep.value.partition(":")[0], f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}")
                     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]
     for module, what in targets:
+        if not all(part.isidentifier() for part in module.split(".")):
+            raise ConfigError(f"{what} is not a module name: give its dotted import name (e.g. mypackage.losses), "
+                              "with its folder on PYTHONPATH, not a file path")
         try:
             importlib.import_module(module)
-        except (ImportError, SyntaxError) as exc:
+        except ImportError as exc:
             raise ConfigError(f"cannot import {what}: {exc}; check that it is on PYTHONPATH or installed") from exc
+        except Exception as exc:  # noqa: BLE001 - the user's module failed, not the suite: one line naming it
+            raise ConfigError(f"importing {what} raised {type(exc).__name__}: {exc}; fix the module") from exc

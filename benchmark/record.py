@@ -8,11 +8,12 @@ This module imports neither torch nor the loss registry.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+import types
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from .config import RunSpec
-from .errors import ConfigError, RecordError
+from .errors import ConfigError, RecordError, shown
 
 #: Version 1 was the first round's layout (no ``schema_version`` key); 2 is this one.
 SCHEMA_VERSION = 2
@@ -132,6 +133,7 @@ class _VersionedRecord:
         """Read a record; RecordError naming ``where`` when it is damaged or of another schema version."""
         content = _load(text, where, cls)
         try:
+            _check_fields(cls, content)
             return cls(**cls._typed(content, where))
         except (KeyError, TypeError, ConfigError) as exc:
             raise RecordError(f"{cls.WHAT} {where} is damaged ({_problem(exc)}); delete its folder and run its "
@@ -165,7 +167,7 @@ class RunRecord(_VersionedRecord):
     spec: RunSpec
     grid_id: str | None
     metrics: dict[str, dict[str, float]]
-    curves: dict[str, dict[str, Any]]
+    curves: dict[str, dict[str, dict[str, list[float]]]]
     selection: Selection | None
     training: TrainingUse | None
     history: list[EpochLog]
@@ -207,6 +209,46 @@ class RunFailure(_VersionedRecord):
     traceback: str
     failed_at: str
     schema_version: int = SCHEMA_VERSION
+
+
+#: What each JSON type is called in a message.
+_JSON_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _check_type(value, hint, key: str) -> None:
+    """TypeError naming ``key`` (``metrics.i2t``, ``history[0].loss``) when the JSON ``value`` is not of the type
+    ``hint``; a dataclass's keys are checked by its constructor, its values here."""
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is Any:
+        return
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return
+        (hint,) = [a for a in args if a is not type(None)]
+        _check_type(value, hint, key)
+    elif is_dataclass(hint) or hint is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"'{key}' must be a mapping, got {shown(value)}")
+        hints = get_type_hints(hint) if is_dataclass(hint) else dict.fromkeys(value, args[1] if args else Any)
+        for name, item in value.items():
+            if name in hints:
+                _check_type(item, hints[name], f"{key}.{name}")
+    elif hint is list or origin is list:
+        if not isinstance(value, list):
+            raise TypeError(f"'{key}' must be a list, got {shown(value)}")
+        for i, item in enumerate(value if args else ()):
+            _check_type(item, args[0], f"{key}[{i}]")
+    else:  # JSON's true and false are not numbers here, and a whole number is a number
+        allowed = (int, float) if hint is float else hint
+        if isinstance(value, bool) is not (hint is bool) or not isinstance(value, allowed):
+            raise TypeError(f"'{key}' must be {_JSON_NAMES[hint]}, got {shown(value)}")
+
+
+def _check_fields(cls: type, content: dict) -> None:
+    """Each field of the record ``content`` of the JSON type ``cls`` declares (its run spec is checked when read)."""
+    for name, hint in get_type_hints(cls).items():
+        if name in content and hint is not RunSpec:
+            _check_type(content[name], hint, name)
 
 
 def _problem(exc: Exception) -> str:

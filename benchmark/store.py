@@ -66,8 +66,7 @@ class RunStore:
         return write_text(self.folder(run_id) / self.LOG, "\n".join(lines) + "\n")
 
     def read_record(self, run_id: str) -> RunRecord:
-        path = self.folder(run_id) / self.RECORD
-        return RunRecord.from_json(_read(path), str(path))
+        return _read_record(self.folder(run_id) / self.RECORD)
 
     def read_failure(self, run_id: str) -> RunFailure:
         path = self.folder(run_id) / self.FAILURE
@@ -84,7 +83,7 @@ class RunStore:
             record, failure = folder / self.RECORD, folder / self.FAILURE
             try:
                 if record.is_file():
-                    found.records.append(RunRecord.from_json(_read(record), str(record)))
+                    found.records.append(_read_record(record))
                 elif failure.is_file():
                     found.failures.append(RunFailure.from_json(_read(failure), str(failure)))
             except RecordError as exc:
@@ -125,7 +124,7 @@ def damaged_record(path: Path) -> str | None:
     """Why the record file ``path`` does not load (truncated, not JSON, keys missing), or None when it loads. A
     record of another schema version is not damaged: it says itself how to regenerate it."""
     try:
-        RunRecord.from_json(_read(path), str(path))
+        _read_record(path)
     except RecordError as exc:
         try:
             content = json.loads(path.read_text(encoding="utf-8"))
@@ -150,6 +149,16 @@ def set_aside_if_damaged(path: Path) -> bool:
     return True
 
 
+def _read_record(path: Path) -> RunRecord:
+    """The record ``path``; RecordError when it is damaged, or names another run than its folder's: whatever is
+    written for a record goes to its folder, so a record naming another (``../..``) would be written outside."""
+    record = RunRecord.from_json(_read(path), str(path))
+    if record.run_id != path.parent.name:
+        raise RecordError(f"record {path} is damaged (it names run {record.run_id!r}, not its folder's "
+                          f"{path.parent.name!r}); delete its folder and run its grid again")
+    return record
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -164,9 +173,12 @@ def _read(path: Path) -> str:
 # name exists), so of several processes wanting one run exactly one gets it; the others skip the run. The holder
 # touches the file every HEARTBEAT_S seconds and removes it when the run ends, failed or not. A claim whose holder
 # is gone is taken over: on the same host, when its pid no longer runs; from another host (a Slurm node), when the
-# file has not been touched for STALE_AFTER_S seconds.
+# file has not been touched for STALE_AFTER_S seconds. A study of ``tune`` is claimed the same way, by
+# ``<results>/tuning/<study>.claim.json``, so that two processes never tune one study at once.
 
 CLAIM = "claim.json"
+#: The claim files under a results folder: of runs and of tuning studies.
+CLAIM_FILES = (f"runs/*/{CLAIM}", f"tuning/*.{CLAIM}")
 HEARTBEAT_S = 60.0
 STALE_AFTER_S = 15 * 60.0
 
@@ -187,11 +199,15 @@ class Claim:
             except OSError:
                 return
 
+    def held(self) -> bool:
+        """Whether the claim file is still this process's (not taken over by another process meanwhile)."""
+        holder = claim_holder_of(self.path, alive_only=False)
+        return holder is not None and holder.get("token") == self.token
+
     def release(self) -> None:
         """Remove the claim file if it is still this process's (never one another process took over)."""
         self._stop.set()
-        holder = claim_holder_of(self.path, alive_only=False)
-        if holder is not None and holder.get("token") == self.token:
+        if self.held():
             self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> "Claim":
@@ -255,11 +271,11 @@ def current_job() -> str | None:
     return f"submitit-local {local}" if local else None
 
 
-def claim(folder: Path) -> Claim | None:
-    """Claim the run whose folder is ``folder``: a ``Claim`` when this process now holds it, None when a live
-    process does. A claim whose holder is gone is taken over."""
+def claim(folder: Path, name: str = CLAIM) -> Claim | None:
+    """Claim the run whose folder is ``folder`` (or what the claim file ``folder/name`` stands for): a ``Claim`` when
+    this process now holds it, None when a live process does. A claim whose holder is gone is taken over."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / CLAIM
+    path = folder / name
     token = uuid.uuid4().hex
     content = {"host": socket.gethostname(), "pid": os.getpid(), "job": current_job(),
                "since": datetime.now(timezone.utc).isoformat(timespec="seconds"), "token": token}
@@ -273,6 +289,16 @@ def claim(folder: Path) -> Claim | None:
             return None  # a live process holds it
         _take_away(path, holder.get("token"))
     return None
+
+
+def release_claims_of(results: Path, pids: set[int]) -> None:
+    """Remove the claims under ``results`` (runs and studies) that the ended processes ``pids`` of this host held,
+    so that no other host waits STALE_AFTER_S seconds for them (killed workers, whose runs left no record)."""
+    host = socket.gethostname()
+    for path in [path for pattern in CLAIM_FILES for path in Path(results).glob(pattern)]:
+        holder = claim_holder_of(path, alive_only=False) or {}
+        if holder.get("host") == host and holder.get("pid") in pids and not pid_alive(holder["pid"]):
+            _take_away(path, holder.get("token"))
 
 
 def _create_exclusive(path: Path, text: str, token: str) -> bool:

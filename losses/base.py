@@ -2,6 +2,7 @@
 for losses that own learnable parameters (proxies)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -130,12 +131,19 @@ class HashingLoss(nn.Module):
         return self.optimizer_settings.build(params)
 
 
+def _described(value) -> str:
+    """A parameter's value as a message quotes it: a scalar as written, anything else by its type (a list from YAML
+    aliases can expand to gigabytes)."""
+    return repr(value) if value is None or isinstance(value, (bool, int, float, str)) else f"a {type(value).__name__}"
+
+
 def check_number(name: str, value: float, *, minimum: float | None = None) -> float:
-    """Validate a weight or margin given by a user; returns it as a float."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and value == value
+    """Validate a weight or margin given by a user (finite: an infinite weight silently zeroes or swamps a term);
+    returns it as a float."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
     if not ok or (minimum is not None and value < minimum):
         bound = f" >= {minimum:g}" if minimum is not None else ""
-        raise LossConfigError(f"parameter {name} must be a number{bound}, got {value!r}")
+        raise LossConfigError(f"parameter {name} must be a number{bound}, got {_described(value)}")
     return float(value)
 
 
@@ -148,11 +156,12 @@ def proxy_optimizer(name: str, lr: float, weight_decay: float, momentum: float =
 
 def check_seed(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise LossConfigError(f"parameter seed must be an integer, got {value!r}")
+        raise LossConfigError(f"parameter seed must be an integer, got {_described(value)}")
     return value
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise LossConfigError(f"parameter {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise LossConfigError(f"parameter {name} must be one of {', '.join(map(repr, choices))}, "
+                              f"got {_described(value)}")
     return value

@@ -245,13 +245,19 @@ def _load_user_class(spec: str) -> type[HashingLoss]:
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:
         raise LossConfigError(f"loss {spec!r}: a user's loss is written 'package.module:ClassName'")
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        raise LossConfigError(f"loss {spec!r}: {module_name!r} is not a module name; give its dotted import name "
+                              "('package.module:ClassName'), with its folder on PYTHONPATH, not a file path")
     try:
         module = importlib.import_module(module_name)
-    except (ImportError, SyntaxError) as exc:
+    except ImportError as exc:
         raise LossConfigError(
             f"loss {spec!r}: cannot import module {module_name!r} ({exc}); "
             "make sure it is on PYTHONPATH or installed"
         ) from exc
+    except Exception as exc:  # noqa: BLE001 - the user's module failed, not the suite: one line naming it
+        raise LossConfigError(f"loss {spec!r}: importing module {module_name!r} raised {type(exc).__name__}: "
+                              f"{exc}; fix the module") from exc
     cls = getattr(module, class_name, None)
     if cls is None:
         raise LossConfigError(f"loss {spec!r}: module {module_name!r} has no attribute {class_name!r}")
@@ -291,3 +297,10 @@ def build(spec: str, n_classes: int, n_bits: int, **params) -> HashingLoss:
         return cls(n_classes=n_classes, n_bits=n_bits, **{**params, **fixed})
     except TypeError as exc:  # e.g. a required parameter of a user's loss left out
         raise LossConfigError(f"loss {spec!r}: {exc}") from exc
+    except LossConfigError:
+        raise
+    except Exception as exc:
+        if cls.__module__.split(".")[0] == __name__.split(".")[0]:
+            raise  # the suite's own losses raise LossConfigError for a bad value: anything else is a bug
+        raise LossConfigError(f"loss {spec!r}: its constructor raised {type(exc).__name__}: {exc}; fix the loss "
+                              f"({cls.__module__}.{cls.__qualname__}) or its parameters") from exc

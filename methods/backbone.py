@@ -70,6 +70,29 @@ def folder_hash(path: Path) -> str:
 TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"), ("spiece.model",), ("sentencepiece.bpe.model",))
 
 
+def _header_problem(header) -> str | None:
+    """What in a safetensors header (its JSON) is not of the format's types, or None: safetensors' own reader would
+    raise an error naming no file, and the checks below a TypeError."""
+    if not isinstance(header, dict):
+        return f"a JSON {type(header).__name__}, not an object" if header is not None else "not JSON"
+    for key, entry in header.items():
+        if key == "__metadata__":
+            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+                return "__metadata__ is not an object of strings"
+            continue
+        if not isinstance(entry, dict):
+            return f"entry {key!r} is not an object"
+        offsets, shape = entry.get("data_offsets"), entry.get("shape")
+        if not isinstance(entry.get("dtype"), str):
+            return f"entry {key!r} has no dtype string"
+        if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+            return f"entry {key!r} has no shape of non-negative integers"
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(n) is int for n in offsets)
+                and 0 <= offsets[0] <= offsets[1]):
+            return f"entry {key!r} has no data_offsets [begin, end]"
+    return None
+
+
 def _weights_problem(file: Path) -> str | None:
     """Why the weights file ``file`` is incomplete (a safetensors file shorter than its header says, a
     PyTorch archive without its end), or None."""
@@ -86,10 +109,10 @@ def _weights_problem(file: Path) -> str | None:
                 header = json.loads(f.read(length)) if 0 <= length <= size - 8 else None
             except ValueError:
                 header = None
-        if not isinstance(header, dict):
-            return f"{file} has a damaged header"
-        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
-                   and "data_offsets" in v), default=0)
+        problem = _header_problem(header)
+        if problem:
+            return f"{file} has a damaged header ({problem})"
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
         if 8 + length + end > size:
             return f"{file} is truncated ({size} bytes, its header says {8 + length + end})"
     elif file.suffix == ".bin" and not zipfile.is_zipfile(file):

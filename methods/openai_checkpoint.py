@@ -40,10 +40,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import pickle
 import re
 import tempfile
 import warnings
-from collections.abc import Mapping
+import zipfile
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -92,26 +95,115 @@ class OpenAIGeometry:
 # ------------------------------------------------------------------------------------------ reading the file
 
 
-def read_openai_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of OpenAI checkpoint ``path`` (a TorchScript archive, else a ``torch.save``d state dict, tried in
-    that order as ``clip.load`` does), on the CPU, metadata entries dropped."""
+class TorchScriptRefused(OpenAICheckpointError):
+    """A TorchScript archive whose weights cannot be read without running it, and running it was not asked for."""
+
+
+class _ScriptObject:
+    """An object of a TorchScript archive's ``data.pkl`` as plain attributes: its class (code of the archive) is
+    never looked at, let alone run."""
+
+
+class _WeightsUnpickler(pickle.Unpickler):
+    """Unpickles the ``data.pkl`` of a TorchScript archive into ``_ScriptObject``s holding tensors: only tensors,
+    their storages, ordered dicts and TorchScript's own classes (as ``_ScriptObject``) are resolved; any other
+    global (a function to call, a Python class) stops it."""
+
+    def __init__(self, archive: zipfile.ZipFile, prefix: str):
+        super().__init__(archive.open(f"{prefix}data.pkl"))
+        self.archive, self.prefix = archive, prefix
+
+    def find_class(self, module: str, name: str):
+        if module == "__torch__" or module.startswith("__torch__."):
+            return _ScriptObject
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return torch._utils._rebuild_tensor_v2
+        if (module, name) == ("collections", "OrderedDict"):
+            return OrderedDict
+        if module == "torch" and name.endswith("Storage") and isinstance(getattr(torch, name, None), type):
+            return getattr(torch, name)
+        raise pickle.UnpicklingError(f"it refers to {module}.{name}, which is not a tensor")
+
+    def persistent_load(self, saved_id):
+        kind, storage_type, key, _, _ = saved_id  # ("storage", torch.FloatStorage, "0", "cpu", numel)
+        if kind != "storage":
+            raise pickle.UnpicklingError(f"it refers to a {kind!r} record, not a storage")
+        raw = bytearray(self.archive.read(f"{self.prefix}data/{key}"))
+        untyped = torch.frombuffer(raw, dtype=torch.uint8).untyped_storage() if raw else torch.UntypedStorage(0)
+        return torch.storage.TypedStorage(wrap_storage=untyped, dtype=storage_type.dtype, _internal=True)
+
+
+def _torchscript_prefix(archive: zipfile.ZipFile) -> str | None:
+    """The folder of a TorchScript archive's records (``ViT-B-32/``), or None when ``archive`` is not one (a
+    ``torch.save`` archive has ``data.pkl`` but neither ``constants.pkl`` nor ``code/``)."""
+    names = set(archive.namelist())
+    for name in names:
+        prefix = name[:-len("data.pkl")]
+        if name.endswith("data.pkl") and prefix.count("/") == 1 and (
+                f"{prefix}constants.pkl" in names or any(n.startswith(f"{prefix}code/") for n in names)):
+            return prefix
+    return None
+
+
+def _script_tensors(obj: _ScriptObject, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, torch.Tensor]]:
+    """The tensors held by ``obj`` and the objects under it, named by their dotted path (as ``state_dict``)."""
+    if depth > 64:  # no CLIP nests that deep; a pickle can make a cycle
+        raise pickle.UnpicklingError("its modules nest more than 64 deep")
+    for name, value in vars(obj).items():
+        if isinstance(value, torch.Tensor):
+            yield f"{prefix}{name}", value.detach()
+        elif isinstance(value, _ScriptObject):
+            yield from _script_tensors(value, f"{prefix}{name}.", depth + 1)
+
+
+def _read_torchscript(path: Path, archive: zipfile.ZipFile, prefix: str, run_torchscript: bool) -> dict:
+    """The state dict of TorchScript archive ``path``: its tensors read from ``data.pkl`` without running
+    anything; if that fails, ``torch.jit.load`` only when ``run_torchscript`` (TorchScript is code), else
+    TorchScriptRefused."""
+    try:
+        with warnings.catch_warnings():  # rebuilding from typed storages, as torch.load does, warns of their end
+            warnings.simplefilter("ignore", UserWarning)
+            root = _WeightsUnpickler(archive, prefix).load()
+        if not isinstance(root, _ScriptObject):
+            raise pickle.UnpicklingError(f"its data.pkl holds a {type(root).__name__}, not a module")
+        return dict(_script_tensors(root))
+    except (pickle.UnpicklingError, KeyError, ValueError, TypeError, AttributeError, EOFError, RuntimeError,
+            zipfile.BadZipFile) as exc:  # what a malformed pickle or a missing record raises
+        if not run_torchscript:
+            raise TorchScriptRefused(f"OpenAI checkpoint {path} is a TorchScript archive whose weights cannot be "
+                                     f"read without running its code ({_first_line(exc)[:200]})") from None
+    try:
+        with warnings.catch_warnings():  # torch.jit is deprecated, and still what some archives need
+            warnings.simplefilter("ignore")
+            return torch.jit.load(str(path), map_location="cpu").state_dict()
+    except Exception as exc:  # noqa: BLE001 - TorchScript's reader raises its own kinds
+        raise OpenAICheckpointError(f"cannot read OpenAI checkpoint {path} as TorchScript either "
+                                    f"({_first_line(exc)[:200]}); download it again") from None
+
+
+def read_openai_state_dict(path: str | Path, run_torchscript: bool = False) -> dict[str, torch.Tensor]:
+    """The tensors of OpenAI checkpoint ``path`` (a TorchScript archive, else a ``torch.save``d state dict), on the
+    CPU, metadata entries dropped. Nothing in the file is run: a TorchScript archive's tensors are read from its
+    ``data.pkl`` by an unpickler that resolves nothing but tensors, and a state dict goes through ``torch.load``
+    with ``weights_only=True``. Only an archive that reader cannot read is run through ``torch.jit.load``, and
+    only when ``run_torchscript`` (the caller trusts the file); TorchScriptRefused otherwise."""
     path = Path(path)
     if not path.is_file():
         state = "is a folder" if path.is_dir() else "does not exist"
         raise OpenAICheckpointError(f"OpenAI checkpoint {path} {state}; give --backbone the .pt file (e.g. ViT-B-32.pt)")
     try:
-        with warnings.catch_warnings():  # torch.jit is deprecated, and still what OpenAI's files need
-            warnings.simplefilter("ignore")
-            state = torch.jit.load(str(path), map_location="cpu").state_dict()
-    except Exception as jit_error:  # not TorchScript: a plain state dict, or nothing readable
+        with zipfile.ZipFile(path) as archive:
+            prefix = _torchscript_prefix(archive)
+            state = _read_torchscript(path, archive, prefix, run_torchscript) if prefix else None
+    except zipfile.BadZipFile:  # no zip: a state dict of torch < 1.6, or nothing readable
+        state = None
+    if state is None:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
-            # a file that is no zip at all is best described by TorchScript's reader, anything else by torch.load
-            reason = (_first_line(jit_error) if "zip archive" in _first_line(jit_error) else _first_line(exc))[:200]
             raise OpenAICheckpointError(
                 f"cannot read OpenAI checkpoint {path}: it is neither a TorchScript archive nor a state dict saved "
-                f"with torch.save ({reason}); download it again") from None
+                f"with torch.save ({_first_line(exc)[:200]}); download it again") from None
     if not isinstance(state, Mapping) or not state:
         raise OpenAICheckpointError(f"OpenAI checkpoint {path} holds a {type(state).__name__}, not a state dict of "
                                     "CLIP's weights")
@@ -431,14 +523,15 @@ def openai_image_processor(resolution: int):
 
 
 def convert_openai_checkpoint(checkpoint: str | Path, folder: str | Path, tokenizer: str | Path,
-                              checkpoint_sha256: str | None = None) -> Path:
+                              checkpoint_sha256: str | None = None, run_torchscript: bool = False) -> Path:
     """Convert OpenAI checkpoint ``checkpoint`` with the tokenizer ``tokenizer`` (see ``load_clip_tokenizer``) into
     ``folder`` (model, tokenizer and image processor through ``save_pretrained``, plus ``openai_checkpoint.json``
-    saying what it came from); OpenAICheckpointError with one line naming the file otherwise."""
+    saying what it came from); OpenAICheckpointError with one line naming the file otherwise.
+    ``run_torchscript``: see ``read_openai_state_dict``."""
     from .backbone import save_backbone
 
     checkpoint, folder = Path(checkpoint), Path(folder)
-    state = read_openai_state_dict(checkpoint)
+    state = read_openai_state_dict(checkpoint, run_torchscript)
     g = openai_geometry(state, checkpoint)
     check_state_dict(state, g, checkpoint)
     clip_tokenizer = load_clip_tokenizer(tokenizer, g.vocab_size)

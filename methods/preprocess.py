@@ -27,6 +27,19 @@ def tokenize(tokenizer, texts: list[str], max_length: int = DEFAULT_MAX_TEXT_LEN
     return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
 
 
+class UnreadableImage(ValueError):
+    """An image file that cannot be opened or decoded (missing, truncated, not an image); ``str`` is one line
+    naming it. It survives pickling, so that a loader worker can hand it back."""
+
+    def __init__(self, path, reason):
+        reason = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
+        super().__init__(str(path), reason)
+        self.path, self.reason = str(path), reason
+
+    def __str__(self) -> str:
+        return f"cannot read image {self.path}: {self.reason}"
+
+
 class ImageTransform:
     """What CLIP's image processor does to an image, in two stages so that the costly one can run in loader
     workers and the other on the model's device:
@@ -83,9 +96,10 @@ class ImageTransform:
             return self._crop(image)
         try:
             with Image.open(image) as opened:
+                opened.load()  # decoded here, so that a damaged file is told apart from a failing crop
                 return self._crop(opened)
-        except OSError as exc:
-            raise ValueError(f"cannot read image {image}: {exc}") from exc
+        except (OSError, SyntaxError) as exc:  # PIL's plugins raise SyntaxError for some malformed headers
+            raise UnreadableImage(image, exc) from exc
 
     def _crop(self, image: Image.Image) -> np.ndarray:
         image = _rgb(image)
@@ -115,8 +129,11 @@ class _Crops(Dataset):
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return torch.from_numpy(self.transform.crops([self.images[j] for j in self.batches[i]]))
+    def __getitem__(self, i: int) -> torch.Tensor | UnreadableImage:
+        try:
+            return torch.from_numpy(self.transform.crops([self.images[j] for j in self.batches[i]]))
+        except UnreadableImage as exc:  # returned, not raised: a worker's exception comes back as its traceback
+            return exc
 
 
 def image_batches(images: Sequence, batches: list[np.ndarray], transform: ImageTransform, workers: int = 0,
@@ -127,13 +144,22 @@ def image_batches(images: Sequence, batches: list[np.ndarray], transform: ImageT
     ``workers`` processes decode and crop whole batches, ``PREFETCH_BATCHES`` each ahead of the consumer (0: in
     this process, as they are consumed); the result does not depend on their number. ``pin_memory``: crops come
     in page-locked memory, for asynchronous copies to a GPU. An array already at the crop size is sliced here,
-    with no worker. No draw touches torch's global random state."""
+    with no worker. No draw touches torch's global random state. A file that cannot be decoded raises
+    ``UnreadableImage`` here, from whichever process read it."""
     if transform.cropped(images):
         return (torch.from_numpy(images[batch]) for batch in batches)
     loader = DataLoader(_Crops(images, batches, transform), batch_size=None, num_workers=workers,
                         pin_memory=pin_memory, prefetch_factor=PREFETCH_BATCHES if workers else None,
                         generator=torch.Generator())  # the loader's seed is drawn from this one, not the global one
-    return iter(loader)
+    return _raising(loader)
+
+
+def _raising(loader: DataLoader) -> Iterator[torch.Tensor]:
+    """The crops of ``loader``, raising here the ``UnreadableImage`` a worker returned."""
+    for crops in loader:
+        if isinstance(crops, UnreadableImage):
+            raise crops
+        yield crops
 
 
 def _rgb(image: Image.Image) -> Image.Image:

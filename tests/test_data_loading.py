@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from benchmark import data
 from benchmark.data import DataError, classes
 from benchmark.data.matfiles import mat_version, write_dataset_files
 from tests.mat_fixtures import cell_column, save_v5, save_v73
+from tests.real_format import smooth_image
 
 LABELS = np.zeros((4, 24), np.uint8)
 LABELS[0, [0, 3]] = 1
@@ -23,10 +25,10 @@ CAPTIONS = ["dog sky", "a b c", "unlabelled item", "sunset lake tree"]
 def images(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
-    paths = []
+    paths, rng = [], np.random.default_rng(0)
     for i in range(4):
         path = folder / f"im{i + 1}.jpg"
-        path.write_bytes(b"jpeg")
+        Image.fromarray(smooth_image(rng, 8, 8)).save(path)  # readable: an unreadable image is dropped too
         paths.append(str(path))
     return paths
 

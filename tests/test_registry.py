@@ -205,7 +205,7 @@ def test_a_user_loss_returning_a_wrong_type_or_a_plugin_with_a_syntax_error_is_o
     assert "ReturnsATensor) returned Tensor from forward; it must return losses.LossOutput" in line
     assert cli.main([*base, "--losses", "dcgh", "--plugins", "broken_plugin_xyz"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("error: cannot import plugin module 'broken_plugin_xyz': invalid syntax")
+    assert line.startswith("error: importing plugin module 'broken_plugin_xyz' raised SyntaxError: invalid syntax")
     assert cli.main([*base, "--losses", f"{__name__}:ScaledMeanLoss"]) == 0  # a right one passes the check
 
 

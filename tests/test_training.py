@@ -17,7 +17,8 @@ from benchmark.record import DIRECTIONS
 from benchmark.training import RunEnvironment, TrainingDiverged, evaluate_reference, make_trainer, train_and_evaluate
 from benchmark.training.feature_sources import FEATURE_SOURCES, BackboneFeatures, FeatureSource, FrozenFeatures
 from benchmark.training.protocols import SelectionProtocol, TrialProtocol
-from benchmark.codes import file_sha256, read_codes
+from benchmark.codes import read_codes
+from benchmark.files import file_sha256
 from benchmark.training.state import codes_sha256, indices_sha256, state_sha256
 from benchmark.training.trainer import Trainer
 from benchmark.metrics import evaluate

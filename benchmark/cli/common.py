@@ -10,6 +10,7 @@ import yaml
 from ..config import ExecutionConfig, RunSettings, choices, set_nested
 from ..errors import ConfigError
 from ..paths import DEFAULT_RESULTS
+from ..yaml_input import parse_yaml, yaml_problem
 
 #: The configuration key each run flag overrides.
 FLAG_KEYS = {"losses": "losses", "plugins": "plugins", "datasets": "datasets", "bits": "bits",
@@ -94,9 +95,9 @@ def overrides(args: argparse.Namespace) -> dict:
         if not sep or not key.strip():
             raise ConfigError(f"--set takes KEY=VALUE (e.g. run.optimizer.head_lr=3e-4), got {item!r}")
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item}: the value is not valid YAML") from None
+            value = parse_yaml(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item}: the value is not valid YAML ({yaml_problem(exc)})") from None
         set_nested(tree, key.strip(), value)
     return tree
 

@@ -21,7 +21,8 @@ EXAMPLES = """examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="the run's id (its folder name), or a prefix of it naming one run")
     parser.add_argument("--format", choices=["mat", "npz"], default="mat", help="MATLAB .mat (default) or numpy .npz")
-    parser.add_argument("--out", type=Path, help="output file (default: ./<run_id>.<format>)")
+    parser.add_argument("--out", type=Path, help="output file, or a folder to write <run_id>.<format> into "
+                        "(default: ./<run_id>.<format>)")
     results_argument(parser)
 
 
@@ -35,6 +36,7 @@ def handle(args: argparse.Namespace) -> int:
         found = f"{len(matches)} match: {', '.join(matches[:5])}" if matches else "none matches"
         raise ConfigError(f"--run {args.run!r} must name one finished run in {store.root} ({found}); "
                           "see the folder names there")
-    out = args.out or Path(f"{matches[0]}.{args.format}")
+    name = f"{matches[0]}.{args.format}"
+    out = args.out / name if args.out is not None and args.out.is_dir() else args.out or Path(name)
     print(f"wrote {export(store.folder(matches[0]), out, args.format)}")
     return 0

@@ -2,8 +2,10 @@
 ``label.mat``, ``caption.mat`` or, for NUS-WIDE, ``caption.txt``), and their registrations."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from functools import partial
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +61,35 @@ def reroot_images(paths: list[str], root: Path, image_root: Path | None) -> tupl
     return resolved, missing
 
 
+@lru_cache(maxsize=None)
+def _decodes(path: str, size: int, mtime_ns: int) -> bool:
+    """Whether image file ``path`` (this version of it: its size and modification time) decodes."""
+    from PIL import Image  # only dropping items needs it
+
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (1, 1))  # a JPEG decodes at an eighth of its size, every byte still read
+            image.load()
+    except (OSError, SyntaxError):  # PIL's plugins raise SyntaxError for some malformed headers
+        return False
+    return True
+
+
+def unreadable_images(paths: list[str]) -> list[int]:
+    """The indices of the image files ``paths`` that cannot be decoded (truncated, damaged, not an image). Each
+    version of a file is decoded once per process, by threads (PIL decodes without the GIL), about a millisecond
+    an image."""
+    def decodes(path: str) -> bool:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return False
+        return _decodes(path, stat.st_size, stat.st_mtime_ns)
+
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+        return [i for i, ok in enumerate(pool.map(decodes, paths)) if not ok]
+
+
 #: What ``load_real`` does with items whose image file is found nowhere.
 MISSING_IMAGES = ("count", "drop", "error")
 
@@ -77,7 +108,10 @@ def load_real(name: str, root: str | Path | None = None, image_root: str | Path 
     """Read real dataset ``name`` from ``root`` (default ``<data_root()>/<name>``); items without any label are
     dropped and counted. Items whose image file is found nowhere (also under ``image_root``) are, by
     ``missing_images``: counted (``summary["missing_images"]``), dropped and counted
-    (``summary["dropped"]["image missing"]``), or an error naming the first few (``missing_images_error``)."""
+    (``summary["dropped"]["image missing"]``), or an error naming the first few (``missing_images_error``).
+    When dropping, the images found are decoded too (``unreadable_images``), and those that fail are dropped
+    and counted (``summary["dropped"]["image unreadable"]``, ``summary["unreadable_image_examples"]``);
+    otherwise such an image stops whoever decodes it, with one line naming it."""
     if missing_images not in MISSING_IMAGES:
         raise DataError(f"missing_images must be one of {', '.join(MISSING_IMAGES)}, got {missing_images!r}")
     entry = dataset_entry(name)
@@ -108,11 +142,14 @@ def load_real(name: str, root: str | Path | None = None, image_root: str | Path 
     examples = [images[i] for i in missing[:3]]
     if missing and missing_images == "error":
         raise missing_images_error(name, examples, len(missing), len(kept), image_root)
-    dropped = {"no label": int((~keep).sum())}
-    if missing and missing_images == "drop":
+    dropped, unreadable = {"no label": int((~keep).sum())}, []
+    if missing_images == "drop":
         found = np.setdiff1d(np.arange(len(kept)), missing)
-        images, kept = [images[i] for i in found], kept[found]
-        dropped["image missing"] = len(missing)
+        unreadable = [images[found[i]] for i in unreadable_images([images[i] for i in found])]
+        usable = [i for i in found if images[i] not in unreadable]
+        dropped.update({what: n for what, n in (("image missing", len(missing)),
+                                                ("image unreadable", len(unreadable))) if n})
+        images, kept = [images[i] for i in usable], kept[usable]
     labels = labels[kept]
     summary = {
         "items_read": len(keep),
@@ -121,6 +158,7 @@ def load_real(name: str, root: str | Path | None = None, image_root: str | Path 
         **label_summary(labels),
         "missing_images": 0 if missing_images == "drop" else len(missing),
         "missing_image_examples": examples,
+        **({"unreadable_image_examples": unreadable[:3]} if unreadable else {}),
     }
     return PairedDataset(name=name, class_names=list(entry.class_names), labels=labels,
                          captions=[captions[i] for i in kept], images=images, summary=summary, root=root)

@@ -37,10 +37,13 @@ def announce(spec: RunSpec, outcome: Outcome) -> None:
 
 
 def warn_missing_images(spec: RunSpec, summary: dict) -> None:
-    dropped = summary.get("dropped", {}).get("image missing")
-    if dropped:
-        tqdm.write(f"warning: {spec.dataset}: dropped {dropped} items whose image files were not found "
-                   f"(e.g. {summary['missing_image_examples'][0]}; --drop-missing-images)")
+    """One warning line per kind of item ``--drop-missing-images`` dropped: image not found, image unreadable."""
+    dropped = summary.get("dropped", {})
+    for what, examples, why in (("image missing", "missing_image_examples", "were not found"),
+                                ("image unreadable", "unreadable_image_examples", "could not be decoded")):
+        if dropped.get(what):
+            tqdm.write(f"warning: {spec.dataset}: dropped {dropped[what]} items whose image files {why} "
+                       f"(e.g. {summary[examples][0]}; --drop-missing-images)")
 
 
 EXECUTORS: Registry[type[Executor]] = Registry("executor", ConfigError)

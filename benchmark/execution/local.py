@@ -1,5 +1,6 @@
-"""The local backend: tasks in this process, or in a pool of worker processes (one per core on the CPU, one per
-GPU), which die with their parent and stop at once on Ctrl-C."""
+"""The local backend: tasks in this process, or in worker processes (one per core on the CPU, one per GPU), which
+die with their parent and stop at once on Ctrl-C or SIGTERM. Each worker is a pool of its own, so that a worker
+killed from outside (the out-of-memory killer) fails only its own run and is replaced, while the others go on."""
 from __future__ import annotations
 
 import ctypes
@@ -8,21 +9,24 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from multiprocessing import get_context
+from multiprocessing.process import BaseProcess
+from typing import Iterator
 
 import torch
 from tqdm import tqdm
 
 from ..config import RunSpec
 from ..device import resolve_device
-from ..store import CLAIM, RunStore
+from ..store import release_claims_of
 from ..threads import plan_workers
 from .base import Executor, Task, announce, register_executor, warn_missing_images
 from .context import RunContext
 from .outcome import Batch
-from .one_run import prepare_shared, sharing_caches
+from .one_run import prepare_shared, record_lost_run, sharing_caches
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -58,18 +62,21 @@ def worker_device(device: str | None, index: int) -> str | None:
 _WORKER_DEVICE: str | None = None
 
 
-def _init_worker(parent: int, counter=None, device: str | None = None) -> None:
+def _init_worker(parent: int, index: int, device: str | None) -> None:
     import transformers
 
     global _WORKER_DEVICE
     _exit_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the workers itself
+    # Ctrl-C and SIGTERM (a Slurm time limit signals every process of the job) reach the parent, which stops the
+    # workers itself and releases their claims
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     torch.set_num_threads(1)  # the workers share the cores; work that needs more says so (benchmark.threads)
     transformers.utils.logging.disable_progress_bar()
-    if counter is not None:
-        with counter.get_lock():
-            index, counter.value = counter.value, counter.value + 1
-        _WORKER_DEVICE = worker_device(device, index)
+    # a worker's bars are off: a thread lock spares it tqdm's named semaphore, which a killed worker would leave
+    # behind (and the resource tracker would warn of on the command's exit)
+    tqdm.set_lock(threading.RLock())
+    _WORKER_DEVICE = worker_device(device, index)
 
 
 def _in_worker(work, spec: RunSpec, context: RunContext, *rest):
@@ -79,21 +86,68 @@ def _in_worker(work, spec: RunSpec, context: RunContext, *rest):
     return work(spec, context, *rest)
 
 
-def _stop_workers(pool: ProcessPoolExecutor, specs: list[RunSpec], context: RunContext) -> None:
-    """Stop at once (Ctrl-C): no queued run starts, the runs in progress end without a record, and their claims
-    are released."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        process.kill()
-    for process in processes:
-        process.join(5)
-    pool.shutdown(wait=True, cancel_futures=True)  # the pool, broken now, cancels the rest and frees its queues
-    store = RunStore(context.results)
-    for spec in specs:  # the killed workers' claims: taken over (their pids are gone) and released
-        if (store.folder(spec.run_id) / CLAIM).exists():
-            claim = store.claim(spec.run_id)
-            if claim is not None:
-                claim.release()
+def _died(process: BaseProcess) -> str:
+    """How a worker process that ended without a word died."""
+    process.join()
+    code = process.exitcode
+    try:
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+    except ValueError:
+        how = f"killed by signal {-code}"
+    oom = " (as the out-of-memory killer does)" if code == -signal.SIGKILL else ""
+    return f"its worker process (pid {process.pid}) died, {how}{oom}"
+
+
+class _Workers:
+    """``count`` worker processes, each a pool of one, each given one task at a time."""
+
+    def __init__(self, count: int, device: str | None):
+        self.device = device
+        self.pools = [self._pool(index) for index in range(count)]
+
+    def _pool(self, index: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_init_worker,
+                                   initargs=(os.getpid(), index, self.device))
+
+    def each(self, work, specs: list[RunSpec], *rest) -> Iterator[tuple[RunSpec, Future, BaseProcess]]:
+        """``work(spec, *rest)`` for each of ``specs``, in order as workers come free; each spec, its ended future and
+        the worker process that ran it, as they end. A worker that died (its future: ``BrokenProcessPool``) is
+        replaced by a new one."""
+        queue, running = list(reversed(specs)), {}
+
+        def give(index: int) -> None:
+            if queue:
+                spec, pool = queue.pop(), self.pools[index]
+                future = pool.submit(_in_worker, work, spec, *rest)
+                running[future] = index, spec, next(iter(pool._processes.values()))  # submit started it
+
+        for index in range(len(self.pools)):
+            give(index)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                index, spec, process = running.pop(future)
+                if isinstance(future.exception(), BrokenProcessPool):
+                    self.pools[index].shutdown(wait=True)
+                    self.pools[index] = self._pool(index)
+                give(index)
+                yield spec, future, process
+
+    def shutdown(self) -> None:
+        for pool in self.pools:
+            pool.shutdown()
+
+    def stop(self, results) -> None:
+        """Stop at once (Ctrl-C, SIGTERM): no queued task starts, the runs in progress end without a record, and
+        the claims of the killed workers (runs and studies) are released."""
+        processes = [process for pool in self.pools for process in (getattr(pool, "_processes", None) or {}).values()]
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.join(5)
+        for pool in self.pools:
+            pool.shutdown(wait=True, cancel_futures=True)  # broken now: cancels the rest and frees its queues
+        release_claims_of(results, {process.pid for process in processes})
 
 
 @register_executor
@@ -124,18 +178,21 @@ class LocalExecutor(Executor):
                 finished(spec, task(spec, context, grid_id))
         else:
             quiet = replace(context, progress=False)
-            spawn = get_context("spawn")
-            pool = ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker,
-                                       initargs=(os.getpid(), spawn.Value("i", 0), execution.device))
+            pool = _Workers(workers, execution.device)
             try:
-                for spec, summary in zip(shared, pool.map(_in_worker, [prepare_shared] * len(shared), shared,
-                                                          [quiet] * len(shared))):
-                    warn_missing_images(spec, summary)
-                futures = {pool.submit(_in_worker, task, spec, quiet, grid_id): spec for spec in specs}
-                for future in as_completed(futures):
-                    finished(futures[future], future.result())
-            except BaseException:  # Ctrl-C (or an error): stop now, start nothing more
-                _stop_workers(pool, specs, context)
+                for spec, future, process in pool.each(prepare_shared, shared, quiet):
+                    if isinstance(future.exception(), BrokenProcessPool):  # its runs build the caches themselves
+                        tqdm.write(f"warning: {spec.dataset}: the shared caches were not built: {_died(process)}")
+                    else:
+                        warn_missing_images(spec, future.result())
+                for spec, future, process in pool.each(task, specs, quiet, grid_id):
+                    if isinstance(future.exception(), BrokenProcessPool):
+                        finished(spec, record_lost_run(spec, context, grid_id, process.pid, _died(process)))
+                        release_claims_of(context.results, {process.pid})
+                    else:
+                        finished(spec, future.result())
+            except BaseException:  # Ctrl-C, SIGTERM (or an error): stop now, start nothing more
+                pool.stop(context.results)
                 raise
             pool.shutdown()
         bar.close()

@@ -2,6 +2,7 @@
 its record (or ``failed.json``) and log in the store."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -16,7 +17,7 @@ from ..backbones import backbone_folder, synthetic_backbone
 from ..config import RunSpec
 from ..plugins import load_plugins
 from ..record import RunFailure
-from ..store import RunStore, current_job, describe_holder
+from ..store import CLAIM, RunStore, claim_holder_of, current_job, describe_holder
 from ..training import RunEnvironment, evaluate_reference, feature_mode, prepare_features, train_and_evaluate
 from .context import RunContext
 from .outcome import Outcome
@@ -84,7 +85,8 @@ def execute_run(spec: RunSpec, context: RunContext, grid_id: str | None = None) 
 
     The run is claimed first (``benchmark.store.claim``): when another live process holds it, nothing is done
     (status ``busy``); when its record appeared meanwhile (another process finished it), neither (``skipped``).
-    The claim is released when the run ends, failed or not."""
+    A finished run's log is written first, then its record (the commit point), and the claim is released last,
+    when the run ends, failed or not: a kill at any moment leaves a pending run or a finished one with its log."""
     store = RunStore(context.results)
     claim = store.claim(spec.run_id)
     if claim is None:
@@ -106,6 +108,22 @@ def _executor_here() -> str:
     return current_job() or f"local pid {os.getpid()} on {socket.gethostname()}"
 
 
+#: The errors of the disk itself (full, over quota, read-only): every later run would fail alike, so they stop the
+#: grid with the command line's one line on what to do, instead of failing each run.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def _record_failure(store: RunStore, failure: RunFailure, log: list[str]) -> str | None:
+    """Write the failed run's ``failed.json`` and log; None, or what kept them from being written (a full disk):
+    writing them never raises, so that the run's own error is the one reported."""
+    try:
+        store.write_failure(failure)
+        store.write_log(failure.run_id, log)
+    except OSError as exc:
+        return f"its {store.FAILURE} could not be written: {exc.strerror}"
+    return None
+
+
 def _execute_claimed(spec: RunSpec, context: RunContext, grid_id: str | None, store: RunStore) -> Outcome:
     header = [f"run {spec.run_id}", f"spec {json.dumps(spec.to_dict())}", f"executor {_executor_here()}"]
     start = time.perf_counter()
@@ -122,16 +140,30 @@ def _execute_claimed(spec: RunSpec, context: RunContext, grid_id: str | None, st
     except Exception as exc:  # a failed run is recorded and the grid goes on
         failure = RunFailure(run_id=spec.run_id, spec=spec, grid_id=grid_id, error=str(exc),
                              error_type=type(exc).__name__, traceback=traceback.format_exc(), failed_at=_now())
-        store.write_failure(failure)
-        store.write_log(spec.run_id, header + [f"FAILED: {failure.error_type}: {exc}", failure.traceback])
-        return Outcome(spec.run_id, "failed", time.perf_counter() - start, error=f"{failure.error_type}: {exc}")
-    store.write_record(replace(record, grid_id=grid_id))
+        unrecorded = _record_failure(store, failure, header + [f"FAILED: {failure.error_type}: {exc}",
+                                                                failure.traceback])
+        if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+            raise
+        return Outcome(spec.run_id, "failed", time.perf_counter() - start,
+                       error=f"{failure.error_type}: {exc}" + (f" ({unrecorded})" if unrecorded else ""))
     history = [f"epoch {h.epoch}: " + " ".join(f"{k}={v:.4f}" for k, v in h.loss.items())
                + "".join(f" val_map_{d}={v:.4f}" for d, v in h.validation_map.items()) for h in record.history]
     metrics = [f"{d}: " + " ".join(f"{k}={v:.4f}" for k, v in m.items() if isinstance(v, float))
                for d, m in record.metrics.items()]
     store.write_log(spec.run_id, header + history + [f"selection {record.selection}", f"training {record.training}"]
                     + metrics)
+    store.write_record(replace(record, grid_id=grid_id))  # last: the commit point, with its log already beside it
     return Outcome(spec.run_id, "done", time.perf_counter() - start, i2t=record.metrics["i2t"]["map"],
                    t2i=record.metrics["t2i"]["map"])
 
+
+def record_lost_run(spec: RunSpec, context: RunContext, grid_id: str | None, pid: int, error: str) -> Outcome:
+    """The outcome of a task whose process ``pid`` died without a word (killed from outside): its run, when that
+    process held it, is recorded failed (``WorkerDied``), so that the next invocation retries it. A study's task
+    holds its trials' runs instead, which its next invocation takes up again."""
+    store = RunStore(context.results)
+    holder = claim_holder_of(store.folder(spec.run_id) / CLAIM, alive_only=False) or {}
+    if holder.get("pid") == pid and holder.get("host") == socket.gethostname():
+        store.write_failure(RunFailure(run_id=spec.run_id, spec=spec, grid_id=grid_id, error=error,
+                                       error_type="WorkerDied", traceback="", failed_at=_now()))
+    return Outcome(spec.run_id, "failed", error=f"WorkerDied: {error}")

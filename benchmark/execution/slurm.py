@@ -28,6 +28,19 @@ def _slurm_available() -> bool:
     return shutil.which("sbatch") is not None
 
 
+def _line_break(value, key: str) -> tuple[str, str] | None:
+    """The key (dotted) and value of the first string in ``value`` (nested lists and dicts, keys too) holding a line
+    break, or None."""
+    if isinstance(value, str):
+        return (key, value) if "\n" in value or "\r" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for name, item in items:
+        found = _line_break(str(name), key) or _line_break(item, f"{key}.{name}")
+        if found:
+            return found
+    return None
+
+
 def slurm_executor(context: RunContext):
     """submitit's executor for ``execution.slurm`` (its cluster, limits and resources), checked before anything
     is built or submitted."""
@@ -42,6 +55,10 @@ def slurm_executor(context: RunContext):
         raise ConfigError("--executor slurm: there is no Slurm here (sbatch not found); submit from a machine of the "
                           "cluster, or run the same jobs on this machine through submitit's local executor with "
                           "--set execution.slurm.cluster=local, or use --executor local")
+    broken = _line_break(config.partition, "partition") or _line_break(config.parameters, "parameters")
+    if broken:
+        raise ConfigError(f"execution.slurm.{broken[0]} holds a line break ({broken[1]!r}): each setting becomes a "
+                          "line of the job script, so one with a line break would add lines to it; remove it")
     executor = submitit.AutoExecutor(folder=Path(context.results) / "slurm", cluster=config.cluster)
     parameters = {"name": "xmhash-bench", "timeout_min": config.timeout_min,
                   "slurm_array_parallelism": config.array_parallelism, "slurm_partition": config.partition,

@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from ..plugins import load_plugins
 from ..report.stress import Axis, knob_axis, parameter_axis, write_stress_report
 from ..store import RunStore
+from ..yaml_input import parse_yaml, yaml_problem
 from .request import GridRequest, RunOptions, build
 from .run import run_grid
 
@@ -35,9 +36,9 @@ def name_values(text: str, command: str, placeholder: str, example: str, what: s
     parsed = []
     for item in values.split(","):
         try:
-            parsed.append(yaml.safe_load(item))
-        except yaml.YAMLError:
-            raise ConfigError(f"{command} {name}: value {item!r} is not valid YAML") from None
+            parsed.append(parse_yaml(item))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{command} {name}: value {item!r} is not valid YAML ({yaml_problem(exc)})") from None
     if len(set(map(repr, parsed))) != len(parsed):
         raise ConfigError(f"{command} {name}: a value is given twice in {values!r}")
     return name, parsed

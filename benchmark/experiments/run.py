@@ -12,10 +12,12 @@ import yaml
 
 from .. import data, references
 from ..backbones import backbone_problem
+from ..errors import RecordError
 from ..execution import Batch, Executor, RunContext, Task, execute_run, make_executor, shard_of
+from ..files import sweep_leftovers
 from ..grid import Grid
 from ..search import Waiting, search_groups
-from ..store import RunStore
+from ..store import RunStore, damaged_record, pid_alive
 from .request import RunOptions
 
 
@@ -26,6 +28,15 @@ class GridRun:
 
     status: int
     finished: bool
+
+
+class _UnchangedStore(RunStore):
+    """The store as a dry run reads it, changing nothing: a damaged record is reported (status ``damaged``; a real
+    run sets it aside and redoes its run), never set aside."""
+
+    def status(self, run_id: str) -> str:
+        record = self.folder(run_id) / self.RECORD
+        return "damaged" if record.is_file() and damaged_record(record) else super().status(run_id)
 
 
 def preflight_warnings(grid: Grid) -> list[str]:
@@ -80,12 +91,15 @@ def run_grid(grid: Grid, context: RunContext, options: RunOptions = RunOptions()
     they select, beside the reference rows."""
     out = out or sys.stdout  # looked up now: a default bound at import would keep a stream replaced since
     make_executor(options.executor, context)  # an unknown name stops here, before anything is read or run
-    store = RunStore(context.results)
+    store = (_UnchangedStore if options.dry_run else RunStore)(context.results)
     groups = search_groups(grid)
     if options.dry_run:
         print(resolved_yaml(grid), file=out)
         for warning in preflight_warnings(grid):
             print(f"warning: {warning}", file=out)
+    else:  # what writers killed half-way left (a dry run changes nothing)
+        for folder in (context.cache, context.results):
+            sweep_leftovers(folder, pid_alive)
     if not groups:
         mine = shard_of(grid.specs, *options.shard) if options.shard else list(grid.specs)
         return _run_part(mine, "runs", grid, context, options, store, out)
@@ -96,7 +110,12 @@ def run_grid(grid: Grid, context: RunContext, options: RunOptions = RunOptions()
         return searched
     runs, waiting = [], []
     for group in mine:
-        choice = group.choose(store)
+        try:
+            choice = group.choose(store)
+        except RecordError as exc:  # a damaged trial record, which a dry run leaves in place
+            if not options.dry_run:
+                raise
+            choice = Waiting(str(exc))
         if isinstance(choice, Waiting):
             waiting.append(choice)
             print(f"not run yet, {group.label}: {choice.reason}", file=out)

@@ -9,10 +9,12 @@ and never evaluates the query set; its score is that validation mAP.
 
 Each study is one file under ``<results>/tuning/``: SQLite, or Optuna's journal file when tune runs in shards or
 on Slurm (array tasks often share a network file system, where SQLite's locks are unreliable). A study is tuned by
-one process at a time (shards and workers split the studies, never a study), so no file has two writers; its trials
-run one after the other, so the sampler sees every earlier trial and a resumed study draws what an uninterrupted
-one would. A trial killed half-way is taken up again with the same parameters (its run is skipped if its record
-exists); finished trials are never repeated. Optuna is imported only here, and only when tuning.
+one process at a time: it is claimed as a run is (``benchmark.store.claim``, by ``tuning/<study>.claim.json``), so
+shards, workers and two ``tune`` commands on one folder split the studies, never a study, and a study claimed by a
+live process is left to it (``busy``); no file has two writers. Its trials run one after the other, so the sampler
+sees every earlier trial and a resumed study draws what an uninterrupted one would. A trial killed half-way is taken
+up again with the same parameters (its run is skipped if its record exists); finished trials are never repeated.
+Optuna is imported only here, and only when tuning.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from ..grid import Grid
 from ..parameters import (PARAMS_FILE, TunedEntry, current_values, entry_of, search_space, study_name,
                           with_parameters, write_parameters)
 from ..report.tuned import is_trial, sensitivity_figures
-from ..store import RunStore
+from ..store import CLAIM, Claim, RunStore, claim, claim_holder_of, describe_holder
 from .request import RunOptions
 from .run import run_batch
 
@@ -137,12 +139,29 @@ def _describe(values: dict) -> str:
                      for k, v in values.items())
 
 
+def _busy(name: str, claim_file: Path) -> Outcome:
+    """The outcome of a study (or its trial's run) that another live process holds, left to it."""
+    holder = claim_holder_of(claim_file)
+    return Outcome(name, "busy", holder=describe_holder(holder) if holder else "another process")
+
+
 def run_study(base: RunSpec, context: RunContext, grid_id: str | None = None, *, trials: int,
               journal: bool = False) -> Outcome:
-    """Tune the study of ``base`` until ``trials`` trials are finished."""
+    """Tune the study of ``base`` until ``trials`` trials are finished, under a claim on it; ``busy`` when another
+    live process holds it."""
+    study_def = Study.of(base)
+    folder, claim_name = Path(context.results) / FOLDER, f"{study_def.name}.{CLAIM}"
+    held = claim(folder, claim_name)
+    if held is None:
+        return _busy(study_def.name, folder / claim_name)
+    with held:
+        return _tune_claimed(study_def, held, context, grid_id, trials, journal)
+
+
+def _tune_claimed(study_def: Study, held: Claim, context: RunContext, grid_id: str | None, trials: int,
+                  journal: bool) -> Outcome:
     optuna = require_optuna()
     start = time.perf_counter()
-    study_def = Study.of(base)
     storage = _storage(optuna, Path(context.results) / FOLDER, study_def.name, journal)
     try:
         study = optuna.create_study(study_name=study_def.name, storage=storage, direction="maximize",
@@ -153,7 +172,7 @@ def run_study(base: RunSpec, context: RunContext, grid_id: str | None = None, *,
         store, trained = RunStore(context.results), 0
         while len(_finished(optuna, study)) < trials:
             running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-            if running:  # left by an interrupted tune: this process owns the study, so it takes it up again
+            if running:  # left by an interrupted tune: this process holds the study, so it takes it up again
                 number, values = running[0].number, running[0].params
                 if set(values) != set(distributions):
                     study.tell(number, state=optuna.trial.TrialState.PRUNED)
@@ -167,8 +186,11 @@ def run_study(base: RunSpec, context: RunContext, grid_id: str | None = None, *,
             if not running:
                 trial.set_user_attr("run_id", spec.run_id)
             if store.status(spec.run_id) != "done":
-                execute_run(spec, context, grid_id)
+                if execute_run(spec, context, grid_id).status == "busy":  # its run is another process's: left to
+                    return _busy(study_def.name, store.folder(spec.run_id) / CLAIM)  # it, the trial still running
                 trained += 1
+            if not held.held():  # taken over meanwhile (stale, from another host): its new holder tells the trial
+                return _busy(study_def.name, held.path)
             if store.status(spec.run_id) == "done":
                 score = store.read_record(spec.run_id).selection.score
                 study.tell(number, score)
@@ -287,7 +309,8 @@ def _write_best(found: list[StudyResult], trials: int, studies: int, context: Ru
               f"run --params {'tuned' if params_file is None else path} (same grid flags)", file=out)
     if len(entries) < studies:
         print(f"{studies - len(entries)} studies of the grid have not finished their {trials} trials (other "
-              "shards, or interrupted): run this command again to finish them and write their parameters", file=out)
+              "shards or processes, or interrupted): run this command again to finish them and write their "
+              "parameters", file=out)
     for result in found:
         if result.best is not None:
             best = result.best

@@ -6,21 +6,29 @@ The report is a list of sections (``benchmark.report.sections``), each made by a
 ``register_section``; ``section_names()`` lists them. ``save_figure`` writes a figure as the report does (PNG and
 PDF).
 
+The report is built in a temporary folder inside the output folder and its files are moved into place only once
+all of them are written (``publish``): a report that fails or is killed half-way leaves the previous one as it was,
+and a file the report does not write (a README of the folder, an ``example/``) is never touched. A figure whose
+kept files are missing or damaged is left out, and the index and ``Report.skipped`` say which and why.
+
 The report reads the results store only (``benchmark.store``): it imports neither torch nor transformers, so it
 can be built on a machine that has nothing but the records.
 """
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ReportError
-from ..files import write_text
+from ..files import sweep_leftovers, temporary_folder, write_text
 from ..record import RunRecord
-from ..store import RunStore
+from ..store import RunStore, pid_alive
 from .comparison import ablation_section, ablations, main_table, ranks
 from .diagnostic_sections import code_space_diagnostics
+from .escape import markdown_text
 from .figures import retrieval_curves, save_figure, training_curves
 from .optimizer_search import optimizer_search
 from .sections import (FORMATS, ReportContext, Section, SectionBuilder, build_sections, register_section,
@@ -41,7 +49,8 @@ for _builder in (main_table, _verdict, ranks, optimizer_search, ablations, code_
 
 @dataclass
 class Report:
-    """The files a report wrote, and the record files it could not read (each reason names the file)."""
+    """The files a report wrote, and what it left out: the record files it could not read and the figures whose
+    kept files were missing or damaged (each reason names the file)."""
 
     tables: list[Path] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
@@ -78,18 +87,40 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
         raise ReportError(f"the runs in {store.root} are tuning trials and tuned runs only: run the same grid with its "
                           "default parameters too (python -m benchmark run, without --params)")
     failures = [f for f in contents.failures if in_configuration(f.spec, groups[0].settings)]
-    context = ReportContext(records, store, out, formats, metric, decimals, quoted, tuned, trials)
-    if metric not in set(context.frame.metric):
-        raise ReportError(f"metric {metric!r} is not in the records; available: "
-                          f"{', '.join(sorted(set(context.frame.metric)))}")
-    sections = build_sections(context)
-    cited = citations_of(records)
-    if cited:
-        write_text(out / "references.bib", "\n\n".join(c["bibtex"] for c in cited) + "\n")
-    index = write_index(out, records, coverage(store, groups[0].records, failures), contents.unreadable, results,
-                        metric, sections, groups, where, len(contents.failures) - len(failures))
-    return Report(tables=[p for s in sections for p in s.tables], figures=[p for s in sections for p in s.figures],
-                  index=index, skipped=contents.unreadable)
+    out.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(out, pid_alive)  # the staging folders of reports killed half-way
+    staging = temporary_folder(out, "report")
+    try:
+        context = ReportContext(records, store, staging, formats, metric, decimals, quoted, tuned, trials)
+        if metric not in set(context.frame.metric):
+            raise ReportError(f"metric {metric!r} is not in the records; available: "
+                              f"{', '.join(sorted(set(context.frame.metric)))}")
+        sections = build_sections(context)
+        cited = citations_of(records)
+        if cited:
+            write_text(staging / "references.bib", "\n\n".join(c["bibtex"] for c in cited) + "\n")
+        write_index(staging, records, coverage(store, groups[0].records, failures), contents.unreadable, results,
+                    metric, sections, groups, where, len(contents.failures) - len(failures))
+        publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def placed(path: Path) -> Path:  # where a file written in the staging folder now lies
+        return out / path.relative_to(staging) if path.is_relative_to(staging) else path
+
+    return Report(tables=[placed(p) for s in sections for p in s.tables],
+                  figures=[placed(p) for s in sections for p in s.figures], index=out / "README.md",
+                  skipped=contents.unreadable + [reason for s in sections for reason in s.skipped])
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Move every file of the report built in ``staging`` to its place under ``out``, each by one rename, the index
+    (README.md) last so that it never links a file not yet in place; other files under ``out`` are left alone."""
+    index = staging / "README.md"
+    for path in sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: (p == index, p)):
+        target = out / path.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
 
 
 def _links(paths: list[Path], out: Path) -> str:
@@ -117,13 +148,14 @@ def _selection_lines(groups: list[Configuration], where, other_failures: int) ->
              + (f" among those meeting `--where {' --where '.join(where)}`" if where else "")
              + "; a table cell aggregates only replicates of one configuration. Its settings:", "",
              "| key | value |", "|---|---|"]
-    lines += [f"| `{key}` | `{value}` |" for key, value in sorted(chosen.settings.items())]
+    lines += [f"| `{key}` | {markdown_text(value)} |" for key, value in sorted(chosen.settings.items())]
     if len(groups) > 1:
         lines += ["", "Left out (other configurations in these results; report one with the `--where` given):", ""]
         for group in groups[1:]:
             differing = differences(group.settings, chosen.settings)
             flags = " ".join(f"--where {k}={v}" for k, v in differing.items())
-            lines.append(f"- {len(group.records)} runs with {describe(differing)}: `python -m benchmark report {flags}`")
+            lines.append(f"- {len(group.records)} runs with {markdown_text(describe(differing))}: "
+                         f"`python -m benchmark report {flags}`")
     if other_failures:
         lines += ["", f"{other_failures} failed runs belong to other configurations (`python -m benchmark results` "
                       "lists them)."]
@@ -147,12 +179,12 @@ def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[s
         "",
     ]
     if synthetic:
-        lines += [f"> **Data: SYNTHETIC stand-ins** ({', '.join(synthetic)}): generated data shaped like the real "
-                  "sets, used so the pipeline runs anywhere. They are not the paper's datasets; these numbers are "
-                  "not comparable with published results.", ""]
+        lines += [f"> **Data: SYNTHETIC stand-ins** ({markdown_text(', '.join(synthetic))}): generated data shaped "
+                  "like the real sets, used so the pipeline runs anywhere. They are not the paper's datasets; these "
+                  "numbers are not comparable with published results.", ""]
     real = [d for d in datasets if d not in synthetic]
     if real:
-        lines += [f"**Data**: {', '.join(real)} (real datasets).", ""]
+        lines += [f"**Data**: {markdown_text(', '.join(real))} (real datasets).", ""]
     protocol_text = {"honest": "**honest** — the epoch is chosen by validation mAP (mean of I→T and T→I) and the "
                                "query set is evaluated once, at that epoch",
                      "paper": "**paper** — the best query-set epoch is kept per direction, as published code does "
@@ -169,18 +201,22 @@ def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[s
     ]
     if grid["failed"]:
         lines += ["", "Failed (see `failed.json` in each run folder):"]
-        lines += [f"- {label} (`{run_id}`): {error}" for run_id, label, error in grid["failed"]]
+        lines += [f"- {markdown_text(label)} (`{run_id}`): {markdown_text(error)}"
+                  for run_id, label, error in grid["failed"]]
     if grid["missing"]:
-        lines += ["", "Missing (not run yet):"] + [f"- {label}" for label in grid["missing"]]
+        lines += ["", "Missing (not run yet):"] + [f"- {markdown_text(label)}" for label in grid["missing"]]
     if skipped:
-        lines += ["", "Record files skipped (not readable by this version):"] + [f"- {reason}" for reason in skipped]
+        lines += ["", "Record files skipped (not readable by this version):"]
+        lines += [f"- {markdown_text(reason)}" for reason in skipped]
     lines.append("")
     lines += _selection_lines(groups, where, other_failures)
     for section in sections:
-        lines += [f"## {section.title}", ""]
+        lines += [f"## {markdown_text(section.title)}", ""]
         if section.markdown:
             lines += [section.markdown]
         if section.tables:
             lines += ["Files: " + _links(section.tables, out), ""]
         lines += _embed(section.figures, out)
+        if section.skipped:
+            lines += ["Figures left out:"] + [f"- {markdown_text(reason)}" for reason in section.skipped] + [""]
     return write_text(out / "README.md", "\n".join(lines).rstrip() + "\n")

@@ -16,7 +16,8 @@ from ..record import RunRecord
 from .figures import ablation_figure, critical_difference_figure
 from .sections import ReportContext, Section
 from .statistics import ALPHA, BlockMatrix, Ranking, block_matrix, rank_rows, t_half_width
-from .tables import Table, latex_text, table_statistics, write_table
+from .escape import latex_text, markdown_text
+from .tables import Table, table_statistics, write_table
 from .tidy_data import citation_text, citations_of, is_generated, metric_name
 
 #: What every caption says about the marks, by number of replicates.
@@ -167,8 +168,8 @@ def ranks(context: ReportContext) -> Section | None:
     rows = [{"loss": loss, "average_rank": ranking.average_ranks[loss], "blocks": n,
              "friedman_chi2": ranking.statistic, "friedman_p": ranking.p_value,
              "critical_difference": ranking.critical_difference} for loss in order]
-    lines = [f"*{caption}*", "", "| Loss | average rank |", "|---|---|"]
-    lines += [f"| {row['loss']} | {row['average_rank']:.2f} |" for row in rows]
+    lines = [f"*{markdown_text(caption)}*", "", "| Loss | average rank |", "|---|---|"]
+    lines += [f"| {markdown_text(row['loss'])} | {row['average_rank']:.2f} |" for row in rows]
     markdown = "\n".join(lines) + "\n"
     slug = f"ranks_{metric_slug(metric)}"
     files = []

@@ -2,6 +2,9 @@
 diagnostic, mean ± 95% t half-width over replicates), the intra/inter-class distance histograms, a 2-D embedding
 of the codes coloured by label for each loss, and the class-centroid distances beside the label co-occurrence.
 
+The embeddings and the heatmap read the codes runs kept (``codes.npz``): a figure whose codes are missing or damaged
+is left out, and the section says which and why, instead of the whole report failing.
+
 The embedding needs scikit-learn's t-SNE (``pip install 'xmhash-bench[diagnostics]'``); without it the figure is
 left out and the index says why.
 """
@@ -21,6 +24,7 @@ import pandas as pd  # noqa: E402
 from .. import references  # noqa: E402
 from ..codes import read_codes  # noqa: E402
 from ..diagnostics import TABLE, class_centroids, hamming, label_dissimilarity, subsample  # noqa: E402
+from ..errors import RecordError  # noqa: E402
 from ..files import write_text  # noqa: E402
 from ..record import RunRecord  # noqa: E402
 from ..store import RunStore  # noqa: E402
@@ -28,7 +32,8 @@ from .figures import save_figure  # noqa: E402
 from .sections import ReportContext, Section  # noqa: E402
 from .selection import row_label  # noqa: E402
 from .statistics import t_half_width  # noqa: E402
-from .tables import latex_text, markdown_frame  # noqa: E402
+from .escape import latex_text, plot_text  # noqa: E402
+from .tables import markdown_frame  # noqa: E402
 from .tidy_data import families_of, loss_order, row_order  # noqa: E402
 
 #: Items of the retrieval set the 2-D embedding shows, drawn with a fixed seed; and t-SNE's seed.
@@ -88,10 +93,10 @@ def diagnostics_tables(records: list[RunRecord], out: Path, formats) -> tuple[li
                      "value": _value(r, key)} for row in rows for r in by_loss[row] for key, _ in columns]
             files.append(write_text(out / f"{stem}.csv", pd.DataFrame(long).to_csv(index=False)))
         if "latex" in formats:
-            latex = table.rename(index=latex_text, columns=latex_text).style.to_latex(
+            latex = table.rename(index=latex_text, columns=latex_text).map(latex_text).style.to_latex(
                 hrules=True, caption=latex_text(caption), label=f"tab:{stem}", position="t",
                 position_float="centering")
-            files.append(write_text(out / f"{stem}.tex", latex.replace("±", r"$\pm$").replace("–", "--")))
+            files.append(write_text(out / f"{stem}.tex", latex))
     return files, "\n".join(markdown)
 
 
@@ -111,20 +116,36 @@ def distance_histogram_figures(records: list[RunRecord], out: Path) -> list[Path
                 hist = np.sum([r.diagnostics["distance_histograms"][kind] for r in by_loss[loss]], axis=0)
                 ax.plot(np.arange(len(hist)), hist / max(hist.sum(), 1), color=colour,
                         label=f"{kind}-class" if loss == losses[0] else None)
-            ax.set_title(loss, fontsize=8)
+            ax.set_title(plot_text(loss), fontsize=8)
             ax.set_xlabel("Hamming distance", fontsize=7)
         axes[0, 0].set_ylabel("Share of pairs", fontsize=7)
         fig.legend(loc="upper right", fontsize=7)
-        fig.suptitle(f"Intra- and inter-class distances (image to text codes), {dataset}, {bits} bits", fontsize=9)
+        fig.suptitle(plot_text(f"Intra- and inter-class distances (image to text codes), {dataset}, {bits} bits"),
+                     fontsize=9)
         fig.tight_layout()
         paths += save_figure(fig, out, f"distances_{dataset}_{bits}")
     return paths
 
 
-def embedding_figures(records: list[RunRecord], store: RunStore, out: Path) -> tuple[list[Path], str | None]:
+def kept_codes(runs: dict[str, RunRecord], store: RunStore, stem: str, skipped: list[str]) -> dict | None:
+    """The codes and labels each of ``runs`` kept (``codes.read_codes``), by key; None when any is missing or
+    damaged, each such file then named in ``skipped`` as the reason figure ``stem`` is left out."""
+    found, reasons = {}, []
+    for key, record in runs.items():
+        try:
+            found[key] = read_codes(store.folder(record.run_id))
+        except RecordError as exc:
+            reasons.append(f"figure {stem} left out: {exc}")
+    skipped += reasons
+    return None if reasons else found
+
+
+def embedding_figures(records: list[RunRecord], store: RunStore, out: Path,
+                      skipped: list[str]) -> tuple[list[Path], str | None]:
     """Per dataset, at its longest codes: a t-SNE embedding of each loss's codes (replicate 0; the same
     ``EMBEDDING_ITEMS`` retrieval items, images as dots and texts as crosses) coloured by each item's most
-    frequent class. Returns the files, and a note when scikit-learn is missing."""
+    frequent class. Returns the files, and a note when scikit-learn is missing; a figure whose codes cannot be
+    read is left out and its reasons added to ``skipped``."""
     try:
         from sklearn.manifold import TSNE
     except ImportError:
@@ -139,10 +160,13 @@ def embedding_figures(records: list[RunRecord], store: RunStore, out: Path) -> t
                 chosen[spec.dataset][row_label(spec)] = record
     paths = []
     for dataset, by_loss in sorted(chosen.items()):
+        kept = kept_codes(by_loss, store, f"embedding_{dataset}", skipped)
+        if kept is None:
+            continue
         losses = loss_order(by_loss, families_of(list(by_loss.values())))
         fig, axes = plt.subplots(1, len(losses), figsize=(2.6 * len(losses), 2.8), squeeze=False)
         for ax, loss in zip(axes[0], losses):
-            codes, labels = read_codes(store.folder(by_loss[loss].run_id))
+            codes, labels = kept[loss]
             y = labels["retrieval_labels"]
             items = subsample(len(y), EMBEDDING_ITEMS, EMBEDDING_SEED)
             points = _tsne(TSNE, np.concatenate([codes["retrieval_image"][items], codes["retrieval_text"][items]]))
@@ -153,11 +177,12 @@ def embedding_figures(records: list[RunRecord], store: RunStore, out: Path) -> t
             half = len(items)
             ax.scatter(points[:half, 0], points[:half, 1], c=colours, s=5, marker="o", linewidths=0)
             ax.scatter(points[half:, 0], points[half:, 1], c=colours, s=7, marker="x", linewidths=0.6)
-            ax.set_title(loss, fontsize=8)
+            ax.set_title(plot_text(loss), fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.suptitle(f"t-SNE of the codes, {dataset}, {by_loss[losses[0]].spec.bits} bits (replicate 0; dots: images, "
-                     f"crosses: texts; colour: the item's most frequent class, top {COLOURED_CLASSES})", fontsize=8)
+        fig.suptitle(plot_text(f"t-SNE of the codes, {dataset}, {by_loss[losses[0]].spec.bits} bits (replicate 0; "
+                               "dots: images, crosses: texts; colour: the item's most frequent class, top "
+                               f"{COLOURED_CLASSES})"), fontsize=8)
         fig.tight_layout()
         paths += save_figure(fig, out, f"embedding_{dataset}")
     return paths, None
@@ -178,9 +203,10 @@ def _tsne(tsne, codes: np.ndarray) -> np.ndarray:
     return positions[inverse] + np.random.default_rng(EMBEDDING_SEED).normal(0, spread, (len(codes), 2))
 
 
-def centroid_figure(records: list[RunRecord], store: RunStore, out: Path) -> list[Path]:
+def centroid_figure(records: list[RunRecord], store: RunStore, out: Path, skipped: list[str]) -> list[Path]:
     """For one loss (dcgh when present) on the first dataset at its longest codes (replicate 0): the Hamming
-    distances between class centroids beside the label dissimilarity (1 - Jaccard), classes by frequency."""
+    distances between class centroids beside the label dissimilarity (1 - Jaccard), classes by frequency. Left
+    out, its reason added to ``skipped``, when those codes cannot be read."""
     candidates = [r for r in records
                   if r.files and references.row_kind(r.spec.loss) == "loss" and r.spec.replicate == 0]
     if not candidates:
@@ -189,7 +215,11 @@ def centroid_figure(records: list[RunRecord], store: RunStore, out: Path) -> lis
     longest = max(r.spec.bits for r in candidates if r.spec.dataset == dataset)
     pool = {row_label(r.spec): r for r in candidates if (r.spec.dataset, r.spec.bits) == (dataset, longest)}
     record = pool.get("dcgh") or pool[sorted(pool)[0]]
-    codes, labels = read_codes(store.folder(record.run_id))
+    stem = f"centroids_{dataset}_{longest}"
+    kept = kept_codes({stem: record}, store, stem, skipped)
+    if kept is None:
+        return []
+    codes, labels = kept[stem]
     y = np.concatenate([labels["retrieval_labels"]] * 2)
     pooled = np.concatenate([codes["retrieval_image"], codes["retrieval_text"]])
     centroids, present = class_centroids(pooled, y)
@@ -201,12 +231,12 @@ def centroid_figure(records: list[RunRecord], store: RunStore, out: Path) -> lis
                                      "viridis"),
                                     (axes[1], dissimilarity, "Label dissimilarity (1 − Jaccard)", "viridis")):
         image = ax.imshow(matrix, cmap=cmap)
-        ax.set_title(title, fontsize=8)
+        ax.set_title(plot_text(title), fontsize=8)
         ax.set_xlabel("Class (by frequency)", fontsize=7)
         fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.suptitle(f"{dataset}, {longest} bits, replicate 0", fontsize=9)
+    fig.suptitle(plot_text(f"{dataset}, {longest} bits, replicate 0"), fontsize=9)
     fig.tight_layout()
-    return save_figure(fig, out, f"centroids_{dataset}_{longest}")
+    return save_figure(fig, out, stem)
 
 
 def code_space_diagnostics(context: ReportContext) -> Section:
@@ -217,8 +247,9 @@ def code_space_diagnostics(context: ReportContext) -> Section:
     if not tables and not markdown:
         return Section("Code-space diagnostics", "No record carries diagnostics (runs keep their codes since schema "
                                                  "version 2; python -m benchmark diagnose recomputes them).\n")
-    embeddings, note = embedding_figures(records, store, out / "figures")
+    skipped: list[str] = []
+    embeddings, note = embedding_figures(records, store, out / "figures", skipped)
     figures = (distance_histogram_figures(records, out / "figures") + embeddings
-               + centroid_figure(records, store, out / "figures"))
+               + centroid_figure(records, store, out / "figures", skipped))
     text = markdown + (f"\n> {note}\n" if note else "")
-    return Section("Code-space diagnostics", text, tables, figures)
+    return Section("Code-space diagnostics", text, tables, figures, skipped)

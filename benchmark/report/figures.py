@@ -19,6 +19,7 @@ import seaborn as sns  # noqa: E402
 
 from ..files import atomic_path  # noqa: E402
 from ..record import RunRecord  # noqa: E402
+from .escape import plot_text  # noqa: E402
 from .sections import ReportContext, Section  # noqa: E402
 from .selection import row_label  # noqa: E402
 from .statistics import Ranking  # noqa: E402
@@ -84,8 +85,8 @@ def curve_figure(records: list[RunRecord], bits: int, curve: str, x: str, y: str
                 if curve == "pr_radius":  # radii within which nothing relevant is retrieved have no PR point
                     xs, ys = xs[xs > 0], ys[xs > 0]
                 ax.plot(xs, ys, linewidth=1.2, markersize=4, markevery=max(1, len(xs) // MARKS_PER_CURVE),
-                        label=names[row], **style[row])
-            ax.set_title(f"{dataset_name(dataset)}, {DIRECTION_LABELS[direction]}", fontsize=9)
+                        label=plot_text(names[row]), **style[row])
+            ax.set_title(plot_text(f"{dataset_name(dataset)}, {DIRECTION_LABELS[direction]}"), fontsize=9)
             if log_x:
                 ax.set_xscale("log")
             if line == len(DIRECTIONS) - 1:
@@ -142,7 +143,7 @@ def training_figures(records: list[RunRecord], out: Path) -> list[Path]:
             record = min(by_row[row], key=lambda r: r.spec.replicate)
             _training_column(record, *axes[:, column])
         axes[0, 0].set_ylabel("Loss (weighted terms)")
-        fig.suptitle(f"Training curves, {dataset_name(dataset)}, {bits} bits", fontsize=10)
+        fig.suptitle(plot_text(f"Training curves, {dataset_name(dataset)}, {bits} bits"), fontsize=10)
         fig.tight_layout()
         paths += save_figure(fig, out, f"training_{dataset}_{bits}")
     return paths
@@ -158,8 +159,8 @@ def _training_column(record: RunRecord, top, legend, bottom) -> None:
     epochs = [h.epoch for h in history]
     for i, term in enumerate(history[0].loss):
         top.plot(epochs, [h.loss[term] for h in history], linewidth=1.2, linestyle=LINESTYLES[i % len(LINESTYLES)],
-                 label=term)
-    top.set_title(f"{row_name(record.spec)} (replicate {record.spec.replicate})", fontsize=9)
+                 label=plot_text(term))
+    top.set_title(plot_text(f"{row_name(record.spec)} (replicate {record.spec.replicate})"), fontsize=9)
     legend.axis("off")
     legend.legend(*top.get_legend_handles_labels(), loc="center", ncol=2, fontsize=7, frameon=False)
     evaluated = [h for h in history if h.evaluated]  # with run.eval_every > 1, only some epochs were evaluated
@@ -203,12 +204,14 @@ def ablation_figure(table: Table, out: Path, stem: str, metric: str) -> list[Pat
             xs = [x - 0.35 + (i + 0.5) * width for x, _ in points]
             errors = [0.0 if np.isnan(d.half_width) else d.half_width for _, d in points]
             ax.errorbar(xs, [d.mean for _, d in points], yerr=errors, fmt=style[row]["marker"],
-                        color=style[row]["color"], capsize=2.5, markersize=5, label=table.names[row])
+                        color=style[row]["color"], capsize=2.5, markersize=5,
+                        label=plot_text(table.names[row]))
         ax.axhline(0.0, color="black", linewidth=0.8)
         ax.grid(axis="x", visible=False)
-        ax.set_xticks(range(len(settings)), [f"{dataset_name(d)}\n{b} bits" for d, b in settings], fontsize=7)
+        ax.set_xticks(range(len(settings)), [plot_text(f"{dataset_name(d)}\n{b} bits") for d, b in settings],
+                      fontsize=7)
         ax.set_title(DIRECTION_LABELS[direction], fontsize=9)
-    axes[0, 0].set_ylabel(f"Δ {metric_name(metric)} to {table.names[table.reference]} (95% CI)")
+    axes[0, 0].set_ylabel(plot_text(f"Δ {metric_name(metric)} to {table.names[table.reference]} (95% CI)"))
     fig.tight_layout()
     handles = {label: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
     fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
@@ -250,8 +253,8 @@ def critical_difference_figure(ranking: Ranking, out: Path, stem: str) -> list[P
         y = label_top - 0.45 * (i if left else k - 1 - i)
         x_text = 0.95 if left else k + 0.05
         ax.plot([rank, rank, x_text], [0, y, y], color="black", linewidth=0.7)
-        ax.text(x_text - 0.03 if left else x_text + 0.03, y, f"{name} ({rank:.2f})", ha="right" if left else "left",
-                va="center", fontsize=7)
+        ax.text(x_text - 0.03 if left else x_text + 0.03, y, plot_text(f"{name} ({rank:.2f})"),
+                ha="right" if left else "left", va="center", fontsize=7)
     return save_figure(fig, out, stem)
 
 

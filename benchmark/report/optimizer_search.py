@@ -12,7 +12,8 @@ from ..config import SEARCH_KEYS, at_search_edge
 from ..files import write_text
 from ..record import RunRecord
 from .sections import ReportContext, Section
-from .tables import latex_text, markdown_frame
+from .escape import latex_text
+from .tables import markdown_frame
 from .tidy_data import dataset_name, dataset_order, families_of, loss_order
 
 LR, DECAY = SEARCH_KEYS

@@ -23,12 +23,14 @@ FORMATS = ("latex", "markdown", "csv")
 
 @dataclass
 class Section:
-    """One part of the report: its title, its Markdown (inlined in the index), and its files."""
+    """One part of the report: its title, its Markdown (inlined in the index), its files, and the figures it left
+    out because the files they are drawn from are missing or damaged (each reason names the figure and the file)."""
 
     title: str
     markdown: str
     tables: list[Path] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

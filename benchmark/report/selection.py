@@ -20,6 +20,7 @@ from .. import references
 from ..config import RunSpec
 from ..errors import ReportError
 from ..record import RunRecord
+from ..yaml_input import parse_yaml, yaml_problem
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
@@ -118,9 +119,9 @@ def _condition(text: str) -> tuple[str, object]:
     if not sep or not key.strip():
         raise ReportError(f"--where takes KEY=VALUE (e.g. run.protocol=paper or dcgh.gamma=0.5), got {text!r}")
     try:
-        return key.strip(), yaml.safe_load(value)
-    except yaml.YAMLError:
-        raise ReportError(f"--where {text}: the value is not valid YAML") from None
+        return key.strip(), parse_yaml(value)
+    except yaml.YAMLError as exc:
+        raise ReportError(f"--where {text}: the value is not valid YAML ({yaml_problem(exc)})") from None
 
 
 def select(records: list, where: list[str]) -> list:

@@ -19,6 +19,7 @@ from .. import references  # noqa: E402
 from ..files import atomic_path  # noqa: E402
 from ..config import RunSpec  # noqa: E402
 from ..record import RunRecord  # noqa: E402
+from .escape import plot_text  # noqa: E402
 from .figures import MARKERS, save_figure  # noqa: E402
 from .selection import row_label  # noqa: E402
 from .statistics import ALPHA, differences_to, t_half_width  # noqa: E402
@@ -123,17 +124,18 @@ def stress_figures(table: pd.DataFrame, records: list[RunRecord], axis: Axis, ou
                 line = cell[(cell.quantity == quantity) & (cell.row == row)].sort_values(knob)
                 if line.empty:
                     continue
-                ax.errorbar(line[knob], line["mean"], yerr=np.nan_to_num(line["ci"]), label=references.label(row),
+                ax.errorbar(line[knob], line["mean"], yerr=np.nan_to_num(line["ci"]),
+                            label=plot_text(references.label(row)),
                             marker=MARKERS[i % len(MARKERS)], linestyle=LINESTYLES[i % len(LINESTYLES)],
                             color=f"{0.3 + 0.15 * (i - trained)}" if references.row_kind(row) == "reference" else None,
                             capsize=2, markersize=4, linewidth=1.2)
-            ax.set_xlabel(axis.label.replace("_", " ").capitalize())
-            ax.set_ylabel(DIAGNOSTIC_LABELS.get(quantity, quantity if quantity.endswith("mAP")
-                                                else quantity.replace("_", " ").capitalize()))
+            ax.set_xlabel(plot_text(axis.label.replace("_", " ").capitalize()))
+            ax.set_ylabel(plot_text(DIAGNOSTIC_LABELS.get(quantity, quantity if quantity.endswith("mAP")
+                                                          else quantity.replace("_", " ").capitalize())))
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), frameon=False,
                    bbox_to_anchor=(0.5, -0.02 - 0.06 * ((len(labels) - 1) // 6)))
-        fig.suptitle(f"{dataset}, {bits} bits: along {axis.label} (mean ± 95% CI over replicates)")
+        fig.suptitle(plot_text(f"{dataset}, {bits} bits: along {axis.label} (mean ± 95% CI over replicates)"))
         fig.tight_layout(rect=(0, 0.08 + 0.06 * ((len(labels) - 1) // 6), 1, 1))
         paths += save_figure(fig, out, f"{axis.stem}_{dataset}_{bits}b")
     return paths

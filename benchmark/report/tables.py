@@ -20,7 +20,6 @@ missing cell is "–".
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import pandas as pd
 from .. import references
 from ..errors import ReportError
 from ..files import write_text
+from .escape import latex_text, markdown_text
 from .statistics import Comparison, Difference, compare_to_best, differences_to, t_half_width
 from .tidy_data import DIRECTION_LABELS, Published, dataset_name, dataset_order, row_order, stands_for
 
@@ -205,12 +205,14 @@ def _label(table: Table, row: str, style: str) -> str:
     if style == "latex":
         name = latex_text(table.names[row])
         return rf"\textit{{{name}}}" if references.row_kind(row) == "reference" else name
-    return f"*{references.label(row)}*" if references.row_kind(row) == "reference" else row
+    if references.row_kind(row) == "reference":
+        return f"*{markdown_text(references.label(row))}*"
+    return markdown_text(row)
 
 
 def _quoted_label(quoted: Quoted, style: str) -> str:
     if style == "markdown":
-        return f"*{quoted.method}*§"
+        return f"*{markdown_text(quoted.method)}*§"
     return rf"\textit{{{latex_text(quoted.method)}}}" + (rf"~\cite{{{quoted.cite}}}" if quoted.cite else "") + r"$^\S$"
 
 
@@ -226,7 +228,7 @@ def _groups(table: Table, style: str, decimals: int) -> list[list[Line]]:
         lines.append((_label(table, row, style),
                       {c: _measured(table, row, c, style, decimals) for c in table.columns if table.cell(row, c)}))
         if table.reference is not None and row != table.reference:
-            target = latex_text(table.names[table.reference]) if style == "latex" else table.reference
+            target = latex_text(table.names[table.reference]) if style == "latex" else markdown_text(table.reference)
             lines.append((r"\quad $\Delta$ to " + target if style == "latex" else f"↳ Δ to {target}",
                           {c: _delta(table.differences[(row, c)], style, decimals) for c in table.columns
                            if (row, c) in table.differences}))
@@ -258,18 +260,6 @@ def _block(groups: list[list[Line]], direction: str) -> list[list[Line]]:
     numbers for one task only)."""
     kept = [[line for line in group if any(c[0] == direction for c in line[1])] for group in groups]
     return [group for group in kept if group]
-
-
-#: Characters of captions and labels and what LaTeX needs instead.
-LATEX_TEXT = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "^": r"\^{}", "~": r"\~{}", "%": r"\%",
-              "&": r"\&", "#": r"\#", "_": r"\_", "±": r"$\pm$", "Δ": r"$\Delta$", "†": r"$^\dagger$",
-              "α": r"$\alpha$", "χ²": r"$\chi^2$", "²": r"$^2$", "×": r"$\times$", "→": r"$\rightarrow$",
-              "≥": r"$\geq$", "§": r"\S{}"}
-
-
-def latex_text(text: str) -> str:
-    """``text`` (a caption, a label) with LaTeX's special characters escaped and our symbols in math mode."""
-    return re.sub("|".join(map(re.escape, LATEX_TEXT)), lambda m: LATEX_TEXT[m.group(0)], text)
 
 
 def _tabular(table: Table, groups: list[list[Line]], settings: list[tuple[str, int]]) -> list[str]:
@@ -317,12 +307,12 @@ def to_markdown(table: Table, caption: str, decimals: int = DECIMALS) -> str:
     """A Markdown table per task and chunk of datasets, under a line naming the task."""
     groups = _groups(table, "markdown", decimals)
     chunks = _chunks(table)
-    lines = [f"*{caption}*", ""]
+    lines = [f"*{markdown_text(caption)}*", ""]
     for direction in _directions(table):
         for i, settings in enumerate(chunks):
             part = f" ({i + 1}/{len(chunks)})" if len(chunks) > 1 else ""
             lines += [f"**{DIRECTION_LABELS[direction]}**{part}", "",
-                      "| Loss | " + " | ".join(f"{d} {b} bits" for d, b in settings) + " |",
+                      "| Loss | " + " | ".join(f"{markdown_text(d)} {b} bits" for d, b in settings) + " |",
                       "|---|" + "---|" * len(settings)]
             lines += ["| " + " | ".join([label, *(cells.get((direction, d, b), MISSING) for d, b in settings)]) + " |"
                       for group in _block(groups, direction) for label, cells in group]
@@ -331,10 +321,13 @@ def to_markdown(table: Table, caption: str, decimals: int = DECIMALS) -> str:
 
 
 def markdown_frame(table: pd.DataFrame, caption: str, index_name: str = "Loss") -> str:
-    """A Markdown table of string cells under an italic caption: the index as its first column."""
-    lines = [f"*{caption}*", "", f"| {index_name} | " + " | ".join(map(str, table.columns)) + " |",
+    """A Markdown table of string cells under an italic caption: the index as its first column; every string
+    escaped (``escape.markdown_text``)."""
+    lines = [f"*{markdown_text(caption)}*", "",
+             f"| {markdown_text(index_name)} | " + " | ".join(map(markdown_text, table.columns)) + " |",
              "|" + "---|" * (len(table.columns) + 1)]
-    lines += [f"| {name} | " + " | ".join(map(str, row)) + " |" for name, row in zip(table.index, table.values.tolist())]
+    lines += [f"| {markdown_text(name)} | " + " | ".join(map(markdown_text, row)) + " |"
+              for name, row in zip(table.index, table.values.tolist())]
     return "\n".join(lines) + "\n"
 
 

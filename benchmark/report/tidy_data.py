@@ -17,6 +17,7 @@ from ..data import dataset_names, find_dataset
 from ..errors import ReportError
 from ..record import RunFailure, RunRecord
 from ..store import RunStore
+from ..yaml_input import read_yaml_file
 from .selection import row_label
 
 #: The order of the loss families in tables (the registry's); losses of no family come after them.
@@ -193,12 +194,7 @@ class Published:
 
 def load_published(path: Path) -> list[Published]:
     """The numbers of a published-results file: a YAML list of entries with the fields of ``Published``."""
-    try:
-        entries = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportError(f"cannot read --published {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ReportError(f"--published {path} is not valid YAML: {exc}") from exc
+    entries = read_yaml_file(path, f"--published {path}", ReportError)
     required = [f.name for f in fields(Published) if f.default is MISSING]
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ReportError(f"--published {path} must be a list of entries, each with {', '.join(required)} "

@@ -24,7 +24,8 @@ from ..record import RunRecord  # noqa: E402
 from .figures import save_figure  # noqa: E402
 from .sections import ReportContext, Section  # noqa: E402
 from .statistics import ALPHA, holm, paired_p_value, t_half_width  # noqa: E402
-from .tables import latex_text, markdown_frame  # noqa: E402
+from .escape import latex_text, plot_text  # noqa: E402
+from .tables import markdown_frame  # noqa: E402
 from .tidy_data import DIRECTION_LABELS, dataset_order, families_of, loss_order, metric_name  # noqa: E402
 
 VALIDATION = "validation mAP"
@@ -239,7 +240,7 @@ def sensitivity_figures(trials: list[RunRecord], out: Path) -> list[Path]:
             numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs + [defaults[key]])
             if not numeric:  # a choice: its options in order on the axis
                 options = list(dict.fromkeys(map(str, [defaults[key], *xs])))
-                ax.set_xticks(range(len(options)), options)
+                ax.set_xticks(range(len(options)), [plot_text(option) for option in options])
                 xs = [options.index(str(x)) for x in xs]
             ax.scatter(xs, scores, s=18, color="0.35", zorder=2)
             at_default = [i for i, r in enumerate(records)
@@ -258,10 +259,10 @@ def sensitivity_figures(trials: list[RunRecord], out: Path) -> list[Path]:
                     low, high = searched["low"], searched["high"]
                     pad = 0.04 * (high - low)
                     ax.set_xlim(*((low / 1.2, high * 1.2) if searched.get("log") else (low - pad, high + pad)))
-            ax.set_xlabel(key.rsplit(".", 1)[-1].replace("_", " "))
+            ax.set_xlabel(plot_text(key.rsplit(".", 1)[-1].replace("_", " ")))
         axes[0][0].set_ylabel("Validation mAP")
         axes[0][0].legend(frameon=False, fontsize=7, loc="best")
-        fig.suptitle(f"{spec.loss}, {spec.dataset}, {spec.bits} bits: {len(records)} trials", fontsize=10)
+        fig.suptitle(plot_text(f"{spec.loss}, {spec.dataset}, {spec.bits} bits: {len(records)} trials"), fontsize=10)
         fig.tight_layout()
         paths += save_figure(fig, out, f"sensitivity_{name}")
     return paths

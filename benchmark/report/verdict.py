@@ -39,7 +39,7 @@ from ..files import write_text
 from .comparison import blocks_text, count, ranked_losses
 from .sections import ReportContext, Section
 from .statistics import ALPHA, BlockMatrix, Ranking, sign_test_p
-from .tables import latex_text
+from .escape import latex_text, markdown_text
 from .tidy_data import metric_name
 
 
@@ -171,7 +171,7 @@ def decide(blocks: BlockMatrix, ranking: Ranking, names: dict[str, str] | None =
 
 
 def to_latex(sentences: list[str]) -> str:
-    """An ``itemize`` of ``sentences``, escaped (``tables.latex_text``), with 0.5^N set as a power."""
+    """An ``itemize`` of ``sentences``, escaped (``escape.latex_text``), with 0.5^N set as a power."""
     items = [re.sub(r"0\.5\\\^\{\}(\d+)", r"$0.5^{\1}$", latex_text(sentence)) for sentence in sentences]
     return "\n".join([r"\begin{itemize}", *(rf"\item {item}" for item in items), r"\end{itemize}"]) + "\n"
 
@@ -188,7 +188,8 @@ def verdict(context: ReportContext) -> Section | None:
                f"{blocks_text(blocks, metric)}. Each statement is followed by the test that supports it "
                f"(α = {ALPHA}); nothing else is claimed. Not separable: the test cannot tell the losses apart at this number "
                "of blocks, which does not make them equal.")
-    markdown = "\n".join([f"*{caption}*", "", *(f"- {s}" for s in result.sentences)]) + "\n"
+    statements = [f"- {markdown_text(sentence)}" for sentence in result.sentences]
+    markdown = "\n".join([f"*{markdown_text(caption)}*", "", *statements]) + "\n"
     shown = decide(blocks, ranking, context.table.names)  # LaTeX: the display names, as the main table prints them
     latex = latex_text(caption) + "\n" + to_latex(shown.sentences)
     files = []

@@ -10,6 +10,7 @@ come.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
@@ -20,11 +21,13 @@ from torch import nn
 
 from methods import (Backbone, DualEncoder, ImageTransform, encode_features, folder_hash, image_batches,
                      load_backbone, tokenize)
+from methods.preprocess import UnreadableImage
 
 from ..config import RunSettings
 from ..data import PairedDataset
 from ..device import Precision
-from ..files import atomic_path, load_npz_cache, npz_complete
+from ..errors import DataError
+from ..files import load_npz_cache, npz_complete, save_npz_cache
 
 #: Items per forward pass when encoding for the cache or for evaluation.
 ENCODE_BATCH = 256
@@ -71,6 +74,23 @@ class FeatureSource(Protocol):
         """The image and text features of ``indices``, to evaluate."""
 
 
+@contextmanager
+def _readable_images(dataset: PairedDataset) -> Iterator[None]:
+    """An image of ``dataset`` that cannot be decoded, as one line naming it and the ways out."""
+    try:
+        yield
+    except UnreadableImage as exc:
+        raise DataError(f"{dataset.name}: {exc}; replace the file, or pass --drop-missing-images "
+                        "(execution.drop_missing_images: true) to drop the items whose image is missing or "
+                        "unreadable") from exc
+
+
+def _decoded(dataset: PairedDataset, crops: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
+    """``crops`` of ``dataset``'s images, an image that cannot be decoded as ``_readable_images`` says it."""
+    with _readable_images(dataset):
+        yield from crops
+
+
 class _Encoder:
     """Encodes items of a dataset with a backbone's CLIP towers, in evaluation mode, images decoded by ``workers``
     loader processes."""
@@ -82,7 +102,7 @@ class _Encoder:
         self.transform = ImageTransform(backbone.processor)
 
     def __call__(self, clip: nn.Module, indices: np.ndarray, desc: str | None = None):
-        with self.precision.autocast():
+        with self.precision.autocast(), _readable_images(self.dataset):
             return encode_features(clip, self.backbone.tokenizer, self.transform, self.dataset.images_at(indices),
                                    [self.dataset.texts[i] for i in indices], batch_size=ENCODE_BATCH,
                                    max_length=self.max_text_len, device=self.device, desc=desc,
@@ -121,8 +141,7 @@ class FrozenFeatures:
             encode = _Encoder(dataset, backbone, settings.max_text_len, device, precision, workers)
             image, text = encode(backbone.model.to(device), np.arange(len(dataset)),
                                  desc=f"encoding {dataset.name}" if progress else None)
-            with atomic_path(path) as tmp:
-                np.savez(tmp, image=image.cpu().numpy(), text=text.cpu().numpy())
+            save_npz_cache(path, image=image.cpu().numpy(), text=text.cpu().numpy())
         return cls(image.to(device), text.to(device), CacheUse(str(path), reused))
 
     @classmethod
@@ -192,8 +211,8 @@ class BackboneFeatures:
         """``(indices, image, text)`` for each batch of indices, in order: features ``(n, d)`` computed by ``model``
         with gradients, from images the loader's workers decode ahead."""
         encode = self.encode
-        crops = image_batches(self.dataset.images, batches, encode.transform, encode.workers,
-                              pin_memory=self.device.type == "cuda")
+        crops = _decoded(self.dataset, image_batches(self.dataset.images, batches, encode.transform, encode.workers,
+                                                     pin_memory=self.device.type == "cuda"))
         for pixels, indices in zip(crops, batches):
             tokens = tokenize(self.backbone.tokenizer, [self.dataset.texts[i] for i in indices], self.max_text_len)
             with self.precision.autocast():

@@ -15,7 +15,7 @@ from ..config import RunSpec
 from ..continuous import cosine_ranking_metrics
 from ..data import PairedDataset
 from ..device import Precision, resolve_device
-from ..files import write_json
+from ..files import read_json_cache, write_json_cache
 from ..metrics import evaluate
 from ..record import DIRECTION_MODALITIES, DIRECTIONS, RunRecord
 from ..threads import plan_loader_workers, torch_threads
@@ -58,8 +58,9 @@ def _cosine_rows(spec: RunSpec, dataset: PairedDataset, split, by_modality: dict
                                      split.hash, list(spec.settings.topk), COSINE_METRICS_VERSION]).encode()
                          ).hexdigest()[:20]
     path = Path(cache_dir) / "references" / f"{spec.loss.replace(':', '_')}-{key}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+    cached = read_json_cache(path, "cached reference metrics")  # a damaged file: set aside, computed again
+    if cached is not None:
+        return cached
     ranked = by_modality if spec.loss == "ref:continuous" else visible_labels(dataset)
     labels, query, retrieval = dataset.labels, split.query, split.retrieval
     results = {}
@@ -67,7 +68,7 @@ def _cosine_rows(spec: RunSpec, dataset: PairedDataset, split, by_modality: dict
         source, target = DIRECTION_MODALITIES[direction]
         results[direction] = cosine_ranking_metrics(ranked[source][query], ranked[target][retrieval], labels[query],
                                                     labels[retrieval], topk=spec.settings.topk)
-    write_json(path, results)
+    write_json_cache(path, results)
     return results
 
 

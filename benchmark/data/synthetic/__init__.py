@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError, check_int
-from ...files import DAMAGED, atomic_folder, set_aside
+from ...files import DAMAGED, atomic_folder, manifest_problem, set_aside, write_manifest
 from ...paths import cache_dir as default_cache
 from .. import real  # noqa: F401 - registers the real sets first: their columns come first, a stand-in takes their name
 from ..dataset import PairedDataset, label_summary
@@ -150,9 +150,13 @@ def _write(folder: Path, data: dict) -> None:
         (tmp / "knobs.json").write_text(json.dumps({"generator_version": GENERATOR_VERSION, **data["knobs"]},
                                                    indent=1, sort_keys=True))
         (tmp / "vocab.json").write_text(json.dumps(data["vocabulary"]))
+        write_manifest(tmp)
 
 
 def _read(folder: Path) -> dict:
+    problem = manifest_problem(folder)  # a flipped bit in a caption or a pixel would read without a word
+    if problem:
+        raise DataError(f"the cached synthetic set {folder} is damaged ({problem}); delete the folder to regenerate it")
     try:
         with np.load(folder / "arrays.npz") as arrays:
             data = {k: arrays[k] for k in _ARRAYS}
