@@ -152,7 +152,7 @@ def _set_aside_if_damaged(folder: Path) -> None:
 
 
 def synthetic_backbone(dataset: PairedDataset, split: Split, cache_dir: Path, *, seed: int = 0,
-                       config: str = "tiny", steps: int = 300, progress: bool = True) -> Path:
+                       config: str = "tiny", steps: int = 300, progress: bool = False) -> Path:
     """The folder of the tiny CLIP for synthetic ``dataset`` (pretrained on ``split.train`` only), built on
     first use and written atomically. Pretrained on one thread: the weights then depend on the seed only, not
     on the machine's cores (and the tiny model gains nothing from more)."""

@@ -13,7 +13,8 @@ positions: O(n) per query in compiled loops, no per-item Python. Every metric of
   as Tie-Aware Learning to Rank", CVPR 2018), in closed form with digamma differences, and the bounds
   ``map_best`` / ``map_worst`` (relevant items first / last inside each tie);
 * ``map@K``: truncated at rank K and divided by the number of relevant items in the top K;
-* ``pr_radius``: precision and recall of all pairs within Hamming radius r = 0..k, pooled over queries;
+* ``pr_radius``: precision and recall of all pairs within Hamming radius r = 0..k, pooled over queries (precision
+  is None, undefined, at a radius within which nothing at all is retrieved: no code that close to any query);
 * ``precision@N`` / ``recall@N``: averaged over queries on the grid ``PRECISION_AT_N``;
 * graded relevance (``benchmark.graded``: relevance = the number of labels shared): ``ndcg@K``, ``acg@K``,
   ``wmap`` (weighted mAP over the whole ranking) and ``wmap@K``, in the same order as ``map`` (ties by index).
@@ -548,7 +549,7 @@ def metrics_from_stats(stats: QueryStats, *, n_retrieval: int, topk, grid, radiu
         total_relevant = n_relevant.sum()
         result["pr_radius"] = {
             "radius": list(range(n_bits + 1)),
-            "precision": np.where(within > 0, rel_within / np.maximum(within, 1), 0.0).tolist(),
+            "precision": [float(p) if n else None for p, n in zip(rel_within / np.maximum(within, 1), within)],
             "recall": (rel_within / total_relevant if total_relevant else np.zeros(n_bits + 1)).tolist(),
         }
     grid = np.asarray(grid)

@@ -106,7 +106,7 @@ def reference_metrics(q_codes, r_codes, q_labels, r_labels, topk=(), grid=(), en
     for radius in range(n_bits + 1):
         within = [(d, r) for items in queries for d, r in items if d <= radius]
         hits = sum(r for _, r in within)
-        pr_precision.append(hits / len(within) if within else 0.0)
+        pr_precision.append(hits / len(within) if within else None)  # nothing retrieved: undefined
         pr_recall.append(hits / total_relevant if total_relevant else 0.0)
     out["pr_precision"], out["pr_recall"] = pr_precision, pr_recall
     return out

@@ -30,6 +30,7 @@ from benchmark.experiments import RunOptions
 from benchmark.experiments import run_grid as run_grid_of
 from benchmark.grid import build_grid
 from benchmark.store import CLAIM, STALE_AFTER_S, RunStore, pid_alive
+from tests.test_faults_concurrency import GATED, command, finish, gate, gated_claims  # noqa: F401 (fixtures)
 
 FOUR = ["--losses", "pairwise,proxy,center,triplet"]
 
@@ -108,14 +109,19 @@ def test_a_run_claimed_by_a_live_process_is_left_to_it(tiny):
     assert not (store.folder(spec.run_id) / CLAIM).exists()
 
 
-def test_two_identical_commands_never_do_a_run_twice(tiny, cli_process):
+def test_two_identical_commands_never_do_a_run_twice(tiny, gate, command, wait_for):
+    """The first command holds one run at a gate while the second, the same command, starts: both see pending
+    runs at once, whatever the machine's speed (a race left to timing was lost under load)."""
     config, results = tiny
-    args = run_command(config, results, *FOUR, "--workers", "1", "--epochs", "20")
-    procs = [cli_process(*args) for _ in range(2)]
-    outputs = [p.communicate(timeout=600)[0] for p in procs]
-    assert all(p.returncode == 0 for p in procs), outputs
-    # Both saw pending runs at once: the runs each found pending add up to more than the grid, so at least one run
-    # was open to both (on a slow machine the second may start after the first has finished some).
+    args = run_command(config, results, "--losses", f"{GATED},pairwise,proxy,center", "--workers", "1")
+    first = command(*args)
+    gated_claims(results, 1, first, wait_for)  # the first is inside the gated run, waiting
+    second = command(*args)
+    second_out = finish(second)[0]
+    gate.unlink()
+    outputs = [finish(first)[0], second_out]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    # The runs each found pending add up to more than the grid: at least one run was open to both.
     pending = [int(re.search(r"\d+ done, (\d+) to run", out).group(1)) for out in outputs]
     assert sum(pending) > 4, outputs
     ran = [{line.split()[1] for line in out.splitlines() if line.startswith("done ")} for out in outputs]

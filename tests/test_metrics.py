@@ -41,7 +41,8 @@ def assert_matches_reference(result, expected, topk, grid):
     assert result["precision@N"]["n"] == list(grid)
     np.testing.assert_allclose(result["precision@N"]["value"], expected["precision@N"], atol=TOL, rtol=0)
     np.testing.assert_allclose(result["recall@N"]["value"], expected["recall@N"], atol=TOL, rtol=0)
-    np.testing.assert_allclose(result["pr_radius"]["precision"], expected["pr_precision"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(np.array(result["pr_radius"]["precision"], float),  # None (undefined) as NaN
+                               np.array(expected["pr_precision"], float), atol=TOL, rtol=0)
     np.testing.assert_allclose(result["pr_radius"]["recall"], expected["pr_recall"], atol=TOL, rtol=0)
 
 

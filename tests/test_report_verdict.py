@@ -283,7 +283,7 @@ def test_a_label_free_control_is_shown_apart_and_never_marked_ranked_or_in_the_v
     assert "infonce" not in set(ranks.iloc[:, 0]) and len(ranks) == 3
     main = (tables / "main_map.md").read_text()
     caption, rows = main.splitlines()[0], [line for line in main.splitlines() if line.startswith("| ")]
-    assert "label-free control (infonce" in caption and "never marked, ranked or tested" in caption
+    assert "label-free control (InfoNCE (CLIP)" in caption and "never marked, ranked or tested" in caption
     names = [line.split("|")[1].strip() for line in rows]
     assert names.index("infonce") > max(names.index(loss) for loss in ("pairwise", "triplet", "dcgh"))
     control = next(line for line in rows if line.split("|")[1].strip() == "infonce")

@@ -49,7 +49,7 @@ def handle(args: argparse.Namespace) -> int:
     load_plugins(args.plugins or (), entry_points=False)  # the loss plugins would bring torch; a report needs none
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     report = build_report(args.results, args.out, formats, args.metric, args.where or [], args.decimals,
-                          args.published)
+                          args.published, say=lambda line: print(line, flush=True))
     for reason in report.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
     print(f"wrote {len(report.tables)} table files and {len(report.figures)} figure files under {args.out}")

@@ -1,6 +1,7 @@
 """The one interface every backend implements (``Executor``), and the registry the ``--executor`` flag reads."""
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from typing import Callable, ClassVar
 
@@ -32,8 +33,31 @@ class Executor(ABC):
         """Run ``task`` for each of ``specs`` (``unit`` names them in messages: run, study)."""
 
 
-def announce(spec: RunSpec, outcome: Outcome) -> None:
-    tqdm.write(outcome.line(spec.label))
+class Tally:
+    """How far a batch of ``total`` tasks is: each finished task's line ends with ``[k/N, 3:12 elapsed, ~5:40 left]``,
+    the time left estimated from the mean time per task so far (so that a log without a progress bar, a job's or a
+    redirected one, says how far the grid is and how long it will still take)."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.started = total, 0, time.monotonic()
+
+    def step(self) -> str:
+        self.done += 1
+        elapsed = time.monotonic() - self.started
+        left = elapsed / self.done * (self.total - self.done)
+        return (f"[{self.done}/{self.total}, {clock(elapsed)} elapsed"
+                + (f", ~{clock(left)} left]" if self.done < self.total else "]"))
+
+
+def clock(seconds: float) -> str:
+    """``seconds`` as ``m:ss`` (``h:mm:ss`` from an hour on)."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def announce(spec: RunSpec, outcome: Outcome, tally: Tally | None = None) -> None:
+    tqdm.write(outcome.line(spec.label) + (f"  {tally.step()}" if tally is not None else ""))
 
 
 def warn_missing_images(spec: RunSpec, summary: dict) -> None:

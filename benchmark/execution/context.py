@@ -15,7 +15,7 @@ class RunContext:
 
     results: Path = DEFAULT_RESULTS
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
-    progress: bool = True
+    progress: bool = False
     threads: int = 1
     plugins: tuple[str, ...] = ()  # imported before a run (in workers and Slurm jobs too), for users' losses
     redo_before: float | None = None  # --force: a record written before this time (time.time()) is redone

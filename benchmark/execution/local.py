@@ -23,7 +23,7 @@ from ..config import RunSpec
 from ..device import resolve_device
 from ..store import release_claims_of
 from ..threads import plan_workers
-from .base import Executor, Task, announce, register_executor, warn_missing_images
+from .base import Executor, Tally, Task, announce, register_executor, warn_missing_images
 from .context import RunContext
 from .outcome import Batch
 from .one_run import prepare_shared, record_lost_run, sharing_caches
@@ -150,6 +150,23 @@ class _Workers:
         release_claims_of(results, {process.pid for process in processes})
 
 
+def _announce_caches(shared: list[RunSpec]) -> float:
+    """Say that the shared caches are being made ready (a new synthetic world takes tens of seconds before the first
+    run starts); when it began."""
+    if shared:
+        datasets = ", ".join(dict.fromkeys(spec.dataset for spec in shared))
+        tqdm.write(f"caches: making the data, backbone and features of {datasets} ready ({len(shared)} setting"
+                   f"{'s' if len(shared) > 1 else ''}; built once, then read)")
+    return time.monotonic()
+
+
+def _caches_ready(started: float) -> None:
+    """Say how long the shared caches took, when they took long enough to have been built."""
+    seconds = time.monotonic() - started
+    if seconds >= 1:
+        tqdm.write(f"caches: ready in {seconds:.0f} s")
+
+
 @register_executor
 class LocalExecutor(Executor):
     """This machine: one task at a time, or ``execution.workers`` worker processes (by default one per core on
@@ -165,15 +182,18 @@ class LocalExecutor(Executor):
         shared = sharing_caches(specs)
         outcomes = []
         bar = tqdm(total=len(specs), desc=f"{unit}s", unit=unit, disable=not context.progress, position=0)
+        tally = Tally(len(specs))
 
         def finished(spec: RunSpec, outcome) -> None:
             outcomes.append(outcome)
-            announce(spec, outcome)
+            announce(spec, outcome, tally)
             bar.update()
 
+        started = _announce_caches(shared)
         if workers == 1:
             for spec in shared:
                 warn_missing_images(spec, prepare_shared(spec, context))
+            _caches_ready(started)
             for spec in specs:
                 finished(spec, task(spec, context, grid_id))
         else:
@@ -185,6 +205,7 @@ class LocalExecutor(Executor):
                         tqdm.write(f"warning: {spec.dataset}: the shared caches were not built: {_died(process)}")
                     else:
                         warn_missing_images(spec, future.result())
+                _caches_ready(started)
                 for spec, future, process in pool.each(task, specs, quiet, grid_id):
                     if isinstance(future.exception(), BrokenProcessPool):
                         finished(spec, record_lost_run(spec, context, grid_id, process.pid, _died(process)))

@@ -14,7 +14,7 @@ from ..config import RunSpec
 from ..errors import ConfigError
 from ..files import write_json
 from ..store import RunStore, describe_holder, pid_alive
-from .base import Executor, Task, announce, register_executor, warn_missing_images
+from .base import Executor, Tally, Task, announce, register_executor, warn_missing_images
 from .context import RunContext
 from .outcome import Batch, Outcome
 from .one_run import prepare_all, sharing_caches
@@ -152,10 +152,10 @@ class SubmititExecutor(Executor):
                 _mark_submitted(store, spec, marker, "slurm", job, folder)
             job_ids = [str(job.job_id) for job in jobs]
             if config.wait:
-                batch.outcomes = []
+                batch.outcomes, tally = [], Tally(len(specs))
                 for spec, job in zip(specs, jobs):
                     batch.outcomes.append(_job_outcome(job, spec))
-                    announce(spec, batch.outcomes[-1])
+                    announce(spec, batch.outcomes[-1], tally)
         batch.note = self._describe(job_ids, unit)
         return batch
 
@@ -164,6 +164,7 @@ class SubmititExecutor(Executor):
         """The jobs of submitit's local executor, at most ``array_parallelism`` at once, each waited for."""
         config, store = context.execution.slurm, RunStore(context.results)
         outcomes, job_ids, waiting, running = [], [], list(specs), {}
+        tally = Tally(len(specs))
         try:
             while waiting or running:
                 while waiting and len(running) < config.array_parallelism:
@@ -176,7 +177,7 @@ class SubmititExecutor(Executor):
                 for job in [job for job in running if job.done()]:
                     spec = running.pop(job)
                     outcomes.append(_job_outcome(job, spec))
-                    announce(spec, outcomes[-1])
+                    announce(spec, outcomes[-1], tally)
         except BaseException:  # Ctrl-C: the local jobs end too
             for job in running:
                 job.cancel(check=False)

@@ -21,7 +21,7 @@ class GridRequest:
     overrides: dict = field(default_factory=dict)
     params: str | None = None
     results: Path = DEFAULT_RESULTS
-    progress: bool = True
+    progress: bool = False
 
     def overridden(self, key: str | tuple[str, ...], value) -> "GridRequest":
         """This request with configuration ``key`` set to ``value``."""

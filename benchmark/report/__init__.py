@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,11 +60,13 @@ class Report:
 
 
 def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map", where: list[str] = (),
-                 decimals: int = DECIMALS, published: Path | None = None) -> Report:
+                 decimals: int = DECIMALS, published: Path | None = None,
+                 say: Callable[[str], None] | None = None) -> Report:
     """Write tables, figures and ``<out>/README.md`` from the records in ``results`` of one configuration: the
     one with the most records among those meeting ``where`` (``benchmark.report.selection``); the others are
     listed in the index with the ``--where`` that reports them. Numbers print with ``decimals`` decimals (3 or
-    4); ``published``, a YAML file (``tidy_data.load_published``), adds rows quoting published numbers."""
+    4); ``published``, a YAML file (``tidy_data.load_published``), adds rows quoting published numbers. ``say``,
+    when given, is told what is being rendered as it starts (the CLI prints it; a library call stays silent)."""
     results, out = Path(results), Path(out)
     if decimals not in (3, 4):
         raise ReportError(f"decimals must be 3 or 4, got {decimals!r}")
@@ -87,6 +90,8 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
         raise ReportError(f"the runs in {store.root} are tuning trials and tuned runs only: run the same grid with its "
                           "default parameters too (python -m benchmark run, without --params)")
     failures = [f for f in contents.failures if in_configuration(f.spec, groups[0].settings)]
+    if say is not None:
+        say(f"report: {len(groups[0].records)} records of the reported configuration read from {store.root}")
     out.mkdir(parents=True, exist_ok=True)
     sweep_leftovers(out, pid_alive)  # the staging folders of reports killed half-way
     staging = temporary_folder(out, "report")
@@ -95,7 +100,7 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
         if metric not in set(context.frame.metric):
             raise ReportError(f"metric {metric!r} is not in the records; available: "
                               f"{', '.join(sorted(set(context.frame.metric)))}")
-        sections = build_sections(context)
+        sections = build_sections(context, say)
         cited = citations_of(records)
         if cited:
             write_text(staging / "references.bib", "\n\n".join(c["bibtex"] for c in cited) + "\n")

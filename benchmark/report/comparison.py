@@ -15,10 +15,10 @@ from ..files import write_text
 from ..record import RunRecord
 from .figures import ablation_figure, critical_difference_figure
 from .sections import ReportContext, Section
-from .statistics import ALPHA, BlockMatrix, Ranking, block_matrix, rank_rows, t_half_width
+from .statistics import ALPHA, BlockMatrix, Ranking, block_matrix, rank_rows, ranked_rows, t_half_width
 from .escape import latex_text, markdown_text
 from .tables import Table, table_statistics, write_table
-from .tidy_data import citation_text, citations_of, is_generated, metric_name
+from .tidy_data import DIRECTION_LABELS, citation_text, citations_of, dataset_name, is_generated, metric_name
 
 #: What every caption says about the marks, by number of replicates.
 MARKS = ("bold: best mean; †: not shown worse than the best (two-sided paired t-test over replicates, "
@@ -55,9 +55,35 @@ def marks_text(table: Table) -> str:
     width = detectable_difference(table)
     if math.isnan(width):
         return MARKS
-    return (MARKS[:-1] + f"; at {table.max_replicates} replicates a difference to the best smaller than about "
+    return (MARKS[:-1] + f"; at {replicates_text(table)} replicates a difference to the best smaller than about "
             f"{width:.3f}, the median 95% half-width of a loss's paired difference to its column's best, is not "
             "detectable)")
+
+
+def replicates_text(table: Table) -> str:
+    """How many replicates the columns of ``table`` compare their rows on: "5", or "2 to 5" when it varies."""
+    counts = table.replicate_counts
+    return str(counts[-1]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}" if counts else "0"
+
+
+def replicate_sets_text(table: Table) -> str | None:
+    """What a caption says when rows hold different replicates (None when they all hold the same)."""
+    parts = []
+    if len(table.replicate_counts) > 1:
+        sizes = [len(r) for r in table.compared.values()]
+        usual = max(set(sizes), key=lambda n: (sizes.count(n), n))
+        parts.append(f"n varies by column: {usual} replicates except " + ", ".join(
+            f"{DIRECTION_LABELS[d]} {dataset_name(ds)} {b} bits ({len(r)})"
+            for (d, ds, b), r in table.compared.items() if len(r) != usual))
+    if table.trimmed:
+        rows = sorted({table.names.get(row, row) for row, _ in table.trimmed})
+        parts.append(f"each column compares its rows on the replicates they share; the other replicates of "
+                     f"{', '.join(rows)} are left out of it")
+    if table.incomplete:
+        rows = sorted({table.names.get(row, row) for row, _ in table.incomplete})
+        parts.append(f"‡: fewer replicates than its column compares on ({', '.join(rows)}): its own mean, left "
+                     "out of the column's marks and tests")
+    return "; ".join(parts) or None
 
 
 def metric_slug(metric: str) -> str:
@@ -73,16 +99,19 @@ def varied_sources(records: list[RunRecord]) -> list[str]:
 def _caption(metric: str, records: list[RunRecord], table: Table, what: str, extra: tuple[str, ...] = ()) -> str:
     protocols = sorted({r.spec.settings.protocol for r in records})
     synthetic = any(is_generated(r.spec.dataset) for r in records)
-    n = table.max_replicates
+    n = table.replicate_counts[-1] if table.replicate_counts else 0
     parts = [f"{what}: {metric_name(metric)} of Hamming ranking",
              f"{'/'.join(protocols)} protocol" + (" (paper: best query epoch, optimistic)" if "paper" in protocols else ""),
              "SYNTHETIC stand-in data" if synthetic else "real datasets"]
     if n > 1:
         sources = ", ".join(varied_sources(records)) or "nothing"
-        parts += [f"mean ± 95% t-interval half-width over {n} replicates (each draws anew: {sources})",
-                  marks_text(table)]
+        parts += [f"mean ± 95% t-interval half-width over {replicates_text(table)} replicates (each draws anew: "
+                  f"{sources})", marks_text(table)]
     else:
         parts.append(NO_TEST)
+    sets = replicate_sets_text(table)
+    if sets:
+        parts.append(sets)
     if table.quoted:
         sources = "; ".join(f"{q.method}: {q.source}" for q in table.quoted)
         parts.append(f"§ (italic): published numbers quoted from their sources ({sources}), on the real datasets; "
@@ -118,6 +147,9 @@ def ranked_losses(context: ReportContext) -> tuple[list[str], BlockMatrix, Ranki
     losses = [row for row in table.rows if table.kind(row) == "loss"]
     if len(losses) < 2:
         return None
+    losses = ranked_rows(table, losses)  # without a loss whose missing replicates would leave out most blocks
+    if len(losses) < 2:
+        return None
     blocks = block_matrix(table, losses)
     ranking = rank_rows(blocks.values)
     if not ranking.tested:  # Nemenyi's test follows a Friedman test that rejects: none made, no CD drawn
@@ -144,6 +176,14 @@ def blocks_text(blocks: BlockMatrix, metric: str) -> str:
     return text
 
 
+def unranked_text(table: Table, ranked: list[str]) -> str:
+    """The losses of ``table`` left out of the ranks (``statistics.ranked_rows``), as captions say it ("" when
+    none is)."""
+    left = [row for row in table.rows if table.kind(row) == "loss" and row not in ranked]
+    return (f"; not ranked, for lacking the replicates of most blocks (their cells are marked ‡): "
+            f"{', '.join(left)}") if left else ""
+
+
 def ranks(context: ReportContext) -> Section | None:
     """Average ranks of the losses over the independent blocks (``ranked_losses``) with the Friedman test and the
     Nemenyi critical difference; None with fewer than two losses or no complete block."""
@@ -164,7 +204,7 @@ def ranks(context: ReportContext) -> Section | None:
                  f"{count(k, 'loss', 'losses')} and {count(n, 'block')}, so the ranks describe "
                  "what was measured and nothing more")
     caption = (f"Average rank of each loss (1 = best, by mean {metric_name(metric)}; ties share their average rank) "
-               f"over {blocks_text(blocks, metric)}; {tests}.")
+               f"over {blocks_text(blocks, metric)}{unranked_text(context.table, losses)}; {tests}.")
     rows = [{"loss": loss, "average_rank": ranking.average_ranks[loss], "blocks": n,
              "friedman_chi2": ranking.statistic, "friedman_p": ranking.p_value,
              "critical_difference": ranking.critical_difference} for loss in order]

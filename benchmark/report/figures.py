@@ -3,7 +3,7 @@ radius and the precision@N curves with a panel per dataset x direction and one s
 colour, marker and line style in every figure, so the curves read in greyscale too); per dataset x code length,
 the training curves (each loss term, the validation mAP and the epoch the protocol selected); the ablation's
 paired differences to its reference with their intervals. Curves of several replicates are averaged point by
-point."""
+point, over the points defined in every replicate (``mean_curve``)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -59,10 +59,18 @@ def _rows(records: list[RunRecord]) -> list[str]:
     return loss_order({row_label(r.spec) for r in records}, families_of(records))
 
 
-def _mean_curve(records: list[RunRecord], direction: str, curve: str, x: str, y: str):
-    xs = np.mean([r.curves[direction][curve][x] for r in records], axis=0)
-    ys = np.mean([r.curves[direction][curve][y] for r in records], axis=0)
-    return xs, ys
+def mean_curve(records: list[RunRecord], direction: str, curve: str, x: str, y: str):
+    """The mean over ``records`` (a row's replicates) of one curve, at the points defined in every replicate (None,
+    NaN here, is undefined: the precision at a Hamming radius within which a replicate retrieved nothing),
+    so that a point's mean never mixes replicates that retrieved something with ones that did not. A PR point of
+    precision 0 at recall 0 (nothing relevant retrieved; what records written before 2026-12-06 stored where nothing
+    at all was) counts as undefined too: it places nothing on a PR curve."""
+    xs = np.array([r.curves[direction][curve][x] for r in records], dtype=float)
+    ys = np.array([r.curves[direction][curve][y] for r in records], dtype=float)
+    defined = np.isfinite(xs).all(0) & np.isfinite(ys).all(0)
+    if curve == "pr_radius":
+        defined &= ((xs != 0) | (ys != 0)).all(0)
+    return xs[:, defined].mean(0), ys[:, defined].mean(0)
 
 
 def curve_figure(records: list[RunRecord], bits: int, curve: str, x: str, y: str, xlabel: str, ylabel: str,
@@ -81,9 +89,7 @@ def curve_figure(records: list[RunRecord], bits: int, curve: str, x: str, y: str
                 runs = [r for r in records if r.spec.dataset == dataset and row_label(r.spec) == row]
                 if not runs:
                     continue
-                xs, ys = _mean_curve(runs, direction, curve, x, y)
-                if curve == "pr_radius":  # radii within which nothing relevant is retrieved have no PR point
-                    xs, ys = xs[xs > 0], ys[xs > 0]
+                xs, ys = mean_curve(runs, direction, curve, x, y)
                 ax.plot(xs, ys, linewidth=1.2, markersize=4, markevery=max(1, len(xs) // MARKS_PER_CURVE),
                         label=plot_text(names[row]), **style[row])
             ax.set_title(plot_text(f"{dataset_name(dataset)}, {DIRECTION_LABELS[direction]}"), fontsize=9)

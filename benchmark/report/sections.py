@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -82,10 +83,14 @@ def section_names() -> list[str]:
     return SECTIONS.names()
 
 
-def build_sections(context: ReportContext) -> list[Section]:
-    """Every registered builder's sections, in order."""
-    sections = []
-    for builder in SECTIONS.values():
+def build_sections(context: ReportContext, say: Callable[[str], None] | None = None) -> list[Section]:
+    """Every registered builder's sections, in order; ``say`` (e.g. the CLI's printer) is told each one's name and
+    the time taken so far as it starts."""
+    sections, started = [], time.monotonic()
+    for name in SECTIONS.names():
+        builder = SECTIONS[name]
+        if say is not None:
+            say(f"report: {name.replace('_', ' ')} ({time.monotonic() - started:.0f} s)")
         built = builder(context)
         sections += [] if built is None else [built] if isinstance(built, Section) else list(built)
     return sections

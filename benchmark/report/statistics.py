@@ -70,6 +70,29 @@ class Comparison:
     p_holm: float
 
 
+def compared_replicates(held: dict[str, set[int]]) -> frozenset[int]:
+    """The replicates a table column compares its rows on, given each row's replicates (``held``): of the rows' sets
+    and their intersections, the one that keeps the most paired values (the rows holding all of it × its size;
+    ties: the larger set, then the lower replicates). Rows holding more are compared on these alone; a row lacking
+    one of them is left out of the comparison, so that no mean, mark or test mixes replicate sets.
+
+    >>> sorted(compared_replicates({"triplet": {0, 1, 2}, "dcgh": {0, 1, 2}, "novar": {0, 1}, "hashnet": {0}}))
+    [0, 1, 2]
+    """
+    sets = {frozenset(s) for s in held.values() if s}
+    candidates, grown = set(sets), True
+    while grown:  # close under intersection: the replicates two groups of rows share may be nobody's own set
+        new = {a & b for a in candidates for b in candidates if a & b} - candidates
+        candidates |= new
+        grown = bool(new)
+
+    def kept(candidate: frozenset[int]):
+        rows = sum(candidate <= set(s) for s in held.values())
+        return rows * len(candidate), len(candidate), [-r for r in sorted(candidate)]
+
+    return max(candidates, key=kept, default=frozenset())
+
+
 def compare_to_best(values: dict[str, dict[int, float]]) -> dict[str, Comparison]:
     """Mark each row of a column given its values by replicate: the best mean, and the rows a paired t-test
     (Holm-corrected over the other rows of the column) does not show worse than it. With fewer than two paired
@@ -207,6 +230,25 @@ def block_matrix(table: Table, rows: list[str]) -> BlockMatrix:
             for row, row_values in found.items():
                 values[row].append(float(np.mean(row_values)))
     return BlockMatrix(list(rows), blocks, values, cells, left_out)
+
+
+def ranked_rows(table: Table, rows: list[str]) -> list[str]:
+    """The rows of ``rows`` to rank: all of them unless leaving some out keeps more of the block matrix (rows ×
+    complete blocks, ``block_matrix``): a loss run on fewer replicates than the rest would otherwise take every block
+    it lacks away from all of them. Rows are left out one at a time, each time the one whose absence keeps the most,
+    while that keeps more; at least two stay."""
+    kept = list(rows)
+
+    def size(candidate: list[str]) -> int:
+        return len(candidate) * len(block_matrix(table, candidate).blocks)
+
+    while len(kept) > 2:
+        sizes = {row: size([r for r in kept if r != row]) for row in kept}
+        row = max(kept, key=sizes.get)  # the first of equals: the table's order decides ties
+        if sizes[row] <= size(kept):
+            break
+        kept.remove(row)
+    return kept
 
 
 def sign_test_p(n_blocks: int) -> float:

@@ -11,7 +11,9 @@ pdflatex). Markdown has a table per task (and per group of datasets, so that no 
 value columns) with the names used on the command line.
 
 A cell is the mean over replicates and, with several, ± the half-width of its 95% t-interval (a subscript in
-LaTeX). Per column the best mean is bold and every other loss that a paired t-test across replicates
+LaTeX). A column compares its rows on one set of replicates (``statistics.compared_replicates``: the set shared by
+the rows that keeps the most paired values): a row holding more shows its mean over that set, a row lacking one of
+them shows its own mean marked ‡ and is left out of the column's marks and tests. Per column the best mean is bold and every other loss that a paired t-test across replicates
 (Holm-corrected over the column) does not show worse than it is marked † (not shown worse). With one replicate
 nothing is tested and only the best is bold. An ablation table follows each loss with a row of its paired
 difference Δ to the reference loss, with its 95% interval, marked "n.s." when not significant. Quoted and reference rows are never marked. A
@@ -29,7 +31,7 @@ from .. import references
 from ..errors import ReportError
 from ..files import write_text
 from .escape import latex_text, markdown_text
-from .statistics import Comparison, Difference, compare_to_best, differences_to, t_half_width
+from .statistics import Comparison, Difference, compare_to_best, compared_replicates, differences_to, t_half_width
 from .tidy_data import DIRECTION_LABELS, Published, dataset_name, dataset_order, row_order, stands_for
 
 #: Decimals of the numbers in LaTeX and Markdown tables (``report --decimals``); CSV keeps ``CSV_DECIMALS``.
@@ -69,6 +71,9 @@ class Table:
     reference: str | None = None  # the row differences are measured against (ablations)
     quoted: list[Quoted] = field(default_factory=list)
     controls: frozenset[str] = frozenset()  # the rows of label-free control losses (records' ``control``)
+    compared: dict[Column, frozenset[int]] = field(default_factory=dict)  # the replicates each column compares on
+    incomplete: frozenset[tuple[str, Column]] = frozenset()  # cells lacking some of them: shown, never compared
+    trimmed: frozenset[tuple[str, Column]] = frozenset()  # cells whose replicates beyond them are left out
 
     def kind(self, row: str) -> str:
         """What row ``row`` is: a "loss" (compared, tested, ranked), a label-free "control" (shown, never compared)
@@ -84,8 +89,9 @@ class Table:
         return self.values.get((row, column))
 
     @property
-    def max_replicates(self) -> int:
-        return max((len(v) for v in self.values.values()), default=0)
+    def replicate_counts(self) -> list[int]:
+        """The distinct numbers of replicates the columns compare their rows on, ascending."""
+        return sorted({len(replicates) for replicates in self.compared.values()})
 
 
 def row_kind(row: str, controls: frozenset[str]) -> str:
@@ -117,16 +123,26 @@ def table_statistics(df: pd.DataFrame, metric: str, losses: list[str] | None = N
         rows = sorted(present, key=lambda row: (losses.index(of_loss[row]), row))
     columns = sorted({column for _, column in values},
                      key=lambda c: (list(directions).index(c[0]), dataset_order(c[1]), c[2]))
-    comparisons, differences = {}, {}
+    comparisons, differences, compared, incomplete, trimmed = {}, {}, {}, set(), set()
     for column in columns:
         in_column = {row: values[(row, column)] for row in rows if (row, column) in values}
+        competing = {row: v for row, v in in_column.items() if row_kind(row, controls) == "loss"} or in_column
+        shared = compared[column] = compared_replicates({row: set(v) for row, v in competing.items()})
+        for row, by_replicate in list(in_column.items()):
+            if not shared <= set(by_replicate):
+                incomplete.add((row, column))
+                del in_column[row]
+            elif set(by_replicate) != shared:
+                trimmed.add((row, column))
+                in_column[row] = values[(row, column)] = {r: by_replicate[r] for r in sorted(shared)}
         competing = {row: v for row, v in in_column.items() if row_kind(row, controls) == "loss"}
         if competing:
             comparisons.update({(row, column): c for row, c in compare_to_best(competing).items()})
         if reference is not None and reference in in_column:
             differences.update({(row, column): d for row, d in differences_to(in_column, reference).items()})
     return Table(rows, columns, values, comparisons, differences, families, dict(zip(subset.row, subset.name)),
-                 reference, controls=controls)
+                 reference, controls=controls, compared=compared, incomplete=frozenset(incomplete),
+                 trimmed=frozenset(trimmed))
 
 
 def _by_replicate(group: pd.DataFrame, row: str, column: Column) -> dict[int, float]:
@@ -162,8 +178,9 @@ def quote(table: Table, published: list[Published], metric: str) -> Table:
 # ------------------------------------------------------------------------------------------- formatting
 
 #: What a cell's mark adds, by style: † for a loss not shown worse than the best, "n.s." for a difference not significant.
-CELL_MARKS = {"latex": {"": "", "not shown worse": r"^\dagger", "n.s.": r"^{\mathrm{n.s.}}"},
-         "markdown": {"": "", "not shown worse": "†", "n.s.": " n.s."}}
+CELL_MARKS = {"latex": {"": "", "not shown worse": r"^\dagger", "n.s.": r"^{\mathrm{n.s.}}",
+                        "fewer replicates": r"^\ddagger"},
+              "markdown": {"": "", "not shown worse": "†", "n.s.": " n.s.", "fewer replicates": "‡"}}
 
 
 def mean(values: dict[int, float]) -> float:
@@ -189,8 +206,10 @@ def _measured(table: Table, row: str, column: Column, style: str, decimals: int)
     values = table.cell(row, column)
     comparison = table.comparisons.get((row, column))
     mark = comparison.mark if comparison else ""
+    if (row, column) in table.incomplete:
+        mark = "fewer replicates"
     return _render(style, mean(values), decimals, t_half_width(list(values.values())),
-                   "not shown worse" if mark == "not shown worse" else "", best=mark == "best")
+                   mark if mark in ("not shown worse", "fewer replicates") else "", best=mark == "best")
 
 
 def _delta(difference: Difference, style: str, decimals: int) -> str:
@@ -345,7 +364,9 @@ def to_csv(table: Table) -> str:
             entry = {"loss": row, "family": table.group(row), "direction": column[0], "dataset": column[1],
                      "bits": column[2],
                      "mean": mean(values), "ci95_half_width": t_half_width(list(values.values())),
-                     "n_replicates": len(values), "mark": comparison.mark if comparison else "reference",
+                     "n_replicates": len(values),
+                     "mark": ("fewer replicates" if (row, column) in table.incomplete else
+                              comparison.mark if comparison else table.kind(row)),
                      "p_holm_vs_best": comparison.p_holm if comparison else math.nan}
             if table.reference is not None:
                 difference = table.differences.get((row, column))

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from ..files import write_text
-from .comparison import blocks_text, count, ranked_losses
+from .comparison import blocks_text, count, ranked_losses, unranked_text
 from .sections import ReportContext, Section
 from .statistics import ALPHA, BlockMatrix, Ranking, sign_test_p
 from .escape import latex_text, markdown_text
@@ -181,11 +181,11 @@ def verdict(context: ReportContext) -> Section | None:
     ranked = ranked_losses(context)
     if ranked is None:
         return None
-    _, blocks, ranking = ranked
+    losses, blocks, ranking = ranked
     metric = context.metric
     result = decide(blocks, ranking)
     caption = (f"What the tests support about the losses' {metric_name(metric)}, computed over "
-               f"{blocks_text(blocks, metric)}. Each statement is followed by the test that supports it "
+               f"{blocks_text(blocks, metric)}{unranked_text(context.table, losses)}. Each statement is followed by the test that supports it "
                f"(α = {ALPHA}); nothing else is claimed. Not separable: the test cannot tell the losses apart at this number "
                "of blocks, which does not make them equal.")
     statements = [f"- {markdown_text(sentence)}" for sentence in result.sentences]

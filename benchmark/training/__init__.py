@@ -41,7 +41,7 @@ def backbone_threads(spec: RunSpec, threads: int) -> int:
 
 
 def prepare_features(spec: RunSpec, dataset: PairedDataset, backbone_path: Path, cache_dir: Path,
-                     device: str | None = None, progress: bool = True, threads: int = 1,
+                     device: str | None = None, progress: bool = False, threads: int = 1,
                      loader_workers: int | None = None) -> None:
     """Build what the runs of ``spec``'s dataset share in its mode (frozen: the feature cache) before any
     of them trains, so parallel workers never build it twice. ``loader_workers``: image loader processes

@@ -33,7 +33,7 @@ class RunEnvironment:
     backbone_path: Path
     cache_dir: Path
     device: str | None = None
-    progress: bool = True
+    progress: bool = False
     threads: int = 1
     loader_workers: int | None = None
     folder: Path | None = None

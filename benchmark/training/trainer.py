@@ -75,7 +75,7 @@ class Trainer:
 
     def __init__(self, spec: RunSpec, dataset: PairedDataset, split: Split, backbone: Backbone,
                  features: FeatureSource, device: torch.device, precision: Precision,
-                 progress: bool = True):
+                 progress: bool = False):
         self.spec, self.settings, self.dataset, self.backbone = spec, spec.settings, dataset, backbone
         self.features: FeatureSource = features
         self.device, self.precision, self.progress = device, precision, progress
