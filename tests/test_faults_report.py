@@ -19,7 +19,7 @@ from benchmark.config import load_config
 from benchmark.diagnostics import diagnostics
 from benchmark.errors import ConfigError
 from benchmark.grid import build_grid
-from benchmark.report import build_report
+from benchmark.report import WRITTEN, build_report
 from benchmark.store import RunStore
 from tests.fake_records import make_record
 
@@ -134,13 +134,13 @@ def test_an_interrupted_report_leaves_the_previous_one_and_foreign_files_intact(
         build_report(results, out)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before  # nothing of the half-made report, nothing of the first one lost
-    assert not [p for p in out.rglob(".*")], list(out.rglob(".*"))  # no temporary folder left behind
+    assert [p.name for p in out.rglob(".*")] == [WRITTEN]  # no temporary folder left behind
     monkeypatch.undo()
     build_report(results, out)  # a complete second report replaces the first, and only what it owns
     assert (out / "tables" / "main_map.md").read_bytes() != before[Path("tables/main_map.md")]
     assert (out / "example" / "verdict.md").read_text() == "kept example\n"
     assert (out / "tables" / "notes.tex").read_text() == "mine\n"
-    assert not [p for p in out.rglob(".*")]
+    assert [p.name for p in out.rglob(".*")] == [WRITTEN]
 
 
 _KILLED_REPORT = """
@@ -223,3 +223,45 @@ def test_export_into_a_folder_names_the_file_it_wrote(tmp_path, cli):
     blocked.write_text("not a folder")
     run = cli("export", "--run", records[0].run_id, "--results", results, "--out", blocked / "x.mat")
     assert run.returncode == 2 and ".tmp" not in run.stderr and str(blocked) in run.stderr, run.stderr
+
+
+def test_a_report_removes_what_the_one_before_wrote_and_it_did_not_and_nothing_else(tmp_path):
+    """The second report covers one dataset less: the figures of that dataset go, a foreign file stays, and a list
+    of written files edited to point outside the folder removes nothing there."""
+    results, out = tmp_path / "results", tmp_path / "reports"
+    records = write_results(results, loss="pairwise", kept=False)
+    extra = load_config("default", {"losses": ["pairwise", "triplet", "dcgh"], "datasets": ["synth-nuswide"],
+                                    "bits": [16], "replicates": 3, "references": False})
+    from tests.fake_records import write_record
+    for loss in ("pairwise", "triplet", "dcgh"):
+        for replicate in range(3):
+            write_record(results, extra, loss, "synth-nuswide", 16, replicate, 0.5 + 0.01 * replicate)
+    build_report(results, out)
+    nuswide = [p for p in out.rglob("*synth-nuswide*") if p.is_file()]
+    assert nuswide
+    (out / "notes.md").write_text("mine\n")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep\n")
+    import json
+    listed = json.loads((out / WRITTEN).read_text())
+    (out / WRITTEN).write_text(json.dumps(listed + ["../outside.txt", str(outside)]))
+    for path in (results / "runs").glob("synth-nuswide-*"):
+        shutil.rmtree(path)
+    build_report(results, out)
+    assert [p for p in nuswide if p.exists()] == []
+    assert (out / "notes.md").read_text() == "mine\n" and outside.read_text() == "keep\n"
+    assert all((out / name).is_file() for name in json.loads((out / WRITTEN).read_text()))
+    assert len(records) == 9
+
+
+def test_the_default_report_folder_holds_nothing_tracked():
+    import subprocess as sp
+
+    from benchmark.cli.report import DEFAULT_OUT
+
+    root = Path(__file__).parents[1]
+    if sp.run(["git", "rev-parse"], cwd=root, capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout")
+    assert sp.run(["git", "ls-files", str(DEFAULT_OUT)], cwd=root, capture_output=True, text=True).stdout == ""
+    ignored = sp.run(["git", "check-ignore", "-q", str(DEFAULT_OUT / "README.md")], cwd=root)
+    assert ignored.returncode == 0, f"{DEFAULT_OUT} is not ignored by git"

@@ -346,6 +346,8 @@ def test_cli_prepare_then_load(mirflickr: Path, tmp_path: Path, cli):
     assert result.returncode == 0, result.stderr
     assert "kept 5 of 7 items" in result.stdout and "dropped 0: no tags" in result.stdout
     assert "labelled without tags: 2 kept (empty text), 0 dropped" in result.stdout
+    hint = result.stdout.strip().splitlines()[-1]  # the command that runs on it, not a Python call
+    assert hint.startswith("Run on it: ") and "python -m benchmark run --datasets mirflickr25k --data-root" in hint
     ds = data.load("mirflickr25k", root=out)
     assert ds.captions == [["sky clouds"], [""], [""], ["moon"], ["water sunset"]]
     assert ds.summary["missing_images"] == 0

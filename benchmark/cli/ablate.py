@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..config import ablation_names, load_ablation
 from .common import add_run_arguments, options_of, request_of
+from .report import DEFAULT_OUT
 
 NAME = "ablate"
 HELP = "run an ablation grid and write its table and figure"
@@ -21,7 +22,7 @@ DESCRIPTION = ("Run an ablation grid (benchmark/configs/ablations/NAME.yaml) thr
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("what", choices=ablation_names(), help="which ablation")
     add_run_arguments(parser, losses=False)
-    parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT}/)")
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -32,6 +32,24 @@ def name_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that pick rows and columns of ``report`` and ``results`` (shorthand for ``--where``)."""
+    parser.add_argument("--losses", type=name_list, help="only these losses (comma list; reference rows stay)")
+    parser.add_argument("--families", type=name_list, help="only the losses of these families (comma list)")
+    parser.add_argument("--datasets", type=name_list, help="only these datasets (comma list)")
+    parser.add_argument("--bits", type=name_list, help="only these code lengths (comma list)")
+
+
+def selected_where(args: argparse.Namespace) -> list[str]:
+    """``--where`` conditions with the selection flags' added (``--losses a,b`` is ``--where loss=[a, b]``)."""
+    where = list(args.where or [])
+    for flag, key in (("losses", "loss"), ("families", "family"), ("datasets", "dataset"), ("bits", "bits")):
+        values = getattr(args, flag, None)
+        if values:
+            where.append(f"{key}=[{', '.join(values)}]")
+    return where
+
+
 def results_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results folder (default: results/)")
 

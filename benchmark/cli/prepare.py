@@ -44,5 +44,9 @@ def handle(args: argparse.Namespace) -> int:
               + ("" if args.drop_untagged else "; --drop-untagged drops them"))
     cardinality = summary["label_cardinality"]
     print(f"  labels per item: mean {cardinality['mean']}, min {cardinality['min']}, max {cardinality['max']}")
-    print(f"Load it with: benchmark.data.load({args.name!r}, root={str(args.out)!r})")
+    if args.out.resolve().name == args.name:  # where --data-root looks: <data root>/<name>
+        print(f"Run on it: python -m benchmark run --datasets {args.name} --data-root {args.out.parent}")
+    else:
+        print(f"Run on it: move or link {args.out} to <folder>/{args.name}, then python -m benchmark run "
+              f"--datasets {args.name} --data-root <folder>")
     return 0

@@ -5,23 +5,28 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import name_list, results_argument
+from .common import name_list, results_argument, selected_where, selection_arguments
 
 NAME = "report"
+#: Where reports go by default: a folder of its own, ignored by git, beside the tracked reports/README.md and example/.
+DEFAULT_OUT = Path("reports") / "latest"
 HELP = "build tables, figures and an index from the run records"
 DESCRIPTION = ("Load every run record into one tidy table and write paper-style tables (LaTeX, Markdown, CSV), PR / "
                "precision@N / training figures (PNG, PDF) and README.md indexing them.")
 EXAMPLES = """examples:
-  python -m benchmark report                                   # results/ -> reports/
+  python -m benchmark report                                   # results/ -> reports/latest/
   python -m benchmark report --results /shared/results --out paper/ --format latex
   python -m benchmark report --metric map_tie_aware
+  python -m benchmark report --losses triplet,dcgh,center --datasets synth-coco --out paper/coco
   python -m benchmark report --metric ndcg@1000                # graded relevance: the labels shared
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     results_argument(parser)
-    parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"output folder (default: {DEFAULT_OUT}/, which holds nothing tracked: each report "
+                             "replaces the files of the one before)")
     parser.add_argument("--format", default="latex,markdown,csv", help="comma list of latex, markdown, csv")
     parser.add_argument("--metric", default="map",
                         help="map (default), map_tie_aware, map_best, map_worst, map@K, or a graded-relevance metric "
@@ -31,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="report the runs with this configuration value (run.protocol=paper, epochs=50) or loss "
                              "parameter (dcgh.gamma=0.5); repeatable. By default the configuration with the most "
                              "runs; the index lists the others")
+    selection_arguments(parser)
     parser.add_argument("--decimals", type=int, choices=(3, 4), default=3,
                         help="decimals of the numbers in the LaTeX and Markdown tables (default 3: a LaTeX table of "
                              "3 datasets x 3 code lengths with intervals fits a two-column page; 4 does not)")
@@ -48,7 +54,7 @@ def handle(args: argparse.Namespace) -> int:
 
     load_plugins(args.plugins or (), entry_points=False)  # the loss plugins would bring torch; a report needs none
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    report = build_report(args.results, args.out, formats, args.metric, args.where or [], args.decimals,
+    report = build_report(args.results, args.out, formats, args.metric, selected_where(args), args.decimals,
                           args.published, say=lambda line: print(line, flush=True))
     for reason in report.skipped:
         print(f"skipped: {reason}", file=sys.stderr)

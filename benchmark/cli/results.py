@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import results_argument
+from .common import results_argument, selected_where, selection_arguments
 
 NAME = "results"
 HELP = "list the runs in a results folder: their settings that differ, status and headline mAP"
@@ -14,12 +14,14 @@ DESCRIPTION = ("A table of the finished and failed runs in a results folder: los
 EXAMPLES = """examples:
   python -m benchmark results                                  # every run in results/
   python -m benchmark results --where run.protocol=paper --csv > paper_runs.csv
+  python -m benchmark results --losses triplet,dcgh --bits 64
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     results_argument(parser)
     parser.add_argument("--where", action="append", metavar="KEY=VALUE", help="only these runs (as for report)")
+    selection_arguments(parser)
     parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
 
 
@@ -30,7 +32,7 @@ def handle(args: argparse.Namespace) -> int:
     from ..store import RunStore
 
     contents = RunStore(args.results).contents()
-    chosen = {id(item) for item in select([*contents.records, *contents.failures], args.where or [])}
+    chosen = {id(item) for item in select([*contents.records, *contents.failures], selected_where(args))}
     table = runs_table([r for r in contents.records if id(r) in chosen],
                        [f for f in contents.failures if id(f) in chosen])
     for reason in contents.unreadable:

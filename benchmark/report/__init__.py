@@ -16,6 +16,7 @@ can be built on a machine that has nothing but the records.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ReportError
-from ..files import sweep_leftovers, temporary_folder, write_text
+from ..files import sweep_leftovers, temporary_folder, write_json, write_text
 from ..record import RunRecord
 from ..store import RunStore, pid_alive
 from .comparison import ablation_section, ablations, main_table, ranks
@@ -82,7 +83,7 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
         skipped = "".join(f"\n  skipped: {reason}" for reason in contents.unreadable)
         raise ReportError(f"no run records in {store.root}; run python -m benchmark run first "
                           f"(or point --results at the folder holding runs/){skipped}")
-    groups = configurations(select(contents.records, list(where)))
+    groups = configurations(select(contents.records, list(where), keep_references=True))
     if not groups:
         raise ReportError(f"no run in {store.root} meets --where {' --where '.join(where)}")
     records, tuned, trials = split_tuning(groups[0].records)  # runs of tuned parameters: a section of their own
@@ -118,14 +119,39 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
                   skipped=contents.unreadable + [reason for s in sections for reason in s.skipped])
 
 
+#: The list of the files the last report wrote under its output folder (relative paths), kept beside them.
+WRITTEN = ".report-files.json"
+
+
 def publish(staging: Path, out: Path) -> None:
     """Move every file of the report built in ``staging`` to its place under ``out``, each by one rename, the index
-    (README.md) last so that it never links a file not yet in place; other files under ``out`` are left alone."""
+    (README.md) last so that it never links a file not yet in place; then remove the files the previous report
+    wrote (``WRITTEN``) that this one did not (a figure of a dataset no longer reported), so that the folder holds
+    one report, whole. Files the reports did not write are left alone."""
     index = staging / "README.md"
-    for path in sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: (p == index, p)):
+    files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: (p == index, p))
+    written = [p.relative_to(staging).as_posix() for p in files]
+    before = _written_before(out)
+    for path in files:
         target = out / path.relative_to(staging)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
+    write_json(out / WRITTEN, written)
+    for stale in sorted(before - set(written)):
+        (out / stale).unlink(missing_ok=True)
+
+
+def _written_before(out: Path) -> set[str]:
+    """The files the previous report in ``out`` wrote, as its ``WRITTEN`` lists them: only plain relative paths
+    inside ``out`` (a damaged or edited list removes nothing else)."""
+    try:
+        listed = json.loads((out / WRITTEN).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(listed, list):
+        return set()
+    return {name for name in listed if isinstance(name, str) and name and not Path(name).is_absolute()
+            and ".." not in Path(name).parts and name != WRITTEN}
 
 
 def _links(paths: list[Path], out: Path) -> str:

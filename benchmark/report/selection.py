@@ -5,7 +5,9 @@ replicate) and its loss's own parameters: protocol, mode, epochs, optimizer, bac
 its replicates vary, and the base seeds (its seeds less the replicate, for the sources the replicates vary). Runs
 of one configuration share a table; within it each (loss, parameters) is a row. ``--where KEY=VALUE`` selects runs
 by any configuration key (``run.protocol=paper``; a unique last part such as ``protocol=paper`` will do) or loss
-parameter (``dcgh.gamma=0.5``: dcgh runs given gamma 0.5; other losses are kept). Tuning trials and runs with tuned
+parameter (``dcgh.gamma=0.5``: dcgh runs given gamma 0.5; other losses are kept), and by the coordinates (``loss``,
+``family``, ``dataset``, ``bits``, ``replicate``: one value or a list) which pick a table's rows and columns (the
+``report`` and ``results`` flags ``--losses``, ``--families``, ``--datasets``, ``--bits`` are their shorthand). Tuning trials and runs with tuned
 parameters (``spec.parameter_set``) belong to the configuration they were tuned in (``configuration``).
 """
 from __future__ import annotations
@@ -124,13 +126,44 @@ def _condition(text: str) -> tuple[str, object]:
         raise ReportError(f"--where {text}: the value is not valid YAML ({yaml_problem(exc)})") from None
 
 
-def select(records: list, where: list[str]) -> list:
+#: The coordinates a ``--where`` selects rows and columns by, and how each is read from a record.
+COORDINATES = {
+    "loss": lambda r: r.spec.loss,
+    "family": lambda r: getattr(r, "family", None),
+    "dataset": lambda r: r.spec.dataset,
+    "bits": lambda r: r.spec.bits,
+    "replicate": lambda r: r.spec.replicate,
+}
+
+
+def _by_coordinate(records: list, text: str, coordinate: str, value, keep_references: bool) -> list:
+    """The records whose ``coordinate`` is ``value`` (or one of its items, for a list); ReportError naming a value
+    that no record has. With ``keep_references``, a selection by loss or family keeps the reference rows (they
+    have neither: they are the table's yardstick)."""
+    wanted = value if isinstance(value, list) else [value]
+    read = COORDINATES[coordinate]
+    present = {read(r) for r in records}
+    missing = [v for v in wanted if v not in present]
+    if missing:
+        shown = ", ".join(sorted(map(str, present - {None}))) or "none"
+        raise ReportError(f"--where {text}: no run has {coordinate} {', '.join(map(repr, missing))}; "
+                          f"these runs have: {shown}")
+    kept = keep_references and coordinate in ("loss", "family")
+    return [r for r in records if read(r) in wanted or (kept and references.row_kind(r.spec.loss) == "reference")]
+
+
+def select(records: list, where: list[str], keep_references: bool = False) -> list:
     """The records (or failure records: anything with a ``spec``) meeting every ``KEY=VALUE`` condition (see the
-    module docstring)."""
+    module docstring): a coordinate (``loss``, ``family``, ``dataset``, ``bits``, ``replicate``; a YAML list for
+    several values, ``bits=[16, 32]``), a loss parameter, or a configuration key. ``keep_references``: a selection
+    by loss or family keeps the reference rows (a report's tables show them beside any losses)."""
     keys = sorted({k for r in records for k in configuration(r.spec)})
     losses = {r.spec.loss for r in records}
     for text in where:
         key, value = _condition(text)
+        if key in COORDINATES:
+            records = _by_coordinate(records, text, key, value, keep_references)
+            continue
         loss, _, parameter = key.partition(".")
         if loss in losses and parameter:
             records = [r for r in records if r.spec.loss != loss or r.spec.loss_params.get(parameter) == value]
@@ -138,7 +171,8 @@ def select(records: list, where: list[str]) -> list:
         matches = [k for k in keys if k == key or k.endswith("." + key)]
         if len(matches) != 1:
             found = f"it matches {', '.join(matches)}" if matches else "no configuration key or loss parameter has it"
-            raise ReportError(f"--where {text}: {found}; keys: {', '.join(keys)}; or LOSS.PARAMETER")
+            raise ReportError(f"--where {text}: {found}; keys: {', '.join(COORDINATES)}, {', '.join(keys)}; "
+                              "or LOSS.PARAMETER")
         records = [r for r in records if configuration(r.spec).get(matches[0]) == value]
     return records
 
