@@ -10,11 +10,11 @@ from pathlib import Path
 from methods import Backbone, load_backbone, pretrain_tiny_clip
 from methods.backbone import folder_problem
 from methods.openai_checkpoint import (BPE_FILE, CONVERTER_VERSION, OpenAICheckpointError, TorchScriptRefused,
-                                       convert_openai_checkpoint, file_sha256, find_tokenizer, tokenizer_hash)
+                                       convert_openai_checkpoint, find_tokenizer, tokenizer_hash)
 
 from .data import PairedDataset, Split
 from .errors import BackboneError
-from .files import atomic_folder, manifest_problem, set_aside, write_manifest
+from .files import atomic_folder, file_sha256, manifest_problem, set_aside, write_manifest
 from .threads import torch_threads
 
 

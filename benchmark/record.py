@@ -152,7 +152,8 @@ class RunRecord(_VersionedRecord):
     ``metrics[direction]`` holds the scalar metrics (``map``, ``map_tie_aware``, ``map@K``, ...) and
     ``curves[direction]`` the PR-by-radius and precision/recall@N curves of the four directions ``i2t``,
     ``t2i``, ``i2i``, ``t2t`` (a value that is undefined, the precision at a Hamming radius within which nothing
-    is retrieved, is None, null in JSON; records written before 2026-12-06 said 0 there); ``history`` an ``EpochLog`` per epoch (loss terms, validation or query mAP);
+    is retrieved, is None, null in JSON; records written before 2026-12-06 said 0 there); ``history`` an
+    ``EpochLog`` per epoch (loss terms, validation or query mAP);
     ``evaluations`` every evaluation made, in order: ``stage``, ``set``, ``direction`` and what it scored,
     ``query_items`` and ``database_items`` (how many) and ``query_sha256`` and ``database_sha256`` (SHA-256 of their
     indices as scored, little-endian int64; absent in records written before they were logged, which the same

@@ -3,7 +3,6 @@ with workers, submission through submitit (its local executor end to end), and e
 from __future__ import annotations
 
 import contextlib
-import glob
 import io
 import json
 import multiprocessing
@@ -30,7 +29,7 @@ from benchmark.experiments import RunOptions
 from benchmark.experiments import run_grid as run_grid_of
 from benchmark.grid import build_grid
 from benchmark.store import CLAIM, STALE_AFTER_S, RunStore, pid_alive
-from tests.test_faults_concurrency import GATED, command, finish, gate, gated_claims  # noqa: F401 (fixtures)
+from tests.test_faults_concurrency import GATED, claims, command, finish, gate, gated_claims  # noqa: F401 (fixtures)
 
 FOUR = ["--losses", "pairwise,proxy,center,triplet"]
 
@@ -38,15 +37,6 @@ FOUR = ["--losses", "pairwise,proxy,center,triplet"]
 def run_command(config: Path, results: Path, *args) -> list:
     """The arguments of ``python -m benchmark run`` on ``config`` into ``results``, quiet, and ``args``."""
     return ["run", "--config", config, "--results", results, "--quiet", *args]
-
-
-def claims(results: Path) -> dict[str, int]:
-    """Run folder name -> the pid holding it."""
-    found = {}
-    for path in glob.glob(str(results / "runs" / "*" / CLAIM)):
-        with contextlib.suppress(OSError, ValueError):
-            found[Path(path).parent.name] = json.loads(Path(path).read_text())["pid"]
-    return found
 
 
 def dead_pid() -> int:

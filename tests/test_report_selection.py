@@ -34,7 +34,8 @@ def _coordinates(records, *names):
 def test_coordinates_select_runs_and_a_list_takes_several(results):
     records = RunStore(results).contents().records
     chosen = select(records, ["loss=[triplet, dcgh]", "dataset=synth-coco", "bits=16"])
-    assert _coordinates(chosen, "loss", "dataset", "bits") == {("triplet", "synth-coco", 16), ("dcgh", "synth-coco", 16)}
+    assert _coordinates(chosen, "loss", "dataset", "bits") == {("triplet", "synth-coco", 16),
+                                                              ("dcgh", "synth-coco", 16)}
     assert {r.spec.loss for r in select(records, ["family=triplet"])} == {"triplet"}
     assert {r.spec.bits for r in select(records, ["bits=[16, 32]"])} == {16, 32}
     kept = select(records, ["loss=triplet"], keep_references=True)  # a report keeps its yardstick rows

@@ -144,10 +144,8 @@ def ranked_losses(context: ReportContext) -> tuple[list[str], BlockMatrix, Ranki
     fewer than two losses. With fewer than 3 losses or 2 blocks there is no Friedman test, and then no critical
     difference either."""
     table = context.table
-    losses = [row for row in table.rows if table.kind(row) == "loss"]
-    if len(losses) < 2:
-        return None
-    losses = ranked_rows(table, losses)  # without a loss whose missing replicates would leave out most blocks
+    # without a loss whose missing replicates would leave out most blocks (ranked_rows keeps at least two)
+    losses = ranked_rows(table, [row for row in table.rows if table.kind(row) == "loss"])
     if len(losses) < 2:
         return None
     blocks = block_matrix(table, losses)

@@ -7,8 +7,9 @@ of one configuration share a table; within it each (loss, parameters) is a row. 
 by any configuration key (``run.protocol=paper``; a unique last part such as ``protocol=paper`` will do) or loss
 parameter (``dcgh.gamma=0.5``: dcgh runs given gamma 0.5; other losses are kept), and by the coordinates (``loss``,
 ``family``, ``dataset``, ``bits``, ``replicate``: one value or a list) which pick a table's rows and columns (the
-``report`` and ``results`` flags ``--losses``, ``--families``, ``--datasets``, ``--bits`` are their shorthand). Tuning trials and runs with tuned
-parameters (``spec.parameter_set``) belong to the configuration they were tuned in (``configuration``).
+``report`` and ``results`` flags ``--losses``, ``--families``, ``--datasets``, ``--bits`` are their shorthand).
+Tuning trials and runs with tuned parameters (``spec.parameter_set``) belong to the configuration they were tuned
+in (``configuration``).
 """
 from __future__ import annotations
 

@@ -79,15 +79,14 @@ def compared_replicates(held: dict[str, set[int]]) -> frozenset[int]:
     >>> sorted(compared_replicates({"triplet": {0, 1, 2}, "dcgh": {0, 1, 2}, "novar": {0, 1}, "hashnet": {0}}))
     [0, 1, 2]
     """
-    sets = {frozenset(s) for s in held.values() if s}
-    candidates, grown = set(sets), True
+    candidates, grown = {frozenset(s) for s in held.values() if s}, True
     while grown:  # close under intersection: the replicates two groups of rows share may be nobody's own set
         new = {a & b for a in candidates for b in candidates if a & b} - candidates
         candidates |= new
         grown = bool(new)
 
     def kept(candidate: frozenset[int]):
-        rows = sum(candidate <= set(s) for s in held.values())
+        rows = sum(candidate <= s for s in held.values())
         return rows * len(candidate), len(candidate), [-r for r in sorted(candidate)]
 
     return max(candidates, key=kept, default=frozenset())

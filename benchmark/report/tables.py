@@ -13,11 +13,11 @@ value columns) with the names used on the command line.
 A cell is the mean over replicates and, with several, ± the half-width of its 95% t-interval (a subscript in
 LaTeX). A column compares its rows on one set of replicates (``statistics.compared_replicates``: the set shared by
 the rows that keeps the most paired values): a row holding more shows its mean over that set, a row lacking one of
-them shows its own mean marked ‡ and is left out of the column's marks and tests. Per column the best mean is bold and every other loss that a paired t-test across replicates
-(Holm-corrected over the column) does not show worse than it is marked † (not shown worse). With one replicate
-nothing is tested and only the best is bold. An ablation table follows each loss with a row of its paired
-difference Δ to the reference loss, with its 95% interval, marked "n.s." when not significant. Quoted and reference rows are never marked. A
-missing cell is "–".
+them shows its own mean marked ‡ and is left out of the column's marks and tests. Per column the best mean is
+bold and every other loss that a paired t-test across replicates (Holm-corrected over the column) does not show
+worse than it is marked † (not shown worse). With one replicate nothing is tested and only the best is bold. An
+ablation table follows each loss with a row of its paired difference Δ to the reference loss, with its 95%
+interval, marked "n.s." when not significant. Quoted and reference rows are never marked. A missing cell is "–".
 """
 from __future__ import annotations
 

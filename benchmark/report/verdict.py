@@ -185,9 +185,9 @@ def verdict(context: ReportContext) -> Section | None:
     metric = context.metric
     result = decide(blocks, ranking)
     caption = (f"What the tests support about the losses' {metric_name(metric)}, computed over "
-               f"{blocks_text(blocks, metric)}{unranked_text(context.table, losses)}. Each statement is followed by the test that supports it "
-               f"(α = {ALPHA}); nothing else is claimed. Not separable: the test cannot tell the losses apart at this number "
-               "of blocks, which does not make them equal.")
+               f"{blocks_text(blocks, metric)}{unranked_text(context.table, losses)}. Each statement is followed by "
+               f"the test that supports it (α = {ALPHA}); nothing else is claimed. Not separable: the test cannot tell "
+               "the losses apart at this number of blocks, which does not make them equal.")
     statements = [f"- {markdown_text(sentence)}" for sentence in result.sentences]
     markdown = "\n".join([f"*{markdown_text(caption)}*", "", *statements]) + "\n"
     shown = decide(blocks, ranking, context.table.names)  # LaTeX: the display names, as the main table prints them
