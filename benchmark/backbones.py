@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from methods import Backbone, load_backbone, pretrain_tiny_clip
+from methods import Backbone, load_backbone, pretrain_tiny_clip, save_backbone, text_vocabulary, tiny_clip
 from methods.backbone import folder_problem
 from methods.openai_checkpoint import (BPE_FILE, CONVERTER_VERSION, OpenAICheckpointError, TorchScriptRefused,
                                        convert_openai_checkpoint, find_tokenizer, tokenizer_hash)
@@ -149,6 +149,22 @@ def _set_aside_if_damaged(folder: Path) -> None:
         set_aside(folder, f"cached {problem.split('; download')[0].split(': copy them')[0]}", "it is built again")
     elif (problem := manifest_problem(folder)):
         set_aside(folder, f"cached backbone: {problem}", "it is built again")
+
+
+#: The image side of the ``tiny`` backbone: its processor resizes every image to it.
+TINY_IMAGE_SIZE = 32
+
+
+def tiny_backbone(dataset: PairedDataset, cache_dir: Path, max_length: int, seed: int = 0) -> Path:
+    """The folder of ``run.backbone: tiny`` for ``dataset``: a randomly initialised tiny CLIP whose word-level
+    tokenizer knows every word of the set's texts, built on first use and cached under ``<cache>/backbones/``."""
+    folder = Path(cache_dir) / "backbones" / f"tiny-random-{dataset.name}-{dataset.content_hash[:12]}-{max_length}"
+    _set_aside_if_damaged(folder)
+    if not (folder / "config.json").is_file():
+        with atomic_folder(folder, marker="config.json") as tmp:
+            save_backbone(tmp, *tiny_clip("tiny", text_vocabulary(dataset.texts), TINY_IMAGE_SIZE, max_length, seed))
+            write_manifest(tmp)
+    return folder
 
 
 def synthetic_backbone(dataset: PairedDataset, split: Split, cache_dir: Path, *, seed: int = 0,

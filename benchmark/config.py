@@ -68,13 +68,40 @@ class SplitConfig:
     split_seed: int = field(default=1818, metadata=_bounds(0))
     val_fraction: float = field(default=0.1, metadata=_bounds(0, 1, low_open=True, high_open=True))
     val_max: int = field(default=1000, metadata=_bounds(1))
+    generator: Literal["pcg64", "legacy"] = "pcg64"
+
+
+#: ``run.backbone`` values that name no folder: a tiny CLIP pretrained on each synthetic set (``synthetic``), or a
+#: tiny CLIP left at its random initialisation (``tiny``: ``backbones.tiny_backbone``), which runs any dataset's
+#: whole pipeline in seconds to check it (a real set's files, loading, images, features), its numbers meaningless.
+GENERATED_BACKBONES = ("synthetic", "tiny")
+
+
+#: The selection protocols (``run.protocol``) in plain words, as captions and --dry-run state them.
+SELECTION_RULES = {
+    "honest": "the reported epoch is the one of best mean I→T and T→I mAP on a validation split held out of the "
+              "training set; the query set is evaluated once, after training",
+    "paper": "per direction the reported epoch is the one of best query-set mAP, as published code does "
+             "(optimistic: the scored set chooses the epoch)",
+    "paper-sum": "the reported epoch is the one of best query-set mAP of I→T plus T→I, as MITH's code saves its "
+                 "model (optimistic: the scored set chooses the epoch)",
+}
+
+
+@dataclass(frozen=True)
+class PresetConfig:
+    """What a configuration that reproduces a published protocol declares about it (``benchmark/configs/dchmt.yaml``
+    and the others; docs/protocols.md): its source, and the metric its tables report (``report --metric``)."""
+
+    source: str | None = None
+    metric: str = "map"
 
 
 @dataclass(frozen=True)
 class RunSettings:
     """Everything besides the grid coordinates that shapes a run's result (all of it is in ``run_id``)."""
 
-    protocol: Literal["honest", "paper"] = "honest"
+    protocol: Literal["honest", "paper", "paper-sum"] = "honest"
     mode: Literal["frozen", "finetune"] = "frozen"
     epochs: int = field(default=30, metadata=MAX_EPOCHS)
     eval_every: int = field(default=1, metadata=_bounds(1))
@@ -190,6 +217,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    preset: PresetConfig = field(default_factory=PresetConfig)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -289,6 +317,8 @@ class RunSpec:
             del content["parameter_set"]
         if self.settings.eval_every == 1:  # as every run evaluated before the key existed: those keep their ids
             del content["settings"]["eval_every"]
+        if self.settings.split.generator == "pcg64":  # likewise for the split's generator
+            del content["settings"]["split"]["generator"]
         if self.synthetic is not None:  # a new generator makes other data from the same seed: other runs
             content["synthetic_generator"] = SYNTHETIC_GENERATOR_VERSION
         digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()

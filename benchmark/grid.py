@@ -15,7 +15,7 @@ from pathlib import Path
 import losses
 
 from . import data, references
-from .config import Config, RunSpec
+from .config import GENERATED_BACKBONES, Config, RunSpec
 from .device import resolve_device
 from .errors import ConfigError
 from .plugins import load_plugins
@@ -208,7 +208,7 @@ def build_grid(config: Config) -> Grid:
         raise ConfigError("--log tensorboard needs the tensorboard package: pip install 'xmhash-bench[tensorboard]' "
                           "(or pip install tensorboard)")
     settings = config.run
-    if settings.backbone != "synthetic":
+    if settings.backbone not in GENERATED_BACKBONES:
         settings = replace(settings, backbone=str(Path(settings.backbone).expanduser().resolve()))
     config = replace(config, losses=names, run=settings)
     specs = [spec for dataset in config.datasets for replicate in range(config.replicates)

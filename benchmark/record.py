@@ -181,7 +181,8 @@ class RunRecord(_VersionedRecord):
     finished_at: str
     family: str | None = None  # the loss's family in the registry (None: a reference row or a user's loss)
     control: bool = False  # a label-free control (infonce): reports show it and never rank or test it
-    citation: dict | None = None  # the registered loss's losses.Citation as a dict (None: no published method)
+    citation: dict | None = None  # the loss's declared losses.Citation as a dict (None: no published method)
+    display_name: str | None = None  # the name the loss declares for tables and figures (None: the report's own)
     diagnostics: dict | None = None  # benchmark.diagnostics of the kept codes (None: no codes, ref:continuous)
     files: dict[str, str] = field(default_factory=dict)  # the files kept in the run's folder -> SHA-256
     schema_version: int = SCHEMA_VERSION

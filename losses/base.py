@@ -10,6 +10,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from .citation import Citation
+
 
 class LossConfigError(ValueError):
     """A loss name, parameter or value that cannot be used; the message names it and the valid choices."""
@@ -77,9 +79,13 @@ class HashingLoss(nn.Module):
     A loss with learnable parameters sets ``optimizer_settings``; the trainer calls
     :meth:`make_optimizer` and needs no special case per loss. A loss declares the range a tuner may search of
     each of its parameters in ``search_space`` (``losses.space``: ``{"margin": FloatRange(0.05, 1.0)}``); the
-    parameters it leaves out are never tuned.
+    parameters it leaves out are never tuned. A user's loss given as ``package.module:ClassName`` may declare the
+    name tables and figures print for it (``display_name``) and the published method it implements (``citation``,
+    a :class:`losses.Citation`); a registered loss declares them with ``register``.
     """
 
+    display_name: ClassVar[str | None] = None
+    citation: ClassVar[Citation | None] = None
     optimizer_settings: OptimizerSettings | None = None
     search_space: ClassVar[Mapping[str, object]] = {}  # parameter -> losses.space range; read, never mutated
     consumes: ClassVar[str] = "codes"

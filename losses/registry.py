@@ -29,6 +29,8 @@ class LossEntry:
         representative: True for the one loss that stands for its family (``--losses all``).
         control: True for a label-free control (``infonce``): reports show it beside the losses and never rank or
             test it with them.
+        display_name: the name tables and figures print for it (None: the report's own name for a loss of the
+            suite, else ``name``).
     """
 
     name: str
@@ -41,6 +43,7 @@ class LossEntry:
     representative: bool = False
     citation: Citation | None = None
     control: bool = False
+    display_name: str | None = None
 
     @property
     def is_variant(self) -> bool:
@@ -78,6 +81,7 @@ def register(
     representative: bool = False,
     description: str | None = None,
     control: bool = False,
+    display_name: str | None = None,
 ):
     """Class decorator registering a loss under ``name``; registering a name twice raises.
 
@@ -90,12 +94,10 @@ def register(
         description: one line for ``list losses``; defaults to the first line of the class docstring.
         control: the loss is a label-free control, shown beside the losses but never ranked or tested with them; a
             control is never its family's representative.
+        display_name: the name tables and figures print (``"SimReg"``); defaults to the class's ``display_name``.
     """
     _check_family(family)
-    if citation is not None:
-        if not isinstance(citation, Citation):
-            raise LossConfigError(f"loss {name!r}: citation must be a losses.Citation, got {citation!r}")
-        source = citation.short
+    _check_declared(name, citation, display_name)
     if representative:
         if family is None:
             raise LossConfigError(f"loss {name!r}: a representative loss needs a family")
@@ -109,9 +111,11 @@ def register(
         if not (isinstance(cls, type) and issubclass(cls, HashingLoss)):
             raise TypeError(f"@register({name!r}) decorates HashingLoss subclasses, got {cls!r}")
         _checked_space(name, cls)
+        _check_declared(f"{cls.__module__}.{cls.__qualname__}", cls.citation, cls.display_name)
+        cited = citation or cls.citation
         _add(LossEntry(name=name, cls=cls, description=description or _first_doc_line(cls), family=family,
-                       source=source, representative=bool(representative), citation=citation,
-                       control=bool(control)))
+                       source=cited.short if cited else source, representative=bool(representative), citation=cited,
+                       control=bool(control), display_name=display_name or cls.display_name))
         return cls
 
     return decorator
@@ -126,6 +130,25 @@ def register_variant(name: str, base: str, description: str, **fixed) -> None:
     _check_params(base, entry.cls, fixed)
     _add(LossEntry(name=name, cls=entry.cls, description=description, base=base, fixed=dict(fixed),
                    family=entry.family, source=entry.source, citation=entry.citation, control=entry.control))
+
+
+def _check_declared(label: str, citation, display_name) -> None:
+    if citation is not None and not isinstance(citation, Citation):
+        raise LossConfigError(f"loss {label!r}: citation must be a losses.Citation, got {citation!r}")
+    if display_name is not None and (not isinstance(display_name, str) or not display_name.strip()
+                                     or "\n" in display_name):
+        raise LossConfigError(f"loss {label!r}: display_name must be one line of text, got {display_name!r}")
+
+
+def declared(spec: str) -> tuple[str | None, Citation | None]:
+    """The display name and citation a loss (name, variant or ``package.module:ClassName``) declares: with
+    ``register``, else as its class's ``display_name`` and ``citation``; None for what it leaves out."""
+    if ":" in spec:
+        cls = _load_user_class(spec)
+        _check_declared(spec, cls.citation, cls.display_name)
+        return cls.display_name, cls.citation
+    entry = _entry(spec)
+    return entry.display_name, entry.citation
 
 
 def unregister(name: str) -> None:
@@ -175,7 +198,8 @@ def _entry(name: str) -> LossEntry:
         raise LossConfigError(
             f"unknown loss {name!r}"
             + (f" (did you mean {hint[0]!r}?)" if hint else "")
-            + f"; available: {', '.join(available())}; or give a user's loss as 'package.module:ClassName'"
+            + f"; available: {', '.join(available())}; a loss registered in your own module needs that module "
+            "imported (--plugins package.module), or give it as 'package.module:ClassName'"
         )
     return _REGISTRY[name]
 

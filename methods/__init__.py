@@ -12,7 +12,7 @@ import importlib
 
 _EXPORTS = {
     "TINY_CONFIGS": "backbone", "Backbone": "backbone", "folder_hash": "backbone", "load_backbone": "backbone",
-    "save_backbone": "backbone", "tiny_clip": "backbone",
+    "save_backbone": "backbone", "text_vocabulary": "backbone", "tiny_clip": "backbone",
     "DualEncoder": "encoder", "HashHead": "encoder", "SeededDropout": "encoder",
     "encode_features": "feature_extraction",
     "warmup_cosine": "optim",

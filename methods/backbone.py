@@ -189,6 +189,12 @@ def tiny_clip(name: str, vocabulary: list[str], image_size: int, max_length: int
     return model, tokenizer, processor
 
 
+def text_vocabulary(texts: list[str]) -> list[str]:
+    """The special tokens, then every lower-cased whitespace-separated word of ``texts``, sorted: the vocabulary of
+    a word-level tokenizer (``word_level_tokenizer``) that knows each word of ``texts``."""
+    return [*SPECIAL_TOKENS.values(), *sorted({word for text in texts for word in text.lower().split()})]
+
+
 def save_backbone(folder: Path, model, tokenizer, processor) -> Path:
     """``save_pretrained`` all three into ``folder``."""
     for part in (model, tokenizer, processor):

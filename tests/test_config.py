@@ -25,7 +25,7 @@ def test_layers_apply_in_order(tmp_path):
     config = load_config(str(path), {"run": {"epochs": 7}, "loss_params": {"dcgh": {"alpha": 1.0}}})
     assert (config.run.epochs, config.run.batch_size) == (7, 64)
     assert config.loss_params == {"dcgh": {"gamma": 0.5, "alpha": 1.0}}
-    assert load_config("paper").run.mode == "finetune" and load_config("paper").replicates == 5
+    assert load_config("real").run.mode == "finetune" and load_config("real").replicates == 5
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -39,7 +39,8 @@ def test_layers_apply_in_order(tmp_path):
     ({"replicates": True}, "'replicates' in the command line must be an integer >= 1, got True"),
     ({"seeds": [0, 1]}, "unknown key 'seeds' in the command line; did you mean 'replicates'?"),
     ({"vary": {"real": ["data"]}}, "'vary.real' in the command line must be one of split, init, got 'data'"),
-    ({"run": {"protocol": "best"}}, "'run.protocol' in the command line must be one of honest, paper, got 'best'"),
+    ({"run": {"protocol": "best"}},
+     "'run.protocol' in the command line must be one of honest, paper, paper-sum, got 'best'"),
     ({"run": {"split": {"val_fraction": 1.5}}}, "'run.split.val_fraction' in the command line must be > 0 and < 1"),
     ({"execution": {"device": "gpu"}}, "'execution.device' in the command line must match"),
     ({"execution": {"workers": 0}}, "'execution.workers' in the command line must be an integer >= 1"),
@@ -119,7 +120,7 @@ def test_a_run_id_changes_with_what_shapes_the_run_only():
 
 
 def test_a_run_spec_round_trips_through_its_dict():
-    for spec in build_grid(load_config("paper", {"run": {"backbone": "/clip"}, "bits": [16]})).specs[:3]:
+    for spec in build_grid(load_config("real", {"run": {"backbone": "/clip"}, "bits": [16]})).specs[:3]:
         again = RunSpec.from_dict(spec.to_dict(), "the test")
         assert again == spec and again.run_id == spec.run_id
     spec = build_grid(load_config("default")).specs[0]

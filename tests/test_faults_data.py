@@ -77,6 +77,25 @@ def test_a_corrupt_image_stops_the_grid_in_one_line_naming_it_and_the_flag(tmp_p
             in capsys.readouterr().out)
 
 
+def test_the_tiny_backbone_runs_a_real_sets_whole_pipeline_without_a_clip_folder(tmp_path, real_set):
+    """--backbone tiny: a random tiny CLIP built for the set's own words, so that a real set's files, images and
+    features are checked end to end without any pretrained weights (docs/usage.md, smoke test)."""
+    from benchmark.store import RunStore
+
+    root, _ = real_set
+    args = ["run", "--datasets", "mirflickr25k", "--data-root", str(root.parent), "--backbone", "tiny", "--losses",
+            "dcgh", "--bits", "16", "--replicates", "1", "--workers", "1", "--set", "references=false", "--set",
+            "run.split.query_size=1", "--set", "run.split.train_size=3", "--set", "run.epochs=1", "--set",
+            "search.enabled=false", "--drop-missing-images", "--results", str(tmp_path / "results"), "--quiet"]
+    assert cli.main(args) == 0
+    (record,) = RunStore(tmp_path / "results").contents().records
+    assert record.spec.settings.backbone == "tiny" and record.data["n_query"] == 1
+    folder = Path(record.data["backbone"])
+    assert folder.name.startswith("tiny-random-mirflickr25k-") and (folder / "config.json").is_file()
+    vocabulary = json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"]
+    assert {"dog", "sky", "[UNK]"} <= set(vocabulary)  # the set's own words, so that texts are not all unknown
+
+
 def test_corrupt_images_are_dropped_and_counted_with_the_flag(real_set, clip_folder, tmp_path):
     root, paths = real_set
     dataset = data.load("mirflickr25k", root=root, missing_images="drop")

@@ -95,7 +95,7 @@ def test_hostile_names_are_escaped_in_every_table_and_figure(tmp_path):
     texts = sorted((out / "tables").glob("*.tex"))
     assert {p.name for p in texts} >= {"main_map.tex", "ranks_map.tex", "verdict.tex", "diagnostics_synth-coco_16.tex"}
     for path in texts:
-        latex = path.read_text()
+        latex = path.read_text().replace(r" \\ ", " ")  # a long row label wraps onto lines of a nested tabular
         assert r"\textbf{x}" not in latex and "$x^2$" not in latex and r"\oops" not in latex, path.name
         assert r"evil \& \% \# \_ \{ \} \textbackslash{}textbf\{x\} \textbar{} \$x\^{}2\$" in latex, path.name
     main = (out / "tables" / "main_map.tex").read_text()
@@ -105,9 +105,8 @@ def test_hostile_names_are_escaped_in_every_table_and_figure(tmp_path):
         assert not table_shapes_hold(text), (path.name, table_shapes_hold(text))
         assert "$x^2$" not in text, path.name  # GitHub would set it as math
     assert r"evil & % # \_ { } \\textbf{x} \| \$x^2\$ \~ ^ \$\\oops\$" in (out / "tables" / "main_map.md").read_text()
-    if shutil.which("pdflatex"):
-        from tests.test_report_layout import compile_latex
-        compile_latex(out / "tables", [p.name for p in texts])
+    from tests.test_report_layout import assert_fits_a_paper
+    assert_fits_a_paper(out / "tables")  # long, hostile names wrap instead of widening a table
 
 
 def test_an_interrupted_report_leaves_the_previous_one_and_foreign_files_intact(tmp_path, monkeypatch):

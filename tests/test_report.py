@@ -102,7 +102,13 @@ def test_best_is_bold_and_only_tested_ties_are_marked(tmp_path, grid_config):
     marks = {r["loss"]: r["mark"] for r in table if (r["direction"], r["bits"]) == ("i2t", "16")}
     assert marks == {"pairwise": "best", "triplet": "not shown worse", "dcgh": "", "proxy": "not shown worse"}
     index = (out / "README.md").read_text()
-    assert "over 3 replicates (each draws anew: data, backbone, init)" in index
+    assert ("over 3 replicates (each draws anew: data, backbone, init; per cell, not adjusted for the comparisons "
+            "the marks make)") in index
+    caption = index.split("*Cross-modal retrieval: ", 1)[1].split("*\n", 1)[0]  # how the numbers were made
+    assert ("backbone: a small CLIP pretrained per synthetic set, frozen, a tanh hash head per modality trained; "
+            "30 epochs, batch 128") in caption, caption
+    assert ("the reported epoch is the one of best mean I→T and T→I mAP on a validation split held out of the "
+            "training set; the query set is evaluated once, after training") in caption and "honest" not in caption
     assert "two-sided paired t-test over replicates, Holm-corrected" in index
 
 
@@ -390,3 +396,32 @@ def test_the_results_command_lists_runs_with_their_differing_settings(tmp_path, 
                              "run.protocol"}  # only the settings that differ
     paper = cli("results", "--results", results, "--where", "protocol=paper")
     assert paper.returncode == 0 and "0.6000" in paper.stdout and "0.3000" not in paper.stdout
+
+
+def test_the_results_command_prints_a_setting_some_runs_lack_as_the_runs_give_it(tmp_path, cli):
+    """synthetic.size is 500 for one run and unset for the other: 500, not 500.0000, and the mAPs with 4 decimals."""
+    results = tmp_path / "results"
+    base = {"losses": ["dcgh"], "datasets": ["synth-coco"], "bits": [16], "replicates": 1, "references": False}
+    write_record(results, load_config("default", base), "dcgh", "synth-coco", 16, 0, 0.3)
+    write_record(results, load_config("default", {**base, "synthetic": {"size": 500}}), "dcgh", "synth-coco", 16, 0,
+                 0.25)
+    for flags in ([], ["--csv"]):
+        listed = cli("results", "--results", results, *flags)
+        assert listed.returncode == 0, listed.stderr
+        assert "500" in listed.stdout and "500.0" not in listed.stdout and "0.2500" in listed.stdout, listed.stdout
+
+
+def test_captions_state_the_split_sizes_per_dataset_and_once_when_they_agree(tmp_path):
+    from benchmark.report.captions import split_text
+
+    config = load_config("default", {"losses": ["dcgh"], "datasets": ["synth-coco", "synth-nuswide"], "bits": [16],
+                                     "replicates": 1, "references": False})
+    coco = write_record(tmp_path, config, "dcgh", "synth-coco", 16, 0, 0.5)
+    nus = write_record(tmp_path, config, "dcgh", "synth-nuswide", 16, 0, 0.5)
+    sizes = {"n_query": 500, "n_retrieval": 4500, "n_train": 2500, "n_val_query": 250}
+    coco, nus = dataclasses.replace(coco, data=sizes), dataclasses.replace(nus, data={**sizes, "n_query": 600, "n_retrieval": 4400})
+    assert split_text([coco]) == "query/retrieval/training items: 500/4,500/2,500 (250 held out for validation)"
+    assert split_text([coco, dataclasses.replace(nus, data=sizes)]) == split_text([coco])
+    assert split_text([coco, nus]) == ("query/retrieval/training items: NUS-WIDE (synthetic) 600/4,400/2,500 (250 "
+                                       "held out for validation); MS-COCO (synthetic) 500/4,500/2,500 (250 held out "
+                                       "for validation)")  # in the papers' order

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from benchmark.metrics import evaluate
+from benchmark.report import build_report
 from benchmark.record import RunRecord
 from benchmark.report.figures import mean_curve
 from tests.fake_records import make_record
@@ -141,7 +142,7 @@ def test_a_loss_with_fewer_replicates_than_the_rest_is_marked_and_left_out_of_ma
     context.table = table
     losses, blocks, _ = ranked_losses(context)  # with hashnet, 1 block of 5 losses; without the two, 3 of 3
     assert set(losses) == {"triplet", "pairwise", "center"} and len(blocks.blocks) == 3
-    assert "hashnet" in unranked_text(table, losses) and "dcgh-novar" in unranked_text(table, losses)
+    assert unranked_text(table, losses).endswith(": HashNet, DCGH w/o var")  # display names, as every caption
 
 
 def test_ranking_keeps_a_loss_that_lacks_few_blocks_and_drops_one_that_lacks_most():
@@ -167,3 +168,40 @@ def test_every_registered_loss_has_a_display_name():
 
     unnamed = [entry.name for entry in losses.entries() if loss_name(entry.name) == entry.name]
     assert unnamed == []
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_one_display_name_reaches_every_latex_table_and_every_figure(tmp_path, monkeypatch):
+    """Renaming triplet's display name in names.yaml renames it in every LaTeX table and in every figure that labels
+    losses (ranks, critical differences, diagnostics, t-SNE and histograms printed the command-line name)."""
+    import matplotlib.text
+
+    from benchmark.report import diagnostic_sections, figures, tidy_data
+    from tests.test_faults_report import write_results
+
+    names = tidy_data._names()
+    renamed = {**names, "losses": {**names["losses"], "triplet": "Trip Renamed"}}
+    monkeypatch.setattr(tidy_data, "_names", lambda: renamed)
+    seen: dict[str, set[str]] = {}
+
+    def recording(save):
+        def save_figure(fig, out, stem):
+            seen[stem] = {text.get_text() for text in fig.findobj(matplotlib.text.Text)}
+            return save(fig, out, stem)
+        return save_figure
+
+    for module in (figures, diagnostic_sections):
+        monkeypatch.setattr(module, "save_figure", recording(module.save_figure))
+    write_results(tmp_path / "results", loss="pairwise")
+    build_report(tmp_path / "results", tmp_path / "out")
+    assert {"critical_difference_map", "pr_16", "precision_at_n_16", "training_synth-coco_16",
+            "distances_synth-coco_16", "embedding_synth-coco"} <= set(seen), sorted(seen)
+    for stem, texts in seen.items():
+        if stem.startswith("centroids"):  # one loss's heatmap: dcgh's
+            continue
+        assert any("Trip Renamed" in text for text in texts), (stem, texts)
+        assert not any("triplet" in text for text in texts), (stem, texts)
+    tables = sorted((tmp_path / "out" / "tables").glob("*.tex"))
+    assert {p.name for p in tables} >= {"main_map.tex", "ranks_map.tex", "verdict.tex", "diagnostics_synth-coco_16.tex"}
+    for path in tables:
+        assert "Trip Renamed" in path.read_text(), path.name

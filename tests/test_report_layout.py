@@ -14,6 +14,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmark.config import load_ablation, load_config
@@ -80,6 +81,20 @@ def compile_latex(folder: Path, tables: list[str]) -> str:
     return document.with_suffix(".log").read_text(errors="replace")
 
 
+def assert_fits_a_paper(folder: Path, tables: list[str] | None = None) -> None:
+    """Every ``.tex`` in ``folder`` (or ``tables``) is ASCII, which pdflatex reads whatever its input encoding, and,
+    where pdflatex exists, compiles in ``compile_latex``'s two-column paper with no overfull box and no float
+    larger than the page."""
+    tables = tables or sorted(p.name for p in folder.glob("*.tex"))
+    for name in tables:
+        text = (folder / name).read_text()
+        assert text.isascii(), (name, sorted({c for c in text if not c.isascii()}))
+    if shutil.which("pdflatex"):
+        log = compile_latex(folder, tables)
+        for problem in ("Overfull \\hbox", "Float too large", "Overfull \\vbox"):
+            assert problem not in log, (problem, log[log.index(problem) - 2000:log.index(problem) + 500])
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None,
                     reason="pdflatex is not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
 def test_a_full_main_table_and_the_ablation_fit_a_two_column_paper(tmp_path):
@@ -100,9 +115,8 @@ def test_a_full_main_table_and_the_ablation_fit_a_two_column_paper(tmp_path):
     assert latex.count("\\begin{tabular}") == 1
     assert "\\multirow{23}{*}{I$\\rightarrow$T}" in latex  # 17 losses, 2 quoted, 4 reference rows
     assert "\\multirow{22}{*}{T$\\rightarrow$I}" in latex  # DCHMT is quoted for I->T only
-    log = compile_latex(out / "tables", ["main_map.tex", ablation.tables[0].name])
-    assert "Overfull \\hbox" not in log and "Float too large" not in log, log[-3000:]
-    assert "Citation" not in log  # \cite{jiang2017dcmh} resolved
+    assert_fits_a_paper(out / "tables", ["main_map.tex", ablation.tables[0].name])
+    assert "Citation" not in compile_latex(out / "tables", ["main_map.tex"])  # \cite{jiang2017dcmh} resolved
 
 
 def test_column_groups_follow_the_papers_and_are_split_to_stay_readable(tmp_path):
@@ -293,3 +307,15 @@ def test_training_curves_with_eval_every_plot_the_evaluated_epochs(tmp_path, mon
     curves = [line for line in bottom.get_lines() if line.get_label().startswith("Validation")]
     assert [list(line.get_xdata()) for line in curves] == [[2, 3], [2, 3]]
     plt.close(drawn[0])
+
+
+def test_a_difference_that_rounds_to_zero_prints_as_zero_and_a_negative_one_with_a_minus_sign():
+    from benchmark.report.latex import frame_latex, number_text
+    from benchmark.report.tables import _render
+
+    assert [number_text(v, 3, sign=True) for v in (-0.0004, 0.0004, 0.021, -0.004)] == [
+        "0.000", "0.000", "+0.021", "-0.004"]
+    assert [_render("latex", v, 3, sign=True) for v in (-0.0004, 0.021, -0.004)] == ["0.000", "+.021", "$-$.004"]
+    assert _render("markdown", -0.0004, 3, sign=True) == "0.000"
+    latex = frame_latex(pd.DataFrame({"Δ": ["-0.004 ± 0.002 n.s.", "–"]}, index=["a", "b"]), "c", "tab:x")
+    assert "$-$0.004$_{\\pm.002}$ n.s. \\\\" in latex and "b & -- \\\\" in latex and latex.isascii()  # a dash is no minus

@@ -130,7 +130,7 @@ def test_dry_run_prints_the_resolved_config_and_runs_nothing(tiny, cli):
     (["--datasets", "coco"], "error: dataset(s) coco need a pretrained CLIP folder: give --backbone PATH"),
     (["--shard", "2/2"], "error: --shard 2/2: I must be in 0..N-1"),
     (["--backbone", "/nonexistent/clip"], "error: backbone folder /nonexistent/clip has no config.json"),
-    (["--config", "nope"], "error: unknown config 'nope'; packaged configs: default, paper"),
+    (["--config", "nope"], "error: unknown config 'nope'; packaged configs: dchmt, default, mith, real, twdh"),
     (["--bits", "16,x"], "argument --bits: expected comma-separated integers"),
     (["--protocol", "best"], "argument --protocol: invalid choice"),
 ])
@@ -228,6 +228,11 @@ def test_runs_keep_their_codes_and_export_and_diagnose_read_them(tiny_grid, tiny
             assert np.array_equal(arrays[name], values), (fmt, name)
     ambiguous = cli("export", "--run", "synth", "--results", results)
     assert ambiguous.returncode == 2 and "must name one finished run" in ambiguous.stderr
+    found = sorted(p.name for p in (results / "runs").glob("synth*") if (p / "record.json").is_file())
+    listed = [f"{run} ({RunStore(results).read_record(run).spec.label})" for run in found]
+    assert f"({len(found)} match, give more of the id: {'; '.join(listed)})" in ambiguous.stderr  # every match named
+    exported = cli("export", "--run", run_id, "--results", results)  # no --out: into the results folder
+    assert exported.returncode == 0 and (results / "exports" / f"{run_id}.mat").is_file(), exported.stderr
     diagnosed = cli("diagnose", "--results", tiny_grid_copy)  # it writes the records again
     assert diagnosed.returncode == 0 and "recomputed the diagnostics of 2 runs" in diagnosed.stdout
 
@@ -237,12 +242,20 @@ import losses
 from losses import HashingLoss, LossOutput
 
 
-@losses.register("plugin-align")
+@losses.register("plugin-align", display_name="Align (ours)")
 class PluginAlign(HashingLoss):
     """Pulls each image code toward its text code."""
 
     def forward(self, img, txt, labels):
         return LossOutput.from_terms({"align": (img - txt).pow(2).mean()})
+
+
+class Unregistered(PluginAlign):
+    """The same, named by its class (no registration), declaring its name and citation."""
+
+    display_name = "Align 2 & co"
+    citation = losses.Citation(method="AL2", title="Aligning Codes", authors=("Ann Smith", "Bo Li"), venue="CVPR",
+                               year=2031, key="smith2031align", bibtex="@inproceedings{smith2031align, title={A}}")
 '''
 
 
@@ -259,23 +272,58 @@ def plugin_on_path(tmp_path, monkeypatch):
 
 def test_plugins_register_losses_for_the_grid_and_its_workers(tiny, cli, plugin_on_path):
     config, results = tiny
+    unknown = cli("run", "--config", config, "--dry-run", "--losses", "plugin-align")  # its module not imported yet
+    assert unknown.returncode == 2 and "needs that module imported (--plugins package.module)" in unknown.stderr
     listed = cli("list", "losses", "--plugins", plugin_on_path)
     assert listed.returncode == 0 and "plugin-align" in listed.stdout
     result = cli("run", "--config", config, "--results", results, "--quiet", "--plugins", plugin_on_path, "--losses",
-                 "plugin-align", "--workers", "2")
+                 f"plugin-align,{plugin_on_path}:Unregistered", "--workers", "2")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 of 1 runs done" in result.stdout
+    assert "2 of 2 runs done" in result.stdout
+    records = {r.spec.loss: r for r in RunStore(results).contents().records}
+    assert records["plugin-align"].display_name == "Align (ours)" and records["plugin-align"].citation is None
+    assert records["myplugin:Unregistered"].display_name == "Align 2 & co"
+    assert records["myplugin:Unregistered"].citation["key"] == "smith2031align"
+    from benchmark.report import build_report
+
+    build_report(results, results.parent / "report", formats=["latex"])  # never imports the losses
+    latex = (results.parent / "report" / "tables" / "main_map.tex").read_text()
+    assert "& Align (ours) &" in latex and "& Align 2 \\& co &" in latex and "myplugin" not in latex
+    assert "AL2: Aligning Codes (Smith \\& Li, CVPR 2031)" in latex
+    assert "smith2031align" in (results.parent / "report" / "references.bib").read_text()
     missing = cli("run", "--config", config, "--dry-run", "--plugins", "nowhere.plugin")
     assert missing.returncode == 2 and "cannot import plugin module 'nowhere.plugin'" in missing.stderr
 
 
 def test_dry_run_warns_about_a_missing_backbone_folder_and_dataset_files(tmp_path, cli):
-    result = cli("run", "--config", "paper", "--backbone", tmp_path / "clip", "--data-root", tmp_path / "data",
+    result = cli("run", "--config", "real", "--backbone", tmp_path / "clip", "--data-root", tmp_path / "data",
                  "--dry-run", "--results", tmp_path / "results")
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stdout.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 4 and "has no config.json" in warnings[0]
     assert f"coco: {tmp_path / 'data' / 'coco'} lacks index.mat, label.mat, caption.mat" in result.stdout
+
+
+@pytest.mark.parametrize("preset, sizes, seed, metric, rule", [
+    ("dchmt", {"mirflickr25k": (5120, 10240), "nuswide": (5120, 10240), "coco": (5120, 10240)}, 1814, "map",
+     "per direction the reported epoch is the one of best query-set mAP"),
+    ("mith", {"mirflickr25k": (2000, 10000), "nuswide": (2100, 10500), "coco": (5000, 10000)}, 1, "map",
+     "the reported epoch is the one of best query-set mAP of I→T plus T→I"),
+    ("twdh", {"mirflickr25k": (5000, 10000), "nuswide": (5000, 10000), "coco": (5000, 10000)}, 1814, "map@5000",
+     "per direction the reported epoch is the one of best query-set mAP")])
+def test_a_dry_run_of_a_published_protocol_prints_its_split_metric_and_selection(tmp_path, cli, preset, sizes, seed,
+                                                                                 metric, rule):
+    result = cli("run", "--config", preset, "--backbone", tmp_path / "clip", "--data-root", tmp_path / "data",
+                 "--dry-run", "--results", tmp_path / "results")
+    assert result.returncode == 0, result.stderr
+    for dataset, (query, train) in sizes.items():
+        assert (f"  {dataset}: query {query}, train {train} (numpy's legacy generator, seed {seed}, as published "
+                "code draws it)") in result.stdout
+    assert f"  metric: {metric} (report --metric {metric})" in result.stdout and f"  selection: {rule}" in result.stdout
+    honest = cli("run", "--config", preset, "--protocol", "honest", "--backbone", tmp_path / "clip", "--data-root",
+                 tmp_path / "data", "--dry-run", "--results", tmp_path / "results")
+    assert "  selection: the reported epoch is the one of best mean I→T and T→I mAP on a validation split" in \
+        honest.stdout  # the honest counterpart: same data and metric, the epoch chosen on validation
 
 
 def test_a_redirected_log_gets_plain_lines_not_progress_bars(tiny_grid):

@@ -220,3 +220,5 @@ def test_the_report_shows_each_losss_selected_setting_and_every_trials_score(sea
     assert "Optimizer search" in index and "16 of 16 runs of the grid have records" in index  # trials count as runs
     main = (tmp_path / "report" / "tables" / "main_map.md").read_text()
     assert "random codes" in main and "| pairwise |" in main  # the reference rows sit in the searched table
+    from tests.test_report_layout import assert_fits_a_paper
+    assert_fits_a_paper(tmp_path / "report" / "tables")

@@ -81,3 +81,41 @@ def test_a_damaged_split_file_is_set_aside_and_re_created(dataset, tmp_path, cap
 def test_sizes_that_do_not_fit_are_refused(dataset, tmp_path, query, train):
     with pytest.raises(DataError, match="synth-nuswide"):
         load_or_create_split(dataset, SplitSettings(query_size=query, train_size=train), tmp_path)
+
+
+def test_the_legacy_generator_gives_the_published_splits_of_dchmt_twdh_and_mith():
+    """The items the authors' own split functions chose on N items (tests/golden/splits/published.json: DCHMT and
+    TwDH with seed 1814, MITH with seed 1), reproduced by ``generator: legacy``; the default draws another one."""
+    import json
+    from pathlib import Path
+
+    golden = json.loads((Path(__file__).parent / "golden" / "splits" / "published.json").read_text())
+    assert len(golden["cases"]) == 4
+    for case in golden["cases"]:
+        settings = SplitSettings(query_size=case["query_num"], train_size=case["train_num"], split_seed=case["seed"],
+                                 generator="legacy")
+        parts = splits_module.make_split(case["n_items"], settings)
+        assert parts["query"].tolist() == case["query"], case["function"]
+        assert parts["train"].tolist() == case["train"], case["function"]
+        if "retrieval" in case:
+            assert parts["retrieval"].tolist() == case["retrieval"], case["function"]
+        ours = splits_module.make_split(case["n_items"], SplitSettings(
+            query_size=case["query_num"], train_size=case["train_num"], split_seed=case["seed"]))
+        assert ours["query"].tolist() != case["query"]
+
+
+def test_the_default_generator_keeps_the_split_files_and_run_ids_made_before_it_could_be_chosen():
+    from benchmark.config import load_config
+    from benchmark.grid import build_grid
+
+    assert "generator" not in SplitSettings(query_size=5, train_size=10).stored()
+    # the key and the run id that the code before the generator existed gave (commit 1832b41)
+    assert SplitSettings(query_size=5, train_size=10).key == ("1d03f2d94bbd14f4d804dedcbd7a6e79526abfaaf806d312"
+                                                              "17a1f81057a372e1")
+    assert SplitSettings(query_size=5, train_size=10).key != SplitSettings(5, 10, generator="legacy").key
+    plain = build_grid(load_config("default", {"losses": ["dcgh"], "datasets": ["synth-coco"], "bits": [16],
+                                               "replicates": 1, "references": False})).specs[0]
+    legacy = build_grid(load_config("default", {"losses": ["dcgh"], "datasets": ["synth-coco"], "bits": [16],
+                                                "replicates": 1, "references": False,
+                                                "run": {"split": {"generator": "legacy"}}})).specs[0]
+    assert plain.run_id == "synth-coco-16b-dcgh-r0-26e89a9175" and legacy.run_id != plain.run_id

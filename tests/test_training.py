@@ -288,9 +288,8 @@ def test_final_metrics_are_those_of_the_selected_state(setup, monkeypatch, mode)
     assert outcome.codes_sha256 == {name: codes_sha256(codes) for name, codes in again.codes.items()}
 
 
-def test_paper_selection_per_direction_is_what_the_record_says(setup, monkeypatch):
-    ds, split, _, _ = setup
-    trainer = trainer_of(setup, loss="proxy", protocol="paper", epochs=4, optimizer={"head_lr": 5e-3})
+def snapshots_by_epoch(trainer, monkeypatch) -> dict[int, dict]:
+    """The trainable state at each epoch's evaluation, filled in as ``trainer`` fits."""
     snapshots: dict[int, dict] = {}
     original = trainer.evaluate
 
@@ -300,6 +299,13 @@ def test_paper_selection_per_direction_is_what_the_record_says(setup, monkeypatc
         return original(stage, set_name, *args, **kwargs)
 
     monkeypatch.setattr(trainer, "evaluate", keep_states)
+    return snapshots
+
+
+def test_paper_selection_per_direction_is_what_the_record_says(setup, monkeypatch):
+    ds, split, _, _ = setup
+    trainer = trainer_of(setup, loss="proxy", protocol="paper", epochs=4, optimizer={"head_lr": 5e-3})
+    snapshots = snapshots_by_epoch(trainer, monkeypatch)
     history, outcome = trainer.fit()
     assert len(trainer.evaluations) == 4 * len(DIRECTIONS)  # the query set after every epoch
     selection = outcome.selection
@@ -312,6 +318,26 @@ def test_paper_selection_per_direction_is_what_the_record_says(setup, monkeypatc
         trainer.restore(snapshots[epoch])
         again = trainer.evaluate("re-score", "query", split.query, split.retrieval, (direction,), full=True)
         assert again.results[direction] == outcome.results[direction]
+
+
+def test_the_paper_sum_selection_keeps_one_epoch_the_best_sum_of_both_directions(setup, monkeypatch):
+    """MITH's rule: one epoch for every direction, the first of the best query-set I->T + T->I; its metrics, codes and
+    state are that epoch's."""
+    ds, split, _, _ = setup
+    trainer = trainer_of(setup, loss="proxy", protocol="paper-sum", epochs=4, optimizer={"head_lr": 5e-3})
+    snapshots = snapshots_by_epoch(trainer, monkeypatch)
+    history, outcome = trainer.fit()
+    assert len(trainer.evaluations) == 4 * len(DIRECTIONS)
+    sums = [h.query_map["i2t"] + h.query_map["t2i"] for h in history]
+    best = sums.index(max(sums)) + 1
+    selection = outcome.selection
+    assert (selection.protocol, selection.source, selection.score) == ("paper-sum", "query", max(sums))
+    assert selection.epochs == {d: best for d in DIRECTIONS}
+    assert {selection.selected_state_sha256[d] for d in DIRECTIONS} == {state_sha256(snapshots[best])}
+    trainer.restore(snapshots[best])
+    again = trainer.evaluate("re-score", "query", split.query, split.retrieval, DIRECTIONS, full=True)
+    assert again.results == outcome.results
+    assert outcome.codes_sha256 == {d: {name: codes_sha256(c) for name, c in again.codes.items()} for d in DIRECTIONS}
 
 
 # ------------------------------------------------------------------------------------------- failures

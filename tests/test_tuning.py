@@ -187,6 +187,7 @@ def test_runs_of_their_own_parameters_keep_their_ids():
     content = spec.to_dict()
     del content["parameter_set"]  # the spec as it was before parameter sets (and run.eval_every) existed
     del content["settings"]["eval_every"]
+    del content["settings"]["split"]["generator"]  # and run.split.generator
     content["synthetic_generator"] = SYNTHETIC_GENERATOR_VERSION
     assert spec.run_id.endswith(hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10])
     tuned = replace(spec, parameter_set=ParameterSet(name="tuned", defaults={"run.optimizer.head_lr": 0.001}))
@@ -236,7 +237,7 @@ def test_the_best_parameters_are_written_and_the_tuned_runs_use_them(tuned):
 
 def test_the_report_sets_default_and_tuned_side_by_side_with_the_budget(tuned):
     results = tuned[0]
-    report = build_report(results, results.parent / "report", ["csv", "markdown"])
+    report = build_report(results, results.parent / "report", ["csv", "markdown", "latex"])
     index = report.index.read_text()
     assert "## Default and tuned parameters" in index and "the best of 3 trials × 2 epochs" in index
     assert "## Sensitivity to the tuned parameters" in index
@@ -256,6 +257,8 @@ def test_the_report_sets_default_and_tuned_side_by_side_with_the_budget(tuned):
         assert row["delta"] == pytest.approx(np.mean(differences), abs=1e-6)
         assert row["delta_ci"] == pytest.approx(stats.t.ppf(0.975, 1) * np.std(differences, ddof=1) / math.sqrt(2),
                                                 abs=1e-6)
+    from tests.test_report_layout import assert_fits_a_paper
+    assert_fits_a_paper(results.parent / "report" / "tables")  # 10 columns: split over tabulars that fit the page
 
 
 def test_run_params_names_what_is_missing(folder, cli, tmp_path):

@@ -74,8 +74,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> N
                         help="honest: epoch chosen on validation; paper: best query epoch per direction (optimistic)")
     parser.add_argument("--mode", choices=choices(RunSettings, "mode"),
                         help="frozen: heads on cached CLIP features; finetune: backbone and heads end to end")
-    parser.add_argument("--backbone", help="a CLIP folder written by save_pretrained, an OpenAI checkpoint .pt, or "
-                        "'synthetic'")
+    parser.add_argument("--backbone", help="a CLIP folder written by save_pretrained, an OpenAI checkpoint .pt, "
+                        "'synthetic', or 'tiny' (a random tiny CLIP: checks a dataset's whole pipeline in seconds, "
+                        "its numbers meaningless)")
     parser.add_argument("--data-root", help="folder holding one folder per real dataset")
     parser.add_argument("--image-root", help="re-root image paths of real datasets that no longer exist")
     parser.add_argument("--drop-missing-images", action="store_true", default=None,

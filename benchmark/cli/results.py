@@ -41,6 +41,6 @@ def handle(args: argparse.Namespace) -> int:
         print(table.to_csv(index=False, float_format="%.4f"), end="")
         return 0
     with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_colwidth", 60):
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}") if len(table) else
+        print(table.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4f}") if len(table) else
               f"no runs in {args.results}")
     return 0

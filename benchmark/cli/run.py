@@ -14,7 +14,9 @@ EXAMPLES = """examples:
   python -m benchmark run --losses dcgh,dcgh-novar --bits 64 --replicates 5
   python -m benchmark run --set run.optimizer.head_lr=3e-4 --set loss_params.dcgh.gamma=0.5
   python -m benchmark run --losses mypkg.losses:MyLoss,dcgh --datasets synth-coco
-  python -m benchmark run --config paper --backbone ~/clip-vit-base-patch32 --data-root /datasets
+  python -m benchmark run --config real --backbone ~/clip-vit-base-patch32 --data-root /datasets
+  python -m benchmark run --datasets mirflickr25k --data-root /datasets --backbone tiny --losses dcgh \
+      --bits 16 --replicates 1 --set run.epochs=1 --set search.enabled=false --results /tmp/smoke  # a smoke test
   python -m benchmark run --losses all --dry-run             # the resolved config and each run's status
   python -m benchmark run --losses all --shard 0/4           # this process's quarter of the grid
   sbatch --array=0-7 job.sh                                  # job.sh: python -m benchmark run ... (shards itself)

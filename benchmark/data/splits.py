@@ -5,6 +5,12 @@ One seeded permutation: query = its first Q items, train = the next T, retrieval
 query (in permutation order). The validation split is carved from the train set: its first
 ``min(val_max, round(val_fraction * T))`` items are validation queries and the rest of the train set is
 their database.
+
+The permutation is numpy's ``default_rng(seed)`` (``generator: pcg64``), or with ``generator: legacy`` numpy's
+global legacy generator as published code seeds it (``np.random.seed(seed)`` then ``np.random.permutation(n)``;
+drawn from a ``RandomState`` of that seed, which gives the same permutation without touching the global state).
+The slicing is that of DCHMT's ``split_data`` (kalenforn/DCHMT ``dataset/dataloader.py``), so ``legacy`` with seed
+1814 gives DCHMT's and TwDH's query, train and retrieval items, and with seed 1 MITH's, of the same files.
 """
 from __future__ import annotations
 
@@ -29,10 +35,19 @@ class SplitSettings:
     split_seed: int = 1818
     val_fraction: float = 0.1
     val_max: int = 1000
+    generator: str = "pcg64"
+
+    def stored(self) -> dict:
+        """The settings as split files and hashes keep them: the default generator left out, as before it could
+        be chosen, so that every split made then keeps its file."""
+        stored = asdict(self)
+        if stored["generator"] == "pcg64":
+            del stored["generator"]
+        return stored
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(self.stored(), sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -83,7 +98,10 @@ def make_split(n_items: int, settings: SplitSettings, name: str = "dataset") -> 
         raise DataError(problem)
     q, t = settings.query_size, settings.train_size
     n_val = min(settings.val_max, max(1, round(settings.val_fraction * t)))
-    order = np.random.default_rng(settings.split_seed).permutation(n_items)
+    if settings.generator == "legacy":
+        order = np.random.RandomState(settings.split_seed).permutation(n_items)
+    else:
+        order = np.random.default_rng(settings.split_seed).permutation(n_items)
     train = order[q:q + t]
     return {"query": order[:q], "retrieval": order[q:], "train": train,
             "val_query": train[:n_val], "val_database": train[n_val:]}
@@ -105,12 +123,12 @@ def load_or_create_split(dataset: PairedDataset, settings: SplitSettings, cache_
         except ValueError:
             meta = {}
         if (not isinstance(meta, dict) or meta.get("dataset_hash") != dataset.content_hash
-                or meta.get("settings") != asdict(settings) or meta.get("hash") != _content_hash(parts)):
+                or meta.get("settings") != settings.stored() or meta.get("hash") != _content_hash(parts)):
             raise DataError(f"split file {path} does not match its dataset, settings or recorded hash; "
                             "it was changed or damaged: delete it to re-create the split")
     else:
         parts = make_split(len(dataset), settings, dataset.name)
-        meta = {"dataset": dataset.name, "dataset_hash": dataset.content_hash, "settings": asdict(settings),
+        meta = {"dataset": dataset.name, "dataset_hash": dataset.content_hash, "settings": settings.stored(),
                 "hash": _content_hash(parts)}
         with atomic_path(path) as tmp:
             np.savez(tmp, meta=json.dumps(meta), **parts)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import data, references
-from ..backbones import backbone_folder, synthetic_backbone
+from ..backbones import backbone_folder, synthetic_backbone, tiny_backbone
 from ..config import RunSpec
 from ..plugins import load_plugins
 from ..record import RunFailure
@@ -40,6 +40,8 @@ def resources(spec: RunSpec, context: RunContext) -> tuple[data.PairedDataset, d
     if spec.settings.backbone == "synthetic":
         backbone = synthetic_backbone(dataset, split, context.cache, seed=spec.synthetic.backbone_seed,
                                       steps=spec.synthetic.pretrain_steps, progress=context.progress)
+    elif spec.settings.backbone == "tiny":
+        backbone = tiny_backbone(dataset, context.cache, spec.settings.max_text_len)
     else:
         backbone = backbone_folder(spec.settings.backbone, context.cache)  # an OpenAI .pt: converted once, cached
     return dataset, split, backbone

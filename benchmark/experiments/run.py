@@ -12,6 +12,7 @@ import yaml
 
 from .. import data, references
 from ..backbones import backbone_problem
+from ..config import GENERATED_BACKBONES, SELECTION_RULES
 from ..errors import RecordError
 from ..execution import Batch, Executor, RunContext, Task, execute_run, make_executor, shard_of
 from ..files import sweep_leftovers
@@ -44,7 +45,7 @@ def preflight_warnings(grid: Grid) -> list[str]:
     config.json, tokenizer files or whole weights, a real dataset's missing files or image files."""
     warnings = []
     backbone = grid.config.run.backbone
-    problem = backbone_problem(backbone) if backbone != "synthetic" else None
+    problem = backbone_problem(backbone) if backbone not in GENERATED_BACKBONES else None
     if problem:
         warnings.append(problem)
     root = grid.config.execution.data_root
@@ -75,6 +76,23 @@ def resolved_yaml(grid: Grid) -> str:
     return yaml.safe_dump(json.loads(json.dumps(grid.config.to_dict())), sort_keys=False)
 
 
+def protocol_lines(grid: Grid) -> list[str]:
+    """What the grid's runs will be measured under, for --dry-run: per dataset the query and training sizes and how
+    they are drawn, then the metric and the selection rule."""
+    config = grid.config
+    split = config.run.split
+    drawn = (f"numpy's legacy generator, seed {split.split_seed}, as published code draws it"
+             if split.generator == "legacy" else f"seed {split.split_seed}")
+    lines = [f"protocol: {config.preset.source}" if config.preset.source else "protocol: this configuration's"]
+    for dataset in config.datasets:
+        entry = data.dataset_entry(dataset)
+        query, train = entry.split_sizes((config.synthetic.size if entry.generated else None) or entry.size)
+        lines.append(f"  {dataset}: query {split.query_size or query}, train {split.train_size or train} ({drawn})")
+    lines += [f"  metric: {config.preset.metric} (report --metric {config.preset.metric})",
+              f"  selection: {SELECTION_RULES[config.run.protocol]}"]
+    return lines
+
+
 def run_batch(executor: Executor, task: Task, specs: list, grid_id: str | None, unit: str, out) -> Batch:
     """``task`` of each of ``specs`` through ``executor``, printing what it left alone and how it ran them."""
     batch = executor.run(task, specs, grid_id, unit)
@@ -95,6 +113,7 @@ def run_grid(grid: Grid, context: RunContext, options: RunOptions = RunOptions()
     groups = search_groups(grid)
     if options.dry_run:
         print(resolved_yaml(grid), file=out)
+        print("\n".join(protocol_lines(grid)), file=out)
         for warning in preflight_warnings(grid):
             print(f"warning: {warning}", file=out)
     else:  # what writers killed half-way left (a dry run changes nothing)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..config import SELECTION_RULES
 from ..errors import ReportError
 from ..files import sweep_leftovers, temporary_folder, write_json, write_text
 from ..record import RunRecord
@@ -216,12 +217,8 @@ def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[s
     real = [d for d in datasets if d not in synthetic]
     if real:
         lines += [f"**Data**: {markdown_text(', '.join(real))} (real datasets).", ""]
-    protocol_text = {"honest": "**honest** — the epoch is chosen by validation mAP (mean of I→T and T→I) and the "
-                               "query set is evaluated once, at that epoch",
-                     "paper": "**paper** — the best query-set epoch is kept per direction, as published code does "
-                              "(optimistic)"}
     lines += [
-        "**Protocol**: " + "; ".join(protocol_text[p] for p in protocols) + ".",
+        "**Protocol**: " + "; ".join(f"**{p}** — {SELECTION_RULES.get(p, p)}" for p in protocols) + ".",
         f"**Training**: backbone {', '.join(modes)}, {', '.join(map(str, epochs))} epochs; only the loss changes "
         "between runs. **Metric**: " + f"`{metric}` (Hamming ranking, tied distances ordered by retrieval index).",
         "**Versions**: " + "; ".join(f"{k} {', '.join(v)}" for k, v in versions.items() if v) + ".",

@@ -13,10 +13,12 @@ from .. import references
 from ..config import Ablation, ablation_names, load_ablation
 from ..files import write_text
 from ..record import RunRecord
+from .captions import setup_text
 from .figures import ablation_figure, critical_difference_figure
 from .sections import ReportContext, Section
 from .statistics import ALPHA, BlockMatrix, Ranking, block_matrix, rank_rows, ranked_rows, t_half_width
-from .escape import latex_text, markdown_text
+from .escape import markdown_text
+from .latex import frame_latex
 from .tables import Table, table_statistics, write_table
 from .tidy_data import DIRECTION_LABELS, citation_text, citations_of, dataset_name, is_generated, metric_name
 
@@ -97,16 +99,15 @@ def varied_sources(records: list[RunRecord]) -> list[str]:
 
 
 def _caption(metric: str, records: list[RunRecord], table: Table, what: str, extra: tuple[str, ...] = ()) -> str:
-    protocols = sorted({r.spec.settings.protocol for r in records})
     synthetic = any(is_generated(r.spec.dataset) for r in records)
     n = table.replicate_counts[-1] if table.replicate_counts else 0
     parts = [f"{what}: {metric_name(metric)} of Hamming ranking",
-             f"{'/'.join(protocols)} protocol" + (" (paper: best query epoch, optimistic)" if "paper" in protocols else ""),
-             "SYNTHETIC stand-in data" if synthetic else "real datasets"]
+             "SYNTHETIC stand-in data" if synthetic else "real datasets", setup_text(records)]
     if n > 1:
         sources = ", ".join(varied_sources(records)) or "nothing"
         parts += [f"mean ± 95% t-interval half-width over {replicates_text(table)} replicates (each draws anew: "
-                  f"{sources})", marks_text(table)]
+                  f"{sources}; per cell, not adjusted for the comparisons the marks make)",
+                  marks_text(table)]
     else:
         parts.append(NO_TEST)
     sets = replicate_sets_text(table)
@@ -179,7 +180,7 @@ def unranked_text(table: Table, ranked: list[str]) -> str:
     none is)."""
     left = [row for row in table.rows if table.kind(row) == "loss" and row not in ranked]
     return (f"; not ranked, for lacking the replicates of most blocks (their cells are marked ‡): "
-            f"{', '.join(left)}") if left else ""
+            f"{', '.join(table.names.get(row, row) for row in left)}") if left else ""
 
 
 def ranks(context: ReportContext) -> Section | None:
@@ -217,10 +218,10 @@ def ranks(context: ReportContext) -> Section | None:
         files.append(write_text(out / "tables" / f"{slug}.csv", pd.DataFrame(rows).to_csv(index=False)))
     if "latex" in formats:
         body = pd.DataFrame({"Average rank": [f"{r['average_rank']:.2f}" for r in rows]},
-                            index=[latex_text(context.table.names.get(r["loss"], r["loss"])) for r in rows])
-        files.append(write_text(out / "tables" / f"{slug}.tex", body.style.to_latex(
-            hrules=True, caption=latex_text(caption), label=f"tab:{slug}", position="t", position_float="centering")))
-    figures = critical_difference_figure(ranking, out / "figures", f"critical_difference_{metric_slug(metric)}")
+                            index=[context.table.names.get(r["loss"], r["loss"]) for r in rows])
+        files.append(write_text(out / "tables" / f"{slug}.tex", frame_latex(body, caption, f"tab:{slug}", "Loss")))
+    figures = critical_difference_figure(ranking, context.table.names, out / "figures",
+                                         f"critical_difference_{metric_slug(metric)}")
     return Section(f"Ranks over independent blocks ({metric_name(metric)})", markdown, files, figures)
 
 
@@ -246,9 +247,10 @@ def ablation_section(context: ReportContext, ablation: Ablation, name: str) -> S
     table = table_statistics(runs, metric, losses=list(ablation.losses), reference=ablation.reference)
     ids = set(runs.run_id)
     caption = _caption(metric, [r for r in context.records if r.run_id in ids], table, ablation.description,
-                       (f"Δ: paired difference to {ablation.reference} by replicate, mean ± 95% t-interval "
-                        "half-width; n.s.: not significant (two-sided paired t-test, Holm-corrected over the "
-                        "column, α = 0.05)",))
+                       (f"Δ: paired difference to {table.names.get(ablation.reference, ablation.reference)} by "
+                        "replicate, mean ± 95% t-interval half-width (not adjusted); n.s.: not significant "
+                        "(two-sided paired t-test, Holm-corrected over the column, α = 0.05), so an interval that "
+                        "excludes 0 can still be n.s. after the correction",))
     slug = f"ablation_{name}_{metric_slug(metric)}"
     files, markdown = write_table(table, context.out / "tables", slug, context.formats, caption, context.decimals)
     return Section(ablation.description, markdown, list(files.values()),

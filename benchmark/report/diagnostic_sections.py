@@ -32,9 +32,11 @@ from .figures import save_figure  # noqa: E402
 from .sections import ReportContext, Section  # noqa: E402
 from .selection import row_label  # noqa: E402
 from .statistics import t_half_width  # noqa: E402
-from .escape import latex_text, plot_text  # noqa: E402
+from .captions import setup_text  # noqa: E402
+from .escape import plot_text  # noqa: E402
+from .latex import frame_latex  # noqa: E402
 from .tables import markdown_frame  # noqa: E402
-from .tidy_data import families_of, loss_order, row_order  # noqa: E402
+from .tidy_data import dataset_name, families_of, loss_order, names_of, row_name, row_order  # noqa: E402
 
 #: Items of the retrieval set the 2-D embedding shows, drawn with a fixed seed; and t-SNE's seed.
 EMBEDDING_ITEMS, EMBEDDING_SEED = 300, 0
@@ -72,15 +74,18 @@ def diagnostics_tables(records: list[RunRecord], out: Path, formats) -> tuple[li
     groups: dict[tuple[str, int], dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
     for record in with_codes:
         groups[(record.spec.dataset, record.spec.bits)][row_label(record.spec)].append(record)
-    families = families_of(with_codes)
+    families, names = families_of(with_codes), names_of(with_codes)
     columns = _columns(with_codes)
     files, markdown = [], []
     for (dataset, bits), by_loss in sorted(groups.items()):
         rows = row_order(by_loss, families)
         n = max(len(v) for v in by_loss.values())
-        caption = (f"Code-space diagnostics, {dataset}, {bits} bits (docs/diagnostics.md): "
+        caption = (f"Code-space diagnostics of the codes kept by each run, {dataset_name(dataset)}, {bits} bits "
+                   "(Hamming distances between image and text codes within and across classes, how well they "
+                   "separate, bit balance, entropy and correlation, the modality gap): "
                    + (f"mean ± 95% t-interval half-width over {n} replicates" if n > 1 else "one replicate")
-                   + "; descriptive, nothing is tested.")
+                   + "; descriptive, nothing is tested; "
+                   + setup_text([r for rs in by_loss.values() for r in rs]) + ".")
         table = pd.DataFrame([[_cell([_value(r, key) for r in by_loss[row]]) for key, _ in columns] for row in rows],
                              index=[references.label(r) for r in rows], columns=[heading for _, heading in columns])
         text = markdown_frame(table, caption)
@@ -93,10 +98,8 @@ def diagnostics_tables(records: list[RunRecord], out: Path, formats) -> tuple[li
                      "value": _value(r, key)} for row in rows for r in by_loss[row] for key, _ in columns]
             files.append(write_text(out / f"{stem}.csv", pd.DataFrame(long).to_csv(index=False)))
         if "latex" in formats:
-            latex = table.rename(index=latex_text, columns=latex_text).map(latex_text).style.to_latex(
-                hrules=True, caption=latex_text(caption), label=f"tab:{stem}", position="t",
-                position_float="centering")
-            files.append(write_text(out / f"{stem}.tex", latex))
+            named = table.set_axis([names[row] for row in rows])
+            files.append(write_text(out / f"{stem}.tex", frame_latex(named, caption, f"tab:{stem}", "Loss")))
     return files, "\n".join(markdown)
 
 
@@ -109,18 +112,20 @@ def distance_histogram_figures(records: list[RunRecord], out: Path) -> list[Path
             groups[(record.spec.dataset, record.spec.bits)][row_label(record.spec)].append(record)
     paths = []
     for (dataset, bits), by_loss in sorted(groups.items()):
-        losses = loss_order(by_loss, families_of([r for rs in by_loss.values() for r in rs]))
+        pooled = [r for rs in by_loss.values() for r in rs]
+        losses, names = loss_order(by_loss, families_of(pooled)), names_of(pooled)
         fig, axes = plt.subplots(1, len(losses), figsize=(2.4 * len(losses), 2.3), sharey=True, squeeze=False)
         for ax, loss in zip(axes[0], losses):
             for kind, colour in (("intra", "C0"), ("inter", "C3")):
                 hist = np.sum([r.diagnostics["distance_histograms"][kind] for r in by_loss[loss]], axis=0)
                 ax.plot(np.arange(len(hist)), hist / max(hist.sum(), 1), color=colour,
                         label=f"{kind}-class" if loss == losses[0] else None)
-            ax.set_title(plot_text(loss), fontsize=8)
+            ax.set_title(plot_text(names[loss]), fontsize=8)
             ax.set_xlabel("Hamming distance", fontsize=7)
         axes[0, 0].set_ylabel("Share of pairs", fontsize=7)
         fig.legend(loc="upper right", fontsize=7)
-        fig.suptitle(plot_text(f"Intra- and inter-class distances (image to text codes), {dataset}, {bits} bits"),
+        fig.suptitle(plot_text(f"Intra- and inter-class distances (image to text codes), {dataset_name(dataset)}, "
+                               f"{bits} bits"),
                      fontsize=9)
         fig.tight_layout()
         paths += save_figure(fig, out, f"distances_{dataset}_{bits}")
@@ -164,6 +169,7 @@ def embedding_figures(records: list[RunRecord], store: RunStore, out: Path,
         if kept is None:
             continue
         losses = loss_order(by_loss, families_of(list(by_loss.values())))
+        names = names_of(list(by_loss.values()))
         fig, axes = plt.subplots(1, len(losses), figsize=(2.6 * len(losses), 2.8), squeeze=False)
         for ax, loss in zip(axes[0], losses):
             codes, labels = kept[loss]
@@ -177,10 +183,10 @@ def embedding_figures(records: list[RunRecord], store: RunStore, out: Path,
             half = len(items)
             ax.scatter(points[:half, 0], points[:half, 1], c=colours, s=5, marker="o", linewidths=0)
             ax.scatter(points[half:, 0], points[half:, 1], c=colours, s=7, marker="x", linewidths=0.6)
-            ax.set_title(plot_text(loss), fontsize=8)
+            ax.set_title(plot_text(names[loss]), fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.suptitle(plot_text(f"t-SNE of the codes, {dataset}, {by_loss[losses[0]].spec.bits} bits (replicate 0; "
+        fig.suptitle(plot_text(f"t-SNE of the codes, {dataset_name(dataset)}, {by_loss[losses[0]].spec.bits} bits (replicate 0; "
                                "dots: images, crosses: texts; colour: the item's most frequent class, top "
                                f"{COLOURED_CLASSES})"), fontsize=8)
         fig.tight_layout()
@@ -227,14 +233,14 @@ def centroid_figure(records: list[RunRecord], store: RunStore, out: Path, skippe
     distance = hamming(centroids[order], centroids[order])
     dissimilarity = label_dissimilarity(y)[np.ix_(order, order)]
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.8))
-    for ax, matrix, title, cmap in ((axes[0], distance, f"Class-centroid Hamming distance ({row_label(record.spec)})",
+    for ax, matrix, title, cmap in ((axes[0], distance, f"Class-centroid Hamming distance ({row_name(record)})",
                                      "viridis"),
                                     (axes[1], dissimilarity, "Label dissimilarity (1 − Jaccard)", "viridis")):
         image = ax.imshow(matrix, cmap=cmap)
         ax.set_title(plot_text(title), fontsize=8)
         ax.set_xlabel("Class (by frequency)", fontsize=7)
         fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.suptitle(plot_text(f"{dataset}, {longest} bits, replicate 0"), fontsize=9)
+    fig.suptitle(plot_text(f"{dataset_name(dataset)}, {longest} bits, replicate 0"), fontsize=9)
     fig.tight_layout()
     return save_figure(fig, out, stem)
 

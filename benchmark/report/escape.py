@@ -2,9 +2,10 @@
 user controls (loss and display names, dataset names, published methods and sources, parameters, error messages)
 passes before it reaches a LaTeX file, a Markdown file or a figure.
 
-``latex_text`` also sets the symbols the report's own captions use (±, Δ, χ², ...) in math mode, so captions
-go through it whole; ``markdown_text`` escapes only what would change a Markdown table's shape or start markup, so
-that names stay readable in the ``.md`` source; ``plot_text`` keeps matplotlib from reading ``$...$`` as math.
+``latex_text`` also sets the symbols the report's own captions use (±, Δ, χ², −, ...) in math mode, so captions
+go through it whole (pdflatex stops at a Unicode character it has no definition for); ``markdown_text`` escapes
+only what would change a Markdown table's shape or start markup, so that names stay readable in the ``.md`` source;
+``plot_text`` keeps matplotlib from reading ``$...$`` as math.
 """
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ import re
 LATEX_TEXT = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "^": r"\^{}", "~": r"\~{}", "%": r"\%",
               "&": r"\&", "#": r"\#", "_": r"\_", "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}",
               "±": r"$\pm$", "Δ": r"$\Delta$", "†": r"$^\dagger$", "α": r"$\alpha$", "χ²": r"$\chi^2$",
-              "²": r"$^2$", "×": r"$\times$", "→": r"$\rightarrow$", "≥": r"$\geq$", "§": r"\S{}", "–": "--"}
+              "²": r"$^2$", "×": r"$\times$", "→": r"$\rightarrow$", "≥": r"$\geq$", "§": r"\S{}", "–": "--",
+              "−": r"$-$", "‡": r"$^\ddagger$", "≤": r"$\leq$", "≈": r"$\approx$", "—": "---", "…": r"\ldots{}",
+              "·": r"$\cdot$", "χ": r"$\chi$", "γ": r"$\gamma$", "λ": r"$\lambda$", "τ": r"$\tau$",
+              "β": r"$\beta$", "μ": r"$\mu$", "σ": r"$\sigma$", "ρ": r"$\rho$", "∈": r"$\in$", "’": "'"}
 _LATEX = re.compile("|".join(map(re.escape, sorted(LATEX_TEXT, key=len, reverse=True))))
 
 #: Markdown: backslash escapes for the pipe (a table's cell border), code, emphasis, strikethrough, math ($, as

@@ -25,7 +25,7 @@ from .selection import row_label  # noqa: E402
 from .statistics import Ranking  # noqa: E402
 from .tables import Table  # noqa: E402
 from .tidy_data import (DIRECTION_LABELS, dataset_name, dataset_order, families_of, loss_order,  # noqa: E402
-                        metric_name, row_name)
+                        metric_name, names_of, row_name)
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 #: With the 10 markers, 20 losses get a distinct (marker, line style) pair.
@@ -79,7 +79,7 @@ def curve_figure(records: list[RunRecord], bits: int, curve: str, x: str, y: str
     sns.set_theme(style="whitegrid", context="paper")
     datasets = sorted({r.spec.dataset for r in records}, key=dataset_order)
     rows = _rows(records)
-    style, names = styles(rows), {row_label(r.spec): row_name(r.spec) for r in records}
+    style, names = styles(rows), names_of(records)
     fig, axes = plt.subplots(len(DIRECTIONS), len(datasets), figsize=(2.6 * len(datasets) + 0.6, 5.0),
                              squeeze=False, sharex=True, sharey="col")
     for column, dataset in enumerate(datasets):
@@ -166,7 +166,7 @@ def _training_column(record: RunRecord, top, legend, bottom) -> None:
     for i, term in enumerate(history[0].loss):
         top.plot(epochs, [h.loss[term] for h in history], linewidth=1.2, linestyle=LINESTYLES[i % len(LINESTYLES)],
                  label=plot_text(term))
-    top.set_title(plot_text(f"{row_name(record.spec)} (replicate {record.spec.replicate})"), fontsize=9)
+    top.set_title(plot_text(f"{row_name(record)} (replicate {record.spec.replicate})"), fontsize=9)
     legend.axis("off")
     legend.legend(*top.get_legend_handles_labels(), loc="center", ncol=2, fontsize=7, frameon=False)
     evaluated = [h for h in history if h.evaluated]  # with run.eval_every > 1, only some epochs were evaluated
@@ -225,11 +225,12 @@ def ablation_figure(table: Table, out: Path, stem: str, metric: str) -> list[Pat
     return save_figure(fig, out, stem)
 
 
-def critical_difference_figure(ranking: Ranking, out: Path, stem: str) -> list[Path]:
+def critical_difference_figure(ranking: Ranking, names: dict[str, str], out: Path, stem: str) -> list[Path]:
     """Demšar's diagram: the losses on an axis of average rank over the ranking's independent blocks (1 = best, at
     the left), the Nemenyi critical difference as a bar above it with the number of blocks, and a thick bar below
     it joining each maximal group of losses whose average ranks differ by less than the critical difference (not
-    separable by the test). Without a critical difference (no test made) neither bar is drawn."""
+    separable by the test). Without a critical difference (no test made) neither bar is drawn. Losses are labelled
+    with their display names (``names``)."""
     order = sorted(ranking.average_ranks, key=ranking.average_ranks.get)
     ranks = [ranking.average_ranks[name] for name in order]
     k, half = len(order), (len(order) + 1) // 2
@@ -259,7 +260,7 @@ def critical_difference_figure(ranking: Ranking, out: Path, stem: str) -> list[P
         y = label_top - 0.45 * (i if left else k - 1 - i)
         x_text = 0.95 if left else k + 0.05
         ax.plot([rank, rank, x_text], [0, y, y], color="black", linewidth=0.7)
-        ax.text(x_text - 0.03 if left else x_text + 0.03, y, plot_text(f"{name} ({rank:.2f})"),
+        ax.text(x_text - 0.03 if left else x_text + 0.03, y, plot_text(f"{names.get(name, name)} ({rank:.2f})"),
                 ha="right" if left else "left", va="center", fontsize=7)
     return save_figure(fig, out, stem)
 

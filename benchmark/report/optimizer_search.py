@@ -12,9 +12,9 @@ from ..config import SEARCH_KEYS, at_search_edge
 from ..files import write_text
 from ..record import RunRecord
 from .sections import ReportContext, Section
-from .escape import latex_text
+from .latex import frame_latex
 from .tables import markdown_frame
-from .tidy_data import dataset_name, dataset_order, families_of, loss_order
+from .tidy_data import dataset_name, dataset_order, families_of, loss_order, names_of
 
 LR, DECAY = SEARCH_KEYS
 
@@ -83,7 +83,7 @@ def optimizer_search(context: ReportContext) -> Section | None:
     if "csv" in context.formats:
         files.append(write_text(context.out / "tables" / f"{slug}.csv", table.to_csv(index=False)))
     if "latex" in context.formats:
-        body = wide.rename(index=latex_text, columns=latex_text).map(latex_text)
-        files.append(write_text(context.out / "tables" / f"{slug}.tex", body.style.to_latex(
-            hrules=True, caption=latex_text(caption), label=f"tab:{slug}", position="t", position_float="centering")))
+        names = names_of(runs, row=lambda spec: spec.loss)
+        files.append(write_text(context.out / "tables" / f"{slug}.tex", frame_latex(
+            wide.set_axis([names.get(loss, loss) for loss in order]), caption, f"tab:{slug}", "Loss")))
     return Section("Optimizer search", markdown, files)

@@ -196,4 +196,6 @@ def runs_table(records: list[RunRecord], failures: list) -> pd.DataFrame:
                      "replicate": spec.replicate, "status": status, "map_i2t": i2t, "map_t2i": t2i,
                      **{k: flat.get(k) for k in differing}})
     columns = ["run_id", "loss", "dataset", "bits", "replicate", "status", "map_i2t", "map_t2i", *differing]
-    return pd.DataFrame(rows, columns=columns).sort_values(["dataset", "bits", "loss", "replicate"], kind="stable")
+    # object columns: a setting some runs lack stays as each run gives it (an integer is never shown as 30.0000)
+    table = pd.DataFrame(rows, columns=columns, dtype=object).astype({"map_i2t": float, "map_t2i": float})
+    return table.sort_values(["dataset", "bits", "loss", "replicate"], kind="stable")

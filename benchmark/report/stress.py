@@ -24,7 +24,7 @@ from .figures import MARKERS, save_figure  # noqa: E402
 from .selection import row_label  # noqa: E402
 from .statistics import ALPHA, differences_to, t_half_width  # noqa: E402
 from .tables import markdown_frame  # noqa: E402
-from .tidy_data import DIRECTION_LABELS, row_order  # noqa: E402
+from .tidy_data import DIRECTION_LABELS, dataset_name, names_of, row_order  # noqa: E402
 
 #: The diagnostics a stress figure draws unless told otherwise (docs/diagnostics.md).
 DEFAULT_DIAGNOSTICS = ("semantic_bias_spread", "separation_auc", "structure_spearman")
@@ -113,6 +113,7 @@ def stress_figures(table: pd.DataFrame, records: list[RunRecord], axis: Axis, ou
     out.mkdir(parents=True, exist_ok=True)
     knob = axis.name
     families = {axis.row(record.spec): record.family for record in records}
+    names = names_of(records, axis.row)
     order = row_order(table.row, families)
     trained = sum(references.row_kind(row) == "loss" for row in order)
     paths = []
@@ -125,7 +126,7 @@ def stress_figures(table: pd.DataFrame, records: list[RunRecord], axis: Axis, ou
                 if line.empty:
                     continue
                 ax.errorbar(line[knob], line["mean"], yerr=np.nan_to_num(line["ci"]),
-                            label=plot_text(references.label(row)),
+                            label=plot_text(names.get(row, row)),
                             marker=MARKERS[i % len(MARKERS)], linestyle=LINESTYLES[i % len(LINESTYLES)],
                             color=f"{0.3 + 0.15 * (i - trained)}" if references.row_kind(row) == "reference" else None,
                             capsize=2, markersize=4, linewidth=1.2)
@@ -135,7 +136,7 @@ def stress_figures(table: pd.DataFrame, records: list[RunRecord], axis: Axis, ou
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), frameon=False,
                    bbox_to_anchor=(0.5, -0.02 - 0.06 * ((len(labels) - 1) // 6)))
-        fig.suptitle(plot_text(f"{dataset}, {bits} bits: along {axis.label} (mean ± 95% CI over replicates)"))
+        fig.suptitle(plot_text(f"{dataset_name(dataset)}, {bits} bits: along {axis.label} (mean ± 95% CI over replicates)"))
         fig.tight_layout(rect=(0, 0.08 + 0.06 * ((len(labels) - 1) // 6), 1, 1))
         paths += save_figure(fig, out, f"{axis.stem}_{dataset}_{bits}b")
     return paths

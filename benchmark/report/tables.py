@@ -31,6 +31,7 @@ from .. import references
 from ..errors import ReportError
 from ..files import write_text
 from .escape import latex_text, markdown_text
+from .latex import CAPTION_SIZE, LATEX_ARRAYSTRETCH, LATEX_SIZE, LATEX_TABCOLSEP, math_minus, number_text
 from .statistics import Comparison, Difference, compare_to_best, compared_replicates, differences_to, t_half_width
 from .tidy_data import DIRECTION_LABELS, Published, dataset_name, dataset_order, row_order, stands_for
 
@@ -40,9 +41,6 @@ CSV_DECIMALS = 6
 MISSING = "–"
 #: The most value columns of one tabular or Markdown table (3 datasets x 3 code lengths).
 MAX_COLUMNS = 9
-#: Font size, column gap and row spacing of the LaTeX tables: 9 columns of "0.751±.012†" fit a two-column page's
-#: table*, and a row's marks clear the intervals of the row above.
-LATEX_SIZE, LATEX_TABCOLSEP, LATEX_ARRAYSTRETCH = r"\scriptsize", "2.5pt", "1.15"
 
 Column = tuple[str, str, int]  # direction, dataset, bits
 
@@ -191,13 +189,13 @@ def _render(style: str, number: float, decimals: int, half: float = math.nan, ma
             sign: bool = False) -> str:
     """A number with, when known, ± the half-width of its interval and its mark: ``0.751 ± 0.012†`` in Markdown,
     ``0.751$_{\\pm.012}^\\dagger$`` in LaTeX (the interval a subscript, so that a table fits a page)."""
-    text = f"{number:{'+' if sign else ''}.{decimals}f}"
+    text = number_text(number, decimals, sign)
     interval = "" if math.isnan(half) else f"{half:.{decimals}f}"
     if style == "markdown":
         return (f"**{text}**" if best else text) + (f" ± {interval}" if interval else "") + CELL_MARKS[style][mark]
     script = (rf"_{{\pm{interval.lstrip('0')}}}" if interval else "") + CELL_MARKS[style][mark]
-    if sign:  # a difference: "+.021", "$-$.004" (the sign takes the leading zero's room)
-        text = text[0].replace("-", "$-$") + text[1:].removeprefix("0")
+    if text[0] in "+-":  # a difference: "+.021", "$-$.004" (the sign takes the leading zero's room)
+        text = math_minus(text[0] + text[1:].removeprefix("0"))
     text = rf"\textbf{{{text}}}" if best else text
     return text + (f"${script}$" if script else "")
 
@@ -314,7 +312,8 @@ def to_latex(table: Table, caption: str, label: str, decimals: int = DECIMALS) -
     """A ``table*`` (booktabs; needs the multirow package) with a tabular per chunk of datasets."""
     groups = _groups(table, "latex", decimals)
     tabulars = [_tabular(table, groups, settings) for settings in _chunks(table)]
-    lines = [r"\begin{table*}[t]", r"\centering", rf"\caption{{{latex_text(caption)}}}", rf"\label{{{label}}}",
+    lines = [r"\begin{table*}[t]", r"\centering", rf"\caption{{{CAPTION_SIZE} {latex_text(caption)}}}",
+             rf"\label{{{label}}}",
              LATEX_SIZE, rf"\setlength{{\tabcolsep}}{{{LATEX_TABCOLSEP}}}",
              rf"\renewcommand{{\arraystretch}}{{{LATEX_ARRAYSTRETCH}}}"]
     for i, tabular in enumerate(tabulars):

@@ -11,7 +11,7 @@ from typing import Literal
 import pandas as pd
 import yaml
 
-from ..config import CONFIG_DIR, RunSpec, _bounds, from_mapping
+from ..config import CONFIG_DIR, _bounds, from_mapping
 from .. import references
 from ..data import dataset_names, find_dataset
 from ..errors import ReportError
@@ -47,7 +47,7 @@ def tidy(records: list[RunRecord]) -> pd.DataFrame:
         for direction, metrics in record.metrics.items():
             for metric, value in metrics.items():
                 if is_metric(metric):
-                    rows.append([record.run_id, spec.loss, row_label(spec), row_name(spec), record.family,
+                    rows.append([record.run_id, spec.loss, row_label(spec), row_name(record), record.family,
                                  record.control, spec.dataset, spec.bits, spec.replicate, spec.settings.protocol,
                                  spec.settings.mode, is_generated(spec.dataset), direction, metric, float(value)])
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -128,9 +128,18 @@ def citation_text(citation: dict) -> str:
     return f"{named} ({who}, {citation['venue']} {citation['year']})"
 
 
-def row_name(spec: RunSpec) -> str:
-    """A row's display name: its loss's name and the parameters it was given ("DCGH (gamma=0.5)")."""
-    return loss_name(spec.loss) + row_label(spec)[len(spec.loss):]
+def row_name(record: RunRecord, row: str | None = None) -> str:
+    """The display name of ``record``'s row (``row``, by default ``selection.row_label``), the one every LaTeX
+    table and figure prints: the name its loss declared (``losses.register(display_name=...)``, or a user's loss
+    class's ``display_name``), else ``loss_name``'s, then what the row adds to the loss ("DCGH (gamma=0.5)")."""
+    spec = record.spec
+    row = row_label(spec) if row is None else row
+    return (record.display_name or loss_name(spec.loss)) + row[len(spec.loss):]
+
+
+def names_of(records: list[RunRecord], row=row_label) -> dict[str, str]:
+    """Each row's (``row(spec)``, by default ``selection.row_label``) display name (``row_name``)."""
+    return {row(record.spec): row_name(record, row(record.spec)) for record in records}
 
 
 def is_generated(dataset: str) -> bool:
@@ -190,6 +199,7 @@ class Published:
     value: float = field(metadata=_bounds(0, 1))
     metric: str = "map"
     cite: str | None = None
+    protocol: str | None = None  # the published protocol measured under (a configuration: dchmt, mith, twdh)
 
 
 def load_published(path: Path) -> list[Published]:

@@ -24,9 +24,12 @@ from ..record import RunRecord  # noqa: E402
 from .figures import save_figure  # noqa: E402
 from .sections import ReportContext, Section  # noqa: E402
 from .statistics import ALPHA, holm, paired_p_value, t_half_width  # noqa: E402
-from .escape import latex_text, plot_text  # noqa: E402
+from .escape import plot_text  # noqa: E402
+from .captions import setup_text  # noqa: E402
+from .latex import frame_latex, number_text  # noqa: E402
 from .tables import markdown_frame  # noqa: E402
-from .tidy_data import DIRECTION_LABELS, dataset_order, families_of, loss_order, metric_name  # noqa: E402
+from .tidy_data import (DIRECTION_LABELS, dataset_name, dataset_order, families_of, loss_order,  # noqa: E402
+                        metric_name, names_of, row_name)
 
 VALIDATION = "validation mAP"
 
@@ -161,12 +164,13 @@ def budget(tuned: list[RunRecord]) -> str:
 
 
 def _cell(mean: float, half: float, decimals: int, sign: bool = False) -> str:
-    text = f"{mean:{'+' if sign else ''}.{decimals}f}"
+    text = number_text(mean, decimals, sign)
     return text + ("" if math.isnan(half) else f" ± {half:.{decimals}f}")
 
 
-def _wide(table: pd.DataFrame, decimals: int, families: dict) -> pd.DataFrame:
-    """A row per (dataset, bits, loss, set), three columns per quantity (default, tuned, Δ) and the ranks."""
+def _wide(table: pd.DataFrame, decimals: int, families: dict) -> tuple[pd.DataFrame, list[tuple]]:
+    """A row per (dataset, bits, loss, set), three columns per quantity (default, tuned, Δ) and the ranks; and the
+    (dataset, bits, loss, set) of each row."""
     rows = {}
     for (dataset, bits, loss, name), group in table.groupby(["dataset", "bits", "loss", "set"], sort=False):
         row = {}
@@ -183,7 +187,7 @@ def _wide(table: pd.DataFrame, decimals: int, families: dict) -> pd.DataFrame:
     order = sorted(rows, key=lambda k: (dataset_order(k[0]), k[1], losses.index(k[2]), k[3]))
     wide = pd.DataFrame([rows[k] for k in order]).fillna("–")
     wide.index = [f"{d} / {b} / {loss} [{name}]" for d, b, loss, name in order]
-    return wide
+    return wide, order
 
 
 def tuned_parameters(context: ReportContext) -> Section | None:
@@ -200,8 +204,10 @@ def tuned_parameters(context: ReportContext) -> Section | None:
                f"n.s.: not significant (two-sided paired t-test, Holm-corrected over the losses, α = {ALPHA}); rank "
                "among the losses by the mean of I→T and T→I (1 = best); a rank change is marked (untested) unless, "
                "for every loss it swaps places with, a paired t-test over replicates (Holm-corrected over the swaps "
-               "of the dataset and code length) shows both the default order and the tuned order")
-    wide = _wide(table, context.decimals, families_of(plain + tuned))
+               "of the dataset and code length) shows both the default order and the tuned order; "
+               + setup_text(plain))
+    wide, order = _wide(table, context.decimals, families_of(plain + tuned))
+    names = names_of(plain, row=lambda spec: spec.loss)
     markdown = markdown_frame(wide, caption, "dataset / bits / loss [set]")
     stem = f"tuned_{metric.replace('@', '_at_')}"
     folder, formats, files = context.out / "tables", context.formats, []
@@ -210,9 +216,10 @@ def tuned_parameters(context: ReportContext) -> Section | None:
     if "markdown" in formats:
         files.append(write_text(folder / f"{stem}.md", markdown))
     if "latex" in formats:
-        body = wide.rename(index=latex_text, columns=latex_text).map(latex_text)
-        files.append(write_text(folder / f"{stem}.tex", body.style.to_latex(
-            hrules=True, caption=latex_text(caption), label=f"tab:{stem}", position="t", position_float="centering")))
+        named = wide.set_axis([f"{dataset_name(d)}, {b} bits, {names.get(loss, loss)} [{name}]"
+                               for d, b, loss, name in order])
+        files.append(write_text(folder / f"{stem}.tex",
+                                frame_latex(named, caption, f"tab:{stem}", "dataset, bits, loss [set]")))
     return Section("Default and tuned parameters", markdown, files)
 
 
@@ -262,7 +269,8 @@ def sensitivity_figures(trials: list[RunRecord], out: Path) -> list[Path]:
             ax.set_xlabel(plot_text(key.rsplit(".", 1)[-1].replace("_", " ")))
         axes[0][0].set_ylabel("Validation mAP")
         axes[0][0].legend(frameon=False, fontsize=7, loc="best")
-        fig.suptitle(plot_text(f"{spec.loss}, {spec.dataset}, {spec.bits} bits: {len(records)} trials"), fontsize=10)
+        fig.suptitle(plot_text(f"{row_name(records[0], spec.loss)}, {dataset_name(spec.dataset)}, {spec.bits} bits: "
+                               f"{len(records)} trials"), fontsize=10)
         fig.tight_layout()
         paths += save_figure(fig, out, f"sensitivity_{name}")
     return paths

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ..backbones import open_backbone
-from ..config import RunSpec
+from ..config import GENERATED_BACKBONES, RunSpec
 from ..continuous import quantization_gap
 from ..data import PairedDataset, dataset_entry
 from ..device import Precision, resolve_device
@@ -35,9 +35,9 @@ def feature_mode(spec: RunSpec) -> str:
 
 
 def backbone_threads(spec: RunSpec, threads: int) -> int:
-    """Threads for work that runs the backbone: ``threads`` for a real CLIP, one for the tiny synthetic one
+    """Threads for work that runs the backbone: ``threads`` for a real CLIP, one for the tiny ones
     (``benchmark/threads.py`` says why)."""
-    return 1 if spec.settings.backbone == "synthetic" else threads
+    return 1 if spec.settings.backbone in GENERATED_BACKBONES else threads
 
 
 def prepare_features(spec: RunSpec, dataset: PairedDataset, backbone_path: Path, cache_dir: Path,

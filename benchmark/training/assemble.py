@@ -11,6 +11,7 @@ import torch
 import losses
 from methods import Backbone
 
+from .. import references
 from ..codes import write_run_files
 from ..config import RunSpec
 from ..data import PairedDataset, Split
@@ -46,6 +47,8 @@ def run_record(spec: RunSpec, results: dict[str, dict], *, selection: Selection 
                device: torch.device, diagnostics: dict | None = None, files: dict[str, str] | None = None
                ) -> RunRecord:
     entry = next((e for e in losses.entries() if e.name == spec.loss), None)
+    named = entry is not None or references.row_kind(spec.loss) == "loss"  # a user's pkg.mod:Class, not a ref:row
+    display_name, citation = losses.declared(spec.loss) if named else (None, None)
     return RunRecord(
         run_id=spec.run_id,
         spec=spec,
@@ -67,7 +70,8 @@ def run_record(spec: RunSpec, results: dict[str, dict], *, selection: Selection 
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         family=entry.family if entry else None,
         control=bool(entry and entry.control),
-        citation=asdict(entry.citation) if entry and entry.citation else None,
+        citation=asdict(citation) if citation else None,
+        display_name=display_name,
         diagnostics=diagnostics,
         files=files or {},
     )

@@ -1,0 +1,99 @@
+"""The field's published numbers shipped as data (``benchmark/configs/published/*.yaml``; docs/protocols.md): per
+method and table, its citation, where the table is (repository, commit, file), the protocol it was measured under
+(a configuration of ``benchmark/configs/``), the metric, and the numbers by direction, dataset and code length.
+
+Each file is checked when read: a table lacking a provenance field, citing a key the file does not define, naming
+an unknown protocol or dataset, or holding a number outside [0, 1] is refused with one line naming it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import CONFIG_DIR, config_names
+from ..data import dataset_names
+from ..errors import ReportError
+from ..yaml_input import read_yaml_file
+from .tidy_data import Published
+
+PUBLISHED_DIR = CONFIG_DIR / "published"
+#: What every table of a published-numbers file states, and every citation.
+TABLE_FIELDS = ("method", "cite", "table_of", "source", "commit", "protocol", "metric", "bits", "values")
+CITATION_FIELDS = ("method", "title", "authors", "venue", "year", "bibtex")
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """One method's numbers in one paper's table, with their provenance."""
+
+    method: str
+    cite: str
+    table_of: str
+    source: str
+    commit: str
+    protocol: str
+    metric: str
+    bits: tuple[int, ...]
+    values: dict[str, dict[str, tuple[float, ...]]]  # direction -> dataset -> one value per code length
+
+    def numbers(self, citations: dict[str, dict]) -> list[Published]:
+        """The table as quoted numbers, each citing the method's paper and naming the table it comes from."""
+        paper = citations[self.table_of]
+        where = f"{paper['method']}'s table" if self.table_of != self.cite else "its own paper"
+        source = f"{where} ({paper['venue']} {paper['year']}), {self.source}"
+        return [Published(method=self.method, source=source, dataset=dataset, task=direction, bits=bits,
+                          value=value, metric=self.metric, cite=self.cite, protocol=self.protocol)
+                for direction, by_dataset in self.values.items() for dataset, row in by_dataset.items()
+                for bits, value in zip(self.bits, row)]
+
+
+def read_published(path: Path) -> tuple[list[PublishedTable], dict[str, dict]]:
+    """The tables and citations of a published-numbers file, checked (ReportError naming what is wrong)."""
+    content = read_yaml_file(path, f"published numbers {path}", ReportError)
+    if not isinstance(content, dict) or not isinstance(content.get("tables"), list) \
+            or not isinstance(content.get("citations"), dict):
+        raise ReportError(f"published numbers {path}: must hold 'citations' (by BibTeX key) and a list 'tables'")
+    citations = content["citations"]
+    for key, citation in citations.items():
+        missing = [name for name in CITATION_FIELDS if not citation.get(name)] if isinstance(citation, dict) else [
+            "everything"]
+        if missing:
+            raise ReportError(f"published numbers {path}: citation {key} lacks {', '.join(missing)}")
+        if f"{{{key}," not in citation["bibtex"]:
+            raise ReportError(f"published numbers {path}: citation {key}'s BibTeX entry has another key")
+    tables = []
+    for i, table in enumerate(content["tables"], 1):
+        where = f"published numbers {path}, table {i}"
+        missing = [name for name in TABLE_FIELDS if not isinstance(table, dict) or table.get(name) in (None, "", [])]
+        if missing:
+            raise ReportError(f"{where} lacks {', '.join(missing)}")
+        for key in (table["cite"], table["table_of"]):
+            if key not in citations:
+                raise ReportError(f"{where} cites {key}, which the file's citations do not define")
+        if table["protocol"] not in config_names():
+            raise ReportError(f"{where}: protocol {table['protocol']!r} is not a configuration of "
+                              f"benchmark/configs/ ({', '.join(config_names())})")
+        bits = tuple(table["bits"])
+        values = {}
+        for direction, by_dataset in table["values"].items():
+            if direction not in ("i2t", "t2i"):
+                raise ReportError(f"{where}: direction {direction!r} is not i2t or t2i")
+            for dataset, row in by_dataset.items():
+                if dataset not in dataset_names():
+                    raise ReportError(f"{where}: unknown dataset {dataset!r}")
+                if len(row) != len(bits) or not all(isinstance(v, float) and 0 <= v <= 1 for v in row):
+                    raise ReportError(f"{where}: {direction} {dataset} must hold one mAP in [0, 1] per code length "
+                                      f"of {list(bits)}, got {row}")
+            values[direction] = {dataset: tuple(row) for dataset, row in by_dataset.items()}
+        tables.append(PublishedTable(**{**{k: table[k] for k in TABLE_FIELDS}, "bits": bits, "values": values}))
+    return tables, citations
+
+
+def packaged_published() -> tuple[list[PublishedTable], dict[str, dict]]:
+    """Every packaged file's tables and citations."""
+    tables, citations = [], {}
+    for path in sorted(PUBLISHED_DIR.glob("*.yaml")):
+        found, cited = read_published(path)
+        tables += found
+        citations.update(cited)
+    return tables, citations
