@@ -30,6 +30,7 @@ from tests.fake_records import make_record, write_record
 from tests.test_report import latex_rows, markdown_tables
 
 PAPER_DATASETS = ["synth-mirflickr25k", "synth-nuswide", "synth-coco"]
+REAL_DATASETS = ["mirflickr25k", "nuswide", "coco"]
 #: 15 losses of the zoo and the two other ablation variants: 17 rows, as many as a paper's main table has.
 ZOO = ["pairwise", "dch", "dchmt", "hashnet", "triplet", "dtsh", "center", "dpn", "orthohash", "proxy", "hyp2", "dsph",
        "proxy-anchor", "dcgh", "dcgh-novar", "dcgh-labelvar", "dcgh-nopair"]
@@ -99,8 +100,8 @@ def assert_fits_a_paper(folder: Path, tables: list[str] | None = None) -> None:
                     reason="pdflatex is not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
 def test_a_full_main_table_and_the_ablation_fit_a_two_column_paper(tmp_path):
     """3 datasets x 3 code lengths x 2 tasks, 17 losses with intervals and marks, quoted and reference rows."""
-    config = load_config("default", {"losses": ZOO, "datasets": PAPER_DATASETS, "bits": [16, 32, 64],
-                                     "replicates": 3})
+    config = load_config("default", {"losses": ZOO, "datasets": REAL_DATASETS, "bits": [16, 32, 64],
+                                     "replicates": 3, "run": {"backbone": str(tmp_path)}})  # quoted rows need real sets
     records = write_grid(tmp_path / "results", config, realistic)
     out = tmp_path / "out"
     (tmp_path / "published.yaml").write_text(PUBLISHED)
@@ -108,13 +109,13 @@ def test_a_full_main_table_and_the_ablation_fit_a_two_column_paper(tmp_path):
     context = ReportContext(records, RunStore(tmp_path / "results"), out, ["latex"], published=published)
     main, table = main_table(context), context.table
     ablation = ablation_section(context, load_ablation("variance"), "variance")
-    assert len(table.rows) == 17 + 4 and len(table.columns) == 2 * 9 and len(table.quoted) == 2
+    assert len(table.rows) == 17 + 3 and len(table.columns) == 2 * 9 and len(table.quoted) == 2
     marks = {c.mark for c in table.comparisons.values()}
     assert marks == {"best", "not shown worse", ""}, marks  # the widest cells (bold, †) are all there
     latex = main.tables[0].read_text()
     assert latex.count("\\begin{tabular}") == 1
-    assert "\\multirow{23}{*}{I$\\rightarrow$T}" in latex  # 17 losses, 2 quoted, 4 reference rows
-    assert "\\multirow{22}{*}{T$\\rightarrow$I}" in latex  # DCHMT is quoted for I->T only
+    assert "\\multirow{22}{*}{I$\\rightarrow$T}" in latex  # 17 losses, 2 quoted, 3 reference rows (no oracle)
+    assert "\\multirow{21}{*}{T$\\rightarrow$I}" in latex  # DCHMT is quoted for I->T only
     assert_fits_a_paper(out / "tables", ["main_map.tex", ablation.tables[0].name])
     assert "Citation" not in compile_latex(out / "tables", ["main_map.tex"])  # \cite{jiang2017dcmh} resolved
 
@@ -152,8 +153,8 @@ def test_datasets_take_their_real_sets_place_and_name():
 
 def test_published_numbers_are_quoted_never_marked_and_a_bad_file_is_named(tmp_path):
     results, out = tmp_path / "results", tmp_path / "out"
-    config = load_config("default", {"losses": ["dcgh", "triplet"], "datasets": PAPER_DATASETS, "bits": [16, 64],
-                                     "replicates": 2, "references": False})
+    config = load_config("default", {"losses": ["dcgh", "triplet"], "datasets": REAL_DATASETS, "bits": [16, 64],
+                                     "replicates": 2, "references": False, "run": {"backbone": str(tmp_path)}})
     write_grid(results, config, lambda spec: 0.5 + 0.1 * (spec.loss == "dcgh") + 0.01 * spec.replicate)
     (tmp_path / "published.yaml").write_text(PUBLISHED)
     build_report(results, out, published=tmp_path / "published.yaml", formats=["latex", "markdown", "csv"])
@@ -167,13 +168,18 @@ def test_published_numbers_are_quoted_never_marked_and_a_bad_file_is_named(tmp_p
     latex = (out / "tables" / "main_map.tex").read_text()
     assert "\\cmidrule{2-8}\n & \\textit{DCMH}~\\cite{jiang2017dcmh}$^\\S$ & 0.991 & -- &" in latex
     assert "\\S{} (italic): published numbers quoted from their sources (DCMH: Jiang \\& Li, CVPR 2017; DCHMT: Tu " \
-           "et al., ACM MM 2022), on the real datasets" in latex
+           "et al., ACM MM 2022), each only where these runs were measured as it was" in latex
+    index = (out / "README.md").read_text()  # the packaged numbers of the published protocols: other protocols
+    assert ("- DCHMT [dchmt] (its own paper (ACM MM 2022), kalenforn/DCHMT data/result.png (Table 1)): not "
+            "comparable: query items unknown, dchmt's 5120; training items unknown, dchmt's 10240; split drawn pcg64 "
+            "seed 1818, dchmt's legacy seed 1814; selection honest, dchmt's paper; mode frozen, dchmt's finetune") \
+        in index
     quoted = [r for r in csv.DictReader(io.StringIO((out / "tables" / "main_map.csv").read_text()))
               if r["mark"] == "quoted"]
     assert [(r["loss"], r["direction"], r["dataset"], r["bits"], r["source"]) for r in quoted] == [
-        ("DCMH", "i2t", "synth-mirflickr25k", "16", "Jiang & Li, CVPR 2017"),
-        ("DCMH", "t2i", "synth-mirflickr25k", "16", "Jiang & Li, CVPR 2017"),
-        ("DCHMT", "i2t", "synth-coco", "64", "Tu et al., ACM MM 2022")]
+        ("DCMH", "i2t", "mirflickr25k", "16", "Jiang & Li, CVPR 2017"),
+        ("DCMH", "t2i", "mirflickr25k", "16", "Jiang & Li, CVPR 2017"),
+        ("DCHMT", "i2t", "coco", "64", "Tu et al., ACM MM 2022")]
     ranks = (out / "tables" / "ranks_map.md").read_text()
     assert "DCMH" not in ranks and "DCHMT" not in ranks  # never tested or ranked
     for text, message in [("- {method: A, source: B, dataset: coco, task: i2t, bits: 16}", "entry 1 of .* lacks value"),
@@ -190,9 +196,9 @@ def test_published_numbers_are_quoted_never_marked_and_a_bad_file_is_named(tmp_p
 
 def test_the_command_line_takes_decimals_and_a_published_file(tmp_path, cli):
     results = tmp_path / "results"
-    config = load_config("default", {"losses": ["dcgh"], "datasets": ["synth-mirflickr25k"], "bits": [16],
-                                     "replicates": 1, "references": False})
-    write_record(results, config, "dcgh", "synth-mirflickr25k", 16, 0, 0.51234)
+    config = load_config("default", {"losses": ["dcgh"], "datasets": ["mirflickr25k"], "bits": [16],
+                                     "replicates": 1, "references": False, "run": {"backbone": str(tmp_path)}})
+    write_record(results, config, "dcgh", "mirflickr25k", 16, 0, 0.51234)
     (tmp_path / "published.yaml").write_text(PUBLISHED)
     args = ["report", "--results", results, "--out", tmp_path / "out", "--format", "markdown", "--published",
             tmp_path / "published.yaml"]

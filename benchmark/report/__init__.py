@@ -34,6 +34,7 @@ from .diagnostic_sections import code_space_diagnostics
 from .escape import markdown_text
 from .figures import retrieval_curves, save_figure, training_curves
 from .optimizer_search import optimizer_search
+from .published import packaged_published
 from .sections import (FORMATS, ReportContext, Section, SectionBuilder, build_sections, register_section,
                        section_names)
 from .selection import Configuration, configurations, describe, differences, in_configuration, select
@@ -72,7 +73,9 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
     results, out = Path(results), Path(out)
     if decimals not in (3, 4):
         raise ReportError(f"decimals must be 3 or 4, got {decimals!r}")
-    quoted = load_published(published) if published is not None else []
+    packaged, packaged_citations = packaged_published()
+    quoted = [n for table in packaged for n in table.numbers(packaged_citations)]
+    quoted += load_published(published) if published is not None else []
     unknown = sorted(set(formats) - set(FORMATS))
     if not formats:
         raise ReportError(f"--format names no format; give a comma list of one or more of {', '.join(FORMATS)}")
@@ -103,9 +106,11 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
             raise ReportError(f"metric {metric!r} is not in the records; available: "
                               f"{', '.join(sorted(set(context.frame.metric)))}")
         sections = build_sections(context, say)
-        cited = citations_of(records)
+        cited = [c["bibtex"] for c in citations_of(records)]
+        cited += [packaged_citations[key]["bibtex"] for key in sorted({q.cite for q in context.table.quoted if q.cite})
+                  if key in packaged_citations and all(key not in entry for entry in cited)]
         if cited:
-            write_text(staging / "references.bib", "\n\n".join(c["bibtex"] for c in cited) + "\n")
+            write_text(staging / "references.bib", "\n\n".join(cited) + "\n")
         write_index(staging, records, coverage(store, groups[0].records, failures), contents.unreadable, results,
                     metric, sections, groups, where, len(contents.failures) - len(failures))
         publish(staging, out)

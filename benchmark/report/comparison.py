@@ -114,9 +114,10 @@ def _caption(metric: str, records: list[RunRecord], table: Table, what: str, ext
     if sets:
         parts.append(sets)
     if table.quoted:
-        sources = "; ".join(f"{q.method}: {q.source}" for q in table.quoted)
-        parts.append(f"§ (italic): published numbers quoted from their sources ({sources}), on the real datasets; "
-                     "not re-run here, no interval, never marked or tested")
+        sources = "; ".join(f"{q.label}: {q.source}" for q in table.quoted)
+        parts.append(f"§ (italic): published numbers quoted from their sources ({sources}), each only where these "
+                     "runs were measured as it was (same dataset and metric; for a published protocol in brackets, "
+                     "its split, selection rule and mode); not re-run here, no interval, never marked or tested")
     controls = [table.names[row] for row in table.rows if table.kind(row) == "control"]
     if controls:
         parts.append(f"label-free control{'s' if len(controls) > 1 else ''} ({', '.join(controls)}: trained on the "
@@ -136,6 +137,11 @@ def main_table(context: ReportContext) -> Section:
     caption = _caption(metric, context.records, table, "Cross-modal retrieval")
     files, markdown = write_table(table, context.out / "tables", f"main_{metric_slug(metric)}", context.formats,
                                   caption, context.decimals)
+    if table.unplaced:
+        markdown += ("\nPublished numbers not comparable with these runs, so not in the table:\n\n"
+                     + "".join(f"- {markdown_text(method + (f' [{protocol}]' if protocol else ''))} "
+                               f"({markdown_text(source)}): not comparable: {markdown_text('; '.join(reasons))}\n"
+                               for (method, source, _, protocol), reasons in table.unplaced.items()))
     return Section(f"Main table ({metric_name(metric)})", markdown, list(files.values()))
 
 

@@ -2,17 +2,20 @@
 method and table, its citation, where the table is (repository, commit, file), the protocol it was measured under
 (a configuration of ``benchmark/configs/``), the metric, and the numbers by direction, dataset and code length.
 
-Each file is checked when read: a table lacking a provenance field, citing a key the file does not define, naming
+A number is set beside this suite's results only where the report's runs were measured as it was
+(``mismatches``); otherwise the report lists it as not comparable, with the reasons. Each file is checked when read: a table lacking a provenance field, citing a key the file does not define, naming
 an unknown protocol or dataset, or holding a number outside [0, 1] is refused with one line naming it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from ..config import CONFIG_DIR, config_names
-from ..data import dataset_names
+from ..config import CONFIG_DIR, config_names, load_config
+from ..data import dataset_entry, dataset_names
 from ..errors import ReportError
+from ..record import RunRecord
 from ..yaml_input import read_yaml_file
 from .tidy_data import Published
 
@@ -97,3 +100,34 @@ def packaged_published() -> tuple[list[PublishedTable], dict[str, dict]]:
         tables += found
         citations.update(cited)
     return tables, citations
+
+
+@lru_cache(maxsize=None)
+def _protocol(name: str):
+    return load_config(name)
+
+
+def mismatches(number: Published, records: list[RunRecord], metric: str) -> list[str]:
+    """Why ``number`` cannot be set beside ``records`` (the report's runs of its dataset) under ``metric``; empty
+    when it can: a column of its own real dataset (never a synthetic stand-in's), the same metric and, for a number
+    measured under a packaged protocol, the same split sizes and drawing, selection rule and training mode."""
+    runs = [r for r in records if r.spec.dataset == number.dataset and r.training is not None]
+    if not runs:
+        return [f"no run on {number.dataset} (synthetic stand-ins never take published numbers)"]
+    reasons = [] if number.metric == metric else [f"metric {number.metric}, this report's {metric}"]
+    if number.protocol is None:
+        return reasons
+    preset = _protocol(number.protocol)
+    query, train = dataset_entry(number.dataset).split_sizes(None)
+    expected = {"query items": preset.run.split.query_size or query,
+                "training items": preset.run.split.train_size or train,
+                "split drawn": f"{preset.run.split.generator} seed {preset.run.split.split_seed}",
+                "selection": preset.run.protocol, "mode": preset.run.mode}
+    for record in runs:
+        settings = record.spec.settings
+        found = {"query items": record.data.get("n_query"), "training items": record.data.get("n_train"),
+                 "split drawn": f"{settings.split.generator} seed {settings.split.split_seed}",
+                 "selection": settings.protocol, "mode": settings.mode}
+        reasons += [f"{key} {'unknown' if found[key] is None else found[key]}, {number.protocol}'s {value}"
+                    for key, value in expected.items() if found[key] != value]
+    return list(dict.fromkeys(reasons))

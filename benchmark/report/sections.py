@@ -58,7 +58,7 @@ class ReportContext:
     @cached_property
     def table(self) -> Table:
         """The main table of ``metric``, the published rows quoted in it; computed once for the sections reading it."""
-        return quote(table_statistics(self.frame, self.metric), list(self.published), self.metric)
+        return quote(table_statistics(self.frame, self.metric), list(self.published), self.metric, self.records)
 
     @cached_property
     def trained(self) -> list[RunRecord]:

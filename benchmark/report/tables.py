@@ -29,11 +29,13 @@ import pandas as pd
 
 from .. import references
 from ..errors import ReportError
+from ..record import RunRecord
 from ..files import write_text
 from .escape import latex_text, markdown_text
 from .latex import CAPTION_SIZE, LATEX_ARRAYSTRETCH, LATEX_SIZE, LATEX_TABCOLSEP, math_minus, number_text
+from .published import mismatches
 from .statistics import Comparison, Difference, compare_to_best, compared_replicates, differences_to, t_half_width
-from .tidy_data import DIRECTION_LABELS, Published, dataset_name, dataset_order, row_order, stands_for
+from .tidy_data import DIRECTION_LABELS, Published, dataset_name, dataset_order, row_order
 
 #: Decimals of the numbers in LaTeX and Markdown tables (``report --decimals``); CSV keeps ``CSV_DECIMALS``.
 DECIMALS = 3
@@ -52,7 +54,13 @@ class Quoted:
     method: str
     source: str
     cite: str | None
+    protocol: str | None
     values: dict[Column, float]
+
+    @property
+    def label(self) -> str:
+        """The method, with the protocol it was measured under: "DCHMT [mith]"."""
+        return self.method + (f" [{self.protocol}]" if self.protocol else "")
 
 
 @dataclass
@@ -72,6 +80,7 @@ class Table:
     compared: dict[Column, frozenset[int]] = field(default_factory=dict)  # the replicates each column compares on
     incomplete: frozenset[tuple[str, Column]] = frozenset()  # cells lacking some of them: shown, never compared
     trimmed: frozenset[tuple[str, Column]] = frozenset()  # cells whose replicates beyond them are left out
+    unplaced: dict[tuple, list[str]] = field(default_factory=dict)  # published numbers not comparable: reasons
 
     def kind(self, row: str) -> str:
         """What row ``row`` is: a "loss" (compared, tested, ranked), a label-free "control" (shown, never compared)
@@ -160,17 +169,23 @@ def _by_replicate(group: pd.DataFrame, row: str, column: Column) -> dict[int, fl
     return values
 
 
-def quote(table: Table, published: list[Published], metric: str) -> Table:
-    """``table`` with a row per (method, source) of the ``published`` numbers of ``metric`` that have a place in its
-    columns: the column of their dataset, else of its synthetic stand-in."""
-    rows: dict[tuple[str, str, str | None], dict[Column, float]] = {}
+def quote(table: Table, published: list[Published], metric: str, records: list[RunRecord]) -> Table:
+    """``table`` with a row per (method, source, protocol) of the ``published`` numbers that can stand beside
+    ``records`` (``published.mismatches``: their own real dataset's column, never a synthetic stand-in's; the same
+    metric; under a packaged protocol, the same split, selection rule and mode), each in the column of its task,
+    dataset and code length (a code length or task the table lacks is left out); the others in ``unplaced`` with
+    the reasons."""
+    rows: dict[tuple[str, str, str | None, str | None], dict[Column, float]] = {}
+    unplaced: dict[tuple[str, str, str | None, str | None], list[str]] = {}
     for number in published:
-        places = [c for c in table.columns if number.metric == metric and (c[0], c[2]) == (number.task, number.bits)
-                  and number.dataset in (c[1], stands_for(c[1]))]
-        if places:
-            column = min(places, key=lambda c: c[1] != number.dataset)
-            rows.setdefault((number.method, number.source, number.cite), {})[column] = number.value
-    return replace(table, quoted=[Quoted(*key, values) for key, values in rows.items()])
+        key = (number.method, number.source, number.cite, number.protocol)
+        reasons = mismatches(number, records, metric)
+        if reasons:
+            unplaced[key] = list(dict.fromkeys(unplaced.get(key, []) + reasons))
+        elif (number.task, number.dataset, number.bits) in table.columns:
+            rows.setdefault(key, {})[(number.task, number.dataset, number.bits)] = number.value
+    return replace(table, quoted=[Quoted(*key, values) for key, values in rows.items()],
+                   unplaced={key: reasons for key, reasons in unplaced.items() if key not in rows})
 
 
 # ------------------------------------------------------------------------------------------- formatting
@@ -229,8 +244,8 @@ def _label(table: Table, row: str, style: str) -> str:
 
 def _quoted_label(quoted: Quoted, style: str) -> str:
     if style == "markdown":
-        return f"*{markdown_text(quoted.method)}*§"
-    return rf"\textit{{{latex_text(quoted.method)}}}" + (rf"~\cite{{{quoted.cite}}}" if quoted.cite else "") + r"$^\S$"
+        return f"*{markdown_text(quoted.label)}*§"
+    return rf"\textit{{{latex_text(quoted.label)}}}" + (rf"~\cite{{{quoted.cite}}}" if quoted.cite else "") + r"$^\S$"
 
 
 Line = tuple[str, dict[Column, str]]  # a row's label and its cells by column

@@ -188,7 +188,7 @@ def metric_name(metric: str) -> str:
 @dataclass(frozen=True)
 class Published:
     """A published number quoted in the main table (``report --published FILE``): ``method``'s ``metric`` on
-    ``dataset`` (a real set; its synthetic stand-in's column takes it when the real set has none) in direction
+    ``dataset`` (a real set, and only its own column: ``published.mismatches``) in direction
     ``task`` at ``bits``, as ``source`` states it; ``cite``, a BibTeX key, makes the LaTeX row cite it."""
 
     method: str
