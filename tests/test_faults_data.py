@@ -243,3 +243,18 @@ def test_slurm_settings_with_a_line_break_are_refused(tmp_path, slurm):
     message = str(error.value)
     assert "\n" not in message and "line break" in message and "execution.slurm." in message, message
     assert not (tmp_path / "slurm").exists()
+
+
+def test_a_dry_run_says_when_a_real_set_is_too_small_for_its_split(tmp_path, real_set, capsys):
+    """The published sizes (2000 queries, 10000 training items) cannot split 6 items: --dry-run says so in one line
+    naming the keys to change, before any run; sizes that fit say nothing."""
+    root, _ = real_set
+    args = ["run", "--datasets", "mirflickr25k", "--data-root", str(root.parent), "--backbone", "tiny", "--losses",
+            "dcgh", "--bits", "16", "--replicates", "1", "--set", "references=false", "--results",
+            str(tmp_path / "results"), "--dry-run"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert ("warning: mirflickr25k has 6 items: it cannot hold 2000 queries and 10000 training items (both >= 1, "
+            "together <= the dataset size); lower run.split.query_size / run.split.train_size") in out
+    assert cli.main([*args, "--set", "run.split.query_size=1", "--set", "run.split.train_size=3"]) == 0
+    assert "cannot hold" not in capsys.readouterr().out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -13,6 +13,7 @@ import yaml
 from .. import data, references
 from ..backbones import backbone_problem
 from ..config import GENERATED_BACKBONES, SELECTION_RULES
+from ..data.splits import split_problem
 from ..errors import RecordError
 from ..execution import Batch, Executor, RunContext, Task, execute_run, make_executor, shard_of
 from ..files import sweep_leftovers
@@ -42,7 +43,8 @@ class _UnchangedStore(RunStore):
 
 def preflight_warnings(grid: Grid) -> list[str]:
     """What would stop the grid's runs that the configuration alone cannot tell: a backbone folder without
-    config.json, tokenizer files or whole weights, a real dataset's missing files or image files."""
+    config.json, tokenizer files or whole weights, a real dataset's missing files or image files, or a split its
+    items cannot hold."""
     warnings = []
     backbone = grid.config.run.backbone
     problem = backbone_problem(backbone) if backbone not in GENERATED_BACKBONES else None
@@ -56,19 +58,23 @@ def preflight_warnings(grid: Grid) -> list[str]:
             if missing:
                 warnings.append(f"{dataset}: {folder} lacks {', '.join(missing)}; give --data-root, or build them "
                                 f"with python -m benchmark prepare {dataset} --raw DOWNLOAD --out {folder}")
-            elif not grid.config.execution.drop_missing_images:
-                warnings += _image_warning(dataset, folder, grid.config.execution.image_root)
+            else:
+                warnings += _dataset_warning(dataset, folder, grid.config)
     return warnings
 
 
-def _image_warning(dataset: str, folder: Path, image_root: str | None) -> list[str]:
-    """The one line a run would stop with when image files of real ``dataset`` are found nowhere (or any other
-    problem reading its files), read now for --dry-run."""
+def _dataset_warning(dataset: str, folder: Path, config) -> list[str]:
+    """The one line a run would stop with when image files of real ``dataset`` are found nowhere (unless they are
+    dropped), on any other problem reading its files, or when its items cannot hold the split; read now for
+    --dry-run."""
+    execution = config.execution
     try:
-        data.load(dataset, root=folder, image_root=image_root, missing_images="error")
+        found = data.load(dataset, root=folder, image_root=execution.image_root,
+                          missing_images="drop" if execution.drop_missing_images else "error")
     except data.DataError as exc:
         return [str(exc)]
-    return []
+    problem = split_problem(len(found), data.default_split_settings(found, **asdict(config.run.split)), dataset)
+    return [problem] if problem else []
 
 
 def resolved_yaml(grid: Grid) -> str:
