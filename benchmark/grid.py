@@ -164,16 +164,19 @@ def _check_datasets(config: Config) -> None:
         raise ConfigError("'run.backbone' is not set: use 'synthetic' for the synthetic sets or give --backbone PATH")
 
 
+def planned_split(config: Config, dataset: data.DatasetEntry) -> tuple[int | None, data.SplitSettings]:
+    """``dataset``'s number of items when known before reading it (a generated world's, which ``synthetic.size``
+    sets; else None), and the split ``config`` gives it."""
+    n_items = (config.synthetic.size if dataset.generated else None) or dataset.size
+    return n_items, data.split_settings(dataset.name, n_items, **asdict(config.run.split))
+
+
 def _check_split(config: Config, dataset: data.DatasetEntry) -> None:
     """The split sizes of ``dataset`` checked now (so --dry-run catches them): against its size when known before
-    reading it (a generated world's, which ``synthetic.size`` sets), else what does not depend on it."""
-    from .data.splits import SplitSettings, split_problem
+    reading it, else what does not depend on it."""
+    from .data.splits import split_problem
 
-    n_items = (config.synthetic.size if dataset.generated else None) or dataset.size
-    query, train = dataset.split_sizes(n_items)
-    given = {k: v for k, v in asdict(config.run.split).items() if v is not None}
-    problem = split_problem(n_items, SplitSettings(**{"query_size": query, "train_size": train, **given}),
-                            dataset.name)
+    problem = split_problem(*planned_split(config, dataset), dataset.name)
     if problem:
         raise ConfigError(problem)
 

@@ -71,7 +71,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, losses: bool = True) -> N
                         help="run the configuration's own optimizer setting instead of selecting one per loss and "
                              "dataset by the optimizer search on validation (docs/protocol.md)")
     parser.add_argument("--protocol", choices=choices(RunSettings, "protocol"),
-                        help="honest: epoch chosen on validation; paper: best query epoch per direction (optimistic)")
+                        help="honest: epoch chosen on validation; paper: best query epoch per direction; paper-sum: "
+                             "the epoch of the best query-set I->T + T->I (both optimistic)")
     parser.add_argument("--mode", choices=choices(RunSettings, "mode"),
                         help="frozen: heads on cached CLIP features; finetune: backbone and heads end to end")
     parser.add_argument("--backbone", help="a CLIP folder written by save_pretrained, an OpenAI checkpoint .pt, "

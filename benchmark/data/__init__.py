@@ -24,7 +24,7 @@ from .splits import Split, SplitSettings, load_or_create_split
 __all__ = [
     "DataError", "DatasetEntry", "PairedDataset", "Split", "SplitSettings", "cache_dir", "data_root",
     "dataset_entries", "dataset_entry", "dataset_names", "default_split_settings", "describe", "find_dataset",
-    "fixed_split", "load", "load_or_create_split", "missing_dataset_files", "register_dataset",
+    "fixed_split", "load", "load_or_create_split", "missing_dataset_files", "register_dataset", "split_settings",
     "unregister_dataset",
 ]
 
@@ -56,12 +56,18 @@ def missing_dataset_files(name: str, folder: Path) -> list[str]:
     return missing_files(files, Path(folder)) if Path(folder).is_dir() else list(files)
 
 
-def default_split_settings(dataset: PairedDataset, **overrides) -> SplitSettings:
-    """The protocol's split of ``dataset`` (its entry's sizes for its number of items), with ``overrides`` of any
-    setting; an override of None keeps the protocol's value."""
-    query, train = dataset_entry(dataset.name).split_sizes(len(dataset))
+def split_settings(name: str, n_items: int | None, **overrides) -> SplitSettings:
+    """The protocol's split of dataset ``name`` (its entry's sizes for ``n_items`` items; None where that is not
+    known before reading the set), with ``overrides`` of any setting; an override of None keeps the protocol's
+    value."""
+    query, train = dataset_entry(name).split_sizes(n_items)
     sizes = {"query_size": query, "train_size": train}
     return SplitSettings(**{**sizes, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def default_split_settings(dataset: PairedDataset, **overrides) -> SplitSettings:
+    """``split_settings`` of a loaded ``dataset``, for its number of items."""
+    return split_settings(dataset.name, len(dataset), **overrides)
 
 
 def _files_under(entry: DatasetEntry, root: Path) -> dict:

@@ -17,7 +17,7 @@ from ..data.splits import split_problem
 from ..errors import RecordError
 from ..execution import Batch, Executor, RunContext, Task, execute_run, make_executor, shard_of
 from ..files import sweep_leftovers
-from ..grid import Grid
+from ..grid import Grid, planned_split
 from ..search import Waiting, search_groups
 from ..store import RunStore, damaged_record, pid_alive
 from .request import RunOptions
@@ -86,14 +86,12 @@ def protocol_lines(grid: Grid) -> list[str]:
     """What the grid's runs will be measured under, for --dry-run: per dataset the query and training sizes and how
     they are drawn, then the metric and the selection rule."""
     config = grid.config
-    split = config.run.split
-    drawn = (f"numpy's legacy generator, seed {split.split_seed}, as published code draws it"
-             if split.generator == "legacy" else f"seed {split.split_seed}")
     lines = [f"protocol: {config.preset.source}" if config.preset.source else "protocol: this configuration's"]
     for dataset in config.datasets:
-        entry = data.dataset_entry(dataset)
-        query, train = entry.split_sizes((config.synthetic.size if entry.generated else None) or entry.size)
-        lines.append(f"  {dataset}: query {split.query_size or query}, train {split.train_size or train} ({drawn})")
+        _, split = planned_split(config, data.dataset_entry(dataset))
+        drawn = (f"numpy's legacy generator, seed {split.split_seed}, as published code draws it"
+                 if split.generator == "legacy" else f"seed {split.split_seed}")
+        lines.append(f"  {dataset}: query {split.query_size}, train {split.train_size} ({drawn})")
     lines += [f"  metric: {config.preset.metric} (report --metric {config.preset.metric})",
               f"  selection: {SELECTION_RULES[config.run.protocol]}"]
     return lines

@@ -106,11 +106,12 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
             raise ReportError(f"metric {metric!r} is not in the records; available: "
                               f"{', '.join(sorted(set(context.frame.metric)))}")
         sections = build_sections(context, say)
-        cited = [c["bibtex"] for c in citations_of(records)]
-        cited += [packaged_citations[key]["bibtex"] for key in sorted({q.cite for q in context.table.quoted if q.cite})
-                  if key in packaged_citations and all(key not in entry for entry in cited)]
+        cited = {c["key"]: c["bibtex"] for c in citations_of(records)}  # the losses', then the quoted methods'
+        quoted = sorted({q.cite for q in context.table.quoted if q.cite})
+        cited |= {key: packaged_citations[key]["bibtex"] for key in quoted
+                  if key in packaged_citations and key not in cited}
         if cited:
-            write_text(staging / "references.bib", "\n\n".join(cited) + "\n")
+            write_text(staging / "references.bib", "\n\n".join(cited.values()) + "\n")
         write_index(staging, records, coverage(store, groups[0].records, failures), contents.unreadable, results,
                     metric, sections, groups, where, len(contents.failures) - len(failures))
         publish(staging, out)

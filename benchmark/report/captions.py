@@ -28,7 +28,7 @@ def backbone_text(records: list[RunRecord]) -> str:
 def schedule_text(records: list[RunRecord]) -> str:
     """Epochs and batch size of the runs, and how their optimizer setting was chosen."""
     settings = [r.spec.settings for r in records]
-    searched = [r for r in records if r.spec.parameter_set is not None and r.spec.parameter_set.selected]
+    searched = any(r.spec.parameter_set is not None and r.spec.parameter_set.selected for r in records)
     optimizer = ("head learning rate and weight decay chosen per loss and dataset by the same search on validation"
                  if searched else "the same optimizer settings for every loss")
     return (f"{_joined(s.epochs for s in settings)} epochs, batch {_joined(s.batch_size for s in settings)}, "

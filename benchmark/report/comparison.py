@@ -19,7 +19,7 @@ from .sections import ReportContext, Section
 from .statistics import ALPHA, BlockMatrix, Ranking, block_matrix, rank_rows, ranked_rows, t_half_width
 from .escape import markdown_text
 from .latex import frame_latex
-from .tables import Table, table_statistics, write_table
+from .tables import Table, quoted_label, table_statistics, write_table
 from .tidy_data import DIRECTION_LABELS, citation_text, citations_of, dataset_name, is_generated, metric_name
 
 #: What every caption says about the marks, by number of replicates.
@@ -139,7 +139,7 @@ def main_table(context: ReportContext) -> Section:
                                   caption, context.decimals)
     if table.unplaced:
         markdown += ("\nPublished numbers not comparable with these runs, so not in the table:\n\n"
-                     + "".join(f"- {markdown_text(method + (f' [{protocol}]' if protocol else ''))} "
+                     + "".join(f"- {markdown_text(quoted_label(method, protocol))} "
                                f"({markdown_text(source)}): not comparable: {markdown_text('; '.join(reasons))}\n"
                                for (method, source, _, protocol), reasons in table.unplaced.items()))
     return Section(f"Main table ({metric_name(metric)})", markdown, list(files.values()))

@@ -186,7 +186,8 @@ def embedding_figures(records: list[RunRecord], store: RunStore, out: Path,
             ax.set_title(plot_text(names[loss]), fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.suptitle(plot_text(f"t-SNE of the codes, {dataset_name(dataset)}, {by_loss[losses[0]].spec.bits} bits (replicate 0; "
+        fig.suptitle(plot_text(f"t-SNE of the codes, {dataset_name(dataset)}, {by_loss[losses[0]].spec.bits} bits "
+                               "(replicate 0; "
                                "dots: images, crosses: texts; colour: the item's most frequent class, top "
                                f"{COLOURED_CLASSES})"), fontsize=8)
         fig.tight_layout()

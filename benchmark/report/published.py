@@ -8,12 +8,12 @@ an unknown protocol or dataset, or holding a number outside [0, 1] is refused wi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ..config import CONFIG_DIR, config_names, load_config
-from ..data import dataset_entry, dataset_names
+from ..data import dataset_names, split_settings
 from ..errors import ReportError
 from ..record import RunRecord
 from ..yaml_input import read_yaml_file
@@ -118,10 +118,9 @@ def mismatches(number: Published, records: list[RunRecord], metric: str) -> list
     if number.protocol is None:
         return reasons
     preset = _protocol(number.protocol)
-    query, train = dataset_entry(number.dataset).split_sizes(None)
-    expected = {"query items": preset.run.split.query_size or query,
-                "training items": preset.run.split.train_size or train,
-                "split drawn": f"{preset.run.split.generator} seed {preset.run.split.split_seed}",
+    split = split_settings(number.dataset, None, **asdict(preset.run.split))  # a real set's sizes need no count
+    expected = {"query items": split.query_size, "training items": split.train_size,
+                "split drawn": f"{split.generator} seed {split.split_seed}",
                 "selection": preset.run.protocol, "mode": preset.run.mode}
     for record in runs:
         settings = record.spec.settings

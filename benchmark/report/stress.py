@@ -136,7 +136,8 @@ def stress_figures(table: pd.DataFrame, records: list[RunRecord], axis: Axis, ou
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), frameon=False,
                    bbox_to_anchor=(0.5, -0.02 - 0.06 * ((len(labels) - 1) // 6)))
-        fig.suptitle(plot_text(f"{dataset_name(dataset)}, {bits} bits: along {axis.label} (mean ± 95% CI over replicates)"))
+        fig.suptitle(plot_text(f"{dataset_name(dataset)}, {bits} bits: along {axis.label} "
+                               "(mean ± 95% CI over replicates)"))
         fig.tight_layout(rect=(0, 0.08 + 0.06 * ((len(labels) - 1) // 6), 1, 1))
         paths += save_figure(fig, out, f"{axis.stem}_{dataset}_{bits}b")
     return paths

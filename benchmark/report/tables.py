@@ -59,8 +59,12 @@ class Quoted:
 
     @property
     def label(self) -> str:
-        """The method, with the protocol it was measured under: "DCHMT [mith]"."""
-        return self.method + (f" [{self.protocol}]" if self.protocol else "")
+        return quoted_label(self.method, self.protocol)
+
+
+def quoted_label(method: str, protocol: str | None) -> str:
+    """A published method with the protocol it was measured under: "DCHMT [mith]"."""
+    return method + (f" [{protocol}]" if protocol else "")
 
 
 @dataclass
@@ -177,9 +181,11 @@ def quote(table: Table, published: list[Published], metric: str, records: list[R
     the reasons."""
     rows: dict[tuple[str, str, str | None, str | None], dict[Column, float]] = {}
     unplaced: dict[tuple[str, str, str | None, str | None], list[str]] = {}
+    found: dict[tuple[str, str, str | None], list[str]] = {}  # what decides the reasons: one look per table's set
     for number in published:
         key = (number.method, number.source, number.cite, number.protocol)
-        reasons = mismatches(number, records, metric)
+        where = (number.dataset, number.metric, number.protocol)
+        reasons = found[where] if where in found else found.setdefault(where, mismatches(number, records, metric))
         if reasons:
             unplaced[key] = list(dict.fromkeys(unplaced.get(key, []) + reasons))
         elif (number.task, number.dataset, number.bits) in table.columns:

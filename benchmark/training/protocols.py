@@ -143,26 +143,29 @@ class PaperSumProtocol(PaperProtocol):
 
     name = "paper-sum"
 
+    def __init__(self, split: Split):
+        super().__init__(split)
+        self.score: float | None = None  # the best I->T + T->I so far, of the epoch in ``best``
+
     def after_epoch(self, trainer: Trainer, epoch: int) -> dict[str, Any]:
         evaluation = trainer.evaluate(f"epoch {epoch}", "query", self.split.query, self.split.retrieval, DIRECTIONS,
                                       full=True)
         score = evaluation.results["i2t"]["map"] + evaluation.results["t2i"]["map"]
-        if not self.best or score > self.best["i2t"][1]["score"]:
+        if self.score is None or score > self.score:
             hashes = _codes_hashes(evaluation.codes)
-            self.best = {d: (epoch, {**r, "score": score}, hashes, evaluation.state_sha256)
-                         for d, r in evaluation.results.items()}
-            self.kept = Kept(evaluation.codes, evaluation.outputs, trainer.kept_state())
+            self.score, self.kept = score, Kept(evaluation.codes, evaluation.outputs, trainer.kept_state())
+            self.best = {d: (epoch, r, hashes, evaluation.state_sha256) for d, r in evaluation.results.items()}
         return {"query_map": {d: r["map"] for d, r in evaluation.results.items()}}
 
     def finish(self, trainer: Trainer) -> Outcome:
-        epoch, first, _, state = self.best["i2t"]
+        epoch, _, _, state = self.best["i2t"]
         selection = Selection(protocol=self.name, source="query",
                               criterion="best query-set mAP of I->T plus T->I (optimistic, as MITH's code does)",
-                              epochs={d: epoch for d in self.best}, score=first["score"],
+                              epochs={d: epoch for d in self.best}, score=self.score,
                               selected_state_sha256={d: state for d in self.best},
                               evaluated_state_sha256={d: state for d in self.best})
-        results = {d: {k: v for k, v in best[1].items() if k != "score"} for d, best in self.best.items()}
-        return Outcome(results, selection, {d: best[2] for d, best in self.best.items()}, self.kept)
+        return Outcome({d: best[1] for d, best in self.best.items()}, selection,
+                       {d: best[2] for d, best in self.best.items()}, self.kept)
 
 
 class TrialProtocol(HonestProtocol):
