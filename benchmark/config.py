@@ -91,10 +91,14 @@ SELECTION_RULES = {
 @dataclass(frozen=True)
 class PresetConfig:
     """What a configuration that reproduces a published protocol declares about it (``benchmark/configs/dchmt.yaml``
-    and the others; docs/protocols.md): its source, and the metric its tables report (``report --metric``)."""
+    and the others; docs/protocols.md): its source, the metric its tables report (``report --metric``), the
+    dataset variant it assumes (``data.variants``; ``prepare --variant``) and the image tower of its backbone as
+    papers name it (``ViT-B/32``); None where it fixes none."""
 
     source: str | None = None
     metric: str = "map"
+    variant: Literal["official", "mith"] | None = None
+    backbone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,33 @@ class Backbone:
     def dim(self) -> int:
         return self.model.config.projection_dim
 
+    @property
+    def architecture(self) -> str:
+        """The image tower as papers name it (``ViT-B/32``), read from the model's configuration."""
+        return architecture_name(self.model.config.vision_config)
+
+
+#: CLIP's image towers by (width, layers), as Radford et al. (ICML 2021) name them.
+VIT_SIZES = {(768, 12): "B", (1024, 24): "L", (1280, 32): "H"}
+
+
+def architecture_name(vision) -> str:
+    """``ViT-B/32`` for a CLIP vision configuration of width 768, 12 layers and patch 32 (``@336px`` added at another
+    input size than 224); an unnamed tower by its numbers.
+
+    >>> from transformers import CLIPVisionConfig
+    >>> architecture_name(CLIPVisionConfig(hidden_size=768, num_hidden_layers=12, patch_size=32))
+    'ViT-B/32'
+    >>> architecture_name(CLIPVisionConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, patch_size=8,
+    ...                                    image_size=32))
+    'ViT (width 64, 2 layers, patch 8, 32 px)'
+    """
+    size = VIT_SIZES.get((vision.hidden_size, vision.num_hidden_layers))
+    if size is None:
+        return (f"ViT (width {vision.hidden_size}, {vision.num_hidden_layers} layers, patch {vision.patch_size}, "
+                f"{vision.image_size} px)")
+    return f"ViT-{size}/{vision.patch_size}" + ("" if vision.image_size == 224 else f"@{vision.image_size}px")
+
 
 def folder_hash(path: Path) -> str:
     """SHA-256 over the folder's files (name, size and content; for files over 64 MB their first and last

@@ -237,7 +237,7 @@ def test_describe_reports_found_and_missing(tmp_path, images):
     write_v5_dataset(tmp_path / "mirflickr25k", images)
     (tmp_path / "nuswide").mkdir()
     rows = {r["name"]: r for r in data.describe(tmp_path, tmp_path / "cache")}
-    assert rows["mirflickr25k"]["status"] == "found"
+    assert rows["mirflickr25k"]["status"].startswith("found; variant not recorded (no summary.json); ")
     assert rows["nuswide"]["status"] == "missing index.mat, label.mat, caption.txt"
     assert rows["coco"]["status"].startswith("missing")
     assert rows["synth-coco"]["status"] == "generated on first use"

@@ -90,6 +90,8 @@ def test_the_tiny_backbone_runs_a_real_sets_whole_pipeline_without_a_clip_folder
     assert cli.main(args) == 0
     (record,) = RunStore(tmp_path / "results").contents().records
     assert record.spec.settings.backbone == "tiny" and record.data["n_query"] == 1
+    assert record.data["backbone_architecture"].startswith("ViT (width ")  # no paper's tower: named by its numbers
+    assert record.data["summary"]["variant"] is None  # files written by the test, not by prepare
     folder = Path(record.data["backbone"])
     assert folder.name.startswith("tiny-random-mirflickr25k-") and (folder / "config.json").is_file()
     vocabulary = json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"]

@@ -345,7 +345,7 @@ def test_cli_prepare_then_load(mirflickr: Path, tmp_path: Path, cli):
     result = cli("prepare", "mirflickr25k", "--raw", mirflickr, "--out", out)
     assert result.returncode == 0, result.stderr
     assert "kept 5 of 7 items" in result.stdout and "dropped 0: no tags" in result.stdout
-    assert "labelled without tags: 2 kept (empty text), 0 dropped" in result.stdout
+    assert "labelled without text: 2 kept (empty text), 0 dropped" in result.stdout
     hint = result.stdout.strip().splitlines()[-1]  # the command that runs on it, not a Python call
     assert hint.startswith("Run on it: ") and "python -m benchmark run --datasets mirflickr25k --data-root" in hint
     ds = data.load("mirflickr25k", root=out)
@@ -355,7 +355,7 @@ def test_cli_prepare_then_load(mirflickr: Path, tmp_path: Path, cli):
     dropped = cli("prepare", "mirflickr25k", "--raw", mirflickr, "--out", out, "--drop-untagged")
     assert dropped.returncode == 0, dropped.stderr
     assert "kept 3 of 7 items" in dropped.stdout and "dropped 2: no tags" in dropped.stdout
-    assert "labelled without tags: 0 kept (empty text), 2 dropped" in dropped.stdout
+    assert "labelled without text: 0 kept (empty text), 2 dropped" in dropped.stdout
     assert data.load("mirflickr25k", root=out).captions == [["sky clouds"], ["moon"], ["water sunset"]]
 
     failed = cli("prepare", "coco", "--raw", tmp_path / "none", "--out", out)

@@ -81,7 +81,8 @@ def test_a_report_sets_a_published_row_only_where_its_protocol_was_followed(tmp_
                                    "references": False, "run": {"backbone": str(tmp_path)}})
     record = write_record(results, config, "dcgh", "mirflickr25k", 16, 0, 0.81)
     RunStore(results).write_record(dataclasses.replace(record, data={"n_query": 5120, "n_retrieval": 14895,
-                                                                     "n_train": 10240, "n_val_query": 1000}))
+                                                                     "n_train": 10240, "n_val_query": 1000,
+                                                                     "backbone_architecture": "ViT-B/32"}))
     build_report(results, out, formats=["latex", "markdown"])
     main = (out / "tables" / "main_map.md").read_text()
     assert "| *DCHMT [dchmt]*§ | 0.826 |" in main and "| *DCHMT [dchmt]*§ | 0.812 |" in main  # I->T, T->I

@@ -320,6 +320,10 @@ def test_a_dry_run_of_a_published_protocol_prints_its_split_metric_and_selection
         assert (f"  {dataset}: query {query}, train {train} (numpy's legacy generator, seed {seed}, as published "
                 "code draws it)") in result.stdout
     assert f"  metric: {metric} (report --metric {metric})" in result.stdout and f"  selection: {rule}" in result.stdout
+    data_line = ("  data: variant mith, MITH's cleaned set, built from its released all_*.txt lists (mirflickr25k "
+                 "20,015, nuswide 190,421, coco 122,218 items; python -m benchmark prepare NAME --variant mith)")
+    assert (data_line in result.stdout) == (preset == "mith")
+    assert (f"prepare coco --variant mith --raw DOWNLOAD" in result.stdout) == (preset == "mith")
     honest = cli("run", "--config", preset, "--protocol", "honest", "--backbone", tmp_path / "clip", "--data-root",
                  tmp_path / "data", "--dry-run", "--results", tmp_path / "results")
     assert "  selection: the reported epoch is the one of best mean I→T and T→I mAP on a validation split" in \

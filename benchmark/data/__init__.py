@@ -19,7 +19,10 @@ from .dataset import PairedDataset
 from .real import missing_files
 from .registry import (DatasetEntry, dataset_entries, dataset_entry, dataset_names, find_dataset, fixed_split,
                        register_dataset, unregister_dataset)
+from .matfiles import read_mat
+from .real import LABEL_KEYS
 from .splits import Split, SplitSettings, load_or_create_split
+from .variants import VARIANTS, folder_variant, prepared_summary, variant_text
 
 __all__ = [
     "DataError", "DatasetEntry", "PairedDataset", "Split", "SplitSettings", "cache_dir", "data_root",
@@ -73,8 +76,22 @@ def default_split_settings(dataset: PairedDataset, **overrides) -> SplitSettings
 def _files_under(entry: DatasetEntry, root: Path) -> dict:
     folder = root / entry.name
     missing = missing_dataset_files(entry.name, folder)
-    return {"location": str(folder), "files": ", ".join(entry.files),
-            "status": "found" if not missing else f"missing {', '.join(missing)}"}
+    status = "found" if not missing else f"missing {', '.join(missing)}"
+    if not missing and any(entry.name in v.items for v in VARIANTS.values()):
+        status += f"; {_variant_line(entry.name, folder)}"
+    return {"location": str(folder), "files": ", ".join(entry.files), "status": status}
+
+
+def _variant_line(name: str, folder: Path) -> str:
+    """Which variant ``folder`` holds: as its prepare summary says, else guessed from its label rows' count."""
+    summary = prepared_summary(folder)
+    if summary is not None and isinstance(summary.get("kept"), int):
+        return variant_text(name, folder_variant(folder), summary["kept"])
+    try:
+        n_items = len(read_mat(folder / "label.mat", LABEL_KEYS)[1])
+    except DataError as exc:
+        return f"variant unknown: {exc}"
+    return variant_text(name, None, n_items)
 
 
 def describe(root: Path | None = None, cache: Path | None = None) -> list[dict]:

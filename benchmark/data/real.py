@@ -17,6 +17,7 @@ from .dataset import PairedDataset, label_summary
 from .matfiles import as_captions, as_label_matrix, as_paths, read_mat
 from .prepare import coco, mirflickr25k, nuswide
 from .registry import DatasetEntry, dataset_entry, fixed_split, register_dataset
+from .variants import folder_variant
 
 INDEX_KEYS = ("index",)
 LABEL_KEYS = ("category", "label", "LAll")
@@ -152,6 +153,7 @@ def load_real(name: str, root: str | Path | None = None, image_root: str | Path 
         images, kept = [images[i] for i in usable], kept[usable]
     labels = labels[kept]
     summary = {
+        "variant": folder_variant(root),  # None: no prepare summary says how the files were built
         "items_read": len(keep),
         "kept": len(kept),
         "dropped": dropped,

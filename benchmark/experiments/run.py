@@ -14,6 +14,7 @@ from .. import data, references
 from ..backbones import backbone_problem
 from ..config import GENERATED_BACKBONES, SELECTION_RULES
 from ..data.splits import split_problem
+from ..data.variants import VARIANTS, variant_differences
 from ..errors import RecordError
 from ..execution import Batch, Executor, RunContext, Task, execute_run, make_executor, shard_of
 from ..files import sweep_leftovers
@@ -44,8 +45,10 @@ class _UnchangedStore(RunStore):
 def preflight_warnings(grid: Grid) -> list[str]:
     """What would stop the grid's runs that the configuration alone cannot tell: a backbone folder without
     config.json, tokenizer files or whole weights, a real dataset's missing files or image files, or a split its
-    items cannot hold."""
+    items cannot hold, or a set that is not the variant a preset assumes."""
     warnings = []
+    variant = grid.config.preset.variant
+    how = f" --variant {variant}" if variant not in (None, "official") else ""
     backbone = grid.config.run.backbone
     problem = backbone_problem(backbone) if backbone not in GENERATED_BACKBONES else None
     if problem:
@@ -57,7 +60,7 @@ def preflight_warnings(grid: Grid) -> list[str]:
             missing = data.missing_dataset_files(dataset, folder)
             if missing:
                 warnings.append(f"{dataset}: {folder} lacks {', '.join(missing)}; give --data-root, or build them "
-                                f"with python -m benchmark prepare {dataset} --raw DOWNLOAD --out {folder}")
+                                f"with python -m benchmark prepare {dataset}{how} --raw DOWNLOAD --out {folder}")
             else:
                 warnings += _dataset_warning(dataset, folder, grid.config)
     return warnings
@@ -74,7 +77,12 @@ def _dataset_warning(dataset: str, folder: Path, config) -> list[str]:
     except data.DataError as exc:
         return [str(exc)]
     problem = split_problem(len(found), data.default_split_settings(found, **asdict(config.run.split)), dataset)
-    return [problem] if problem else []
+    variant = config.preset.variant
+    differences = [] if variant is None else variant_differences(
+        dataset, variant, found.summary.get("variant"), found.summary.get("items_read"))
+    return ([problem] if problem else []) + [
+        f"{dataset} in {folder}: {why}; the preset assumes variant {variant} (python -m benchmark prepare "
+        f"{dataset} --variant {variant})" for why in differences]
 
 
 def resolved_yaml(grid: Grid) -> str:
@@ -92,6 +100,11 @@ def protocol_lines(grid: Grid) -> list[str]:
         drawn = (f"numpy's legacy generator, seed {split.split_seed}, as published code draws it"
                  if split.generator == "legacy" else f"seed {split.split_seed}")
         lines.append(f"  {dataset}: query {split.query_size}, train {split.train_size} ({drawn})")
+    if config.preset.variant is not None:
+        variant = VARIANTS[config.preset.variant]
+        counts = ", ".join(f"{name} {variant.items[name]:,}" for name in config.datasets if name in variant.items)
+        lines.append(f"  data: variant {variant.name}, {variant.description} ({counts} items; "
+                     f"python -m benchmark prepare NAME --variant {variant.name})")
     lines += [f"  metric: {config.preset.metric} (report --metric {config.preset.metric})",
               f"  selection: {SELECTION_RULES[config.run.protocol]}"]
     return lines

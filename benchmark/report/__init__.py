@@ -34,6 +34,7 @@ from .diagnostic_sections import code_space_diagnostics
 from .escape import markdown_text
 from .figures import retrieval_curves, save_figure, training_curves
 from .optimizer_search import optimizer_search
+from .protocol_effect import counterparts, selection_protocols
 from .published import packaged_published
 from .sections import (FORMATS, ReportContext, Section, SectionBuilder, build_sections, register_section,
                        section_names)
@@ -46,8 +47,8 @@ from .verdict import verdict as _verdict  # the builder; ``benchmark.report.verd
 __all__ = ["FORMATS", "Report", "ReportContext", "Section", "SectionBuilder", "ablation_section", "build_report",
            "register_section", "save_figure", "section_names"]
 
-for _builder in (main_table, _verdict, ranks, optimizer_search, ablations, code_space_diagnostics, tuned_parameters,
-                 sensitivity, retrieval_curves, training_curves):
+for _builder in (main_table, _verdict, ranks, optimizer_search, ablations, selection_protocols, code_space_diagnostics,
+                 tuned_parameters, sensitivity, retrieval_curves, training_curves):
     register_section(_builder)
 
 
@@ -101,7 +102,8 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
     sweep_leftovers(out, pid_alive)  # the staging folders of reports killed half-way
     staging = temporary_folder(out, "report")
     try:
-        context = ReportContext(records, store, staging, formats, metric, decimals, quoted, tuned, trials)
+        context = ReportContext(records, store, staging, formats, metric, decimals, quoted, tuned, trials,
+                                counterparts(configurations(contents.records), groups[0], records))
         if metric not in set(context.frame.metric):
             raise ReportError(f"metric {metric!r} is not in the records; available: "
                               f"{', '.join(sorted(set(context.frame.metric)))}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..config import CONFIG_DIR, config_names, load_config
 from ..data import dataset_names, split_settings
+from ..data.variants import variant_differences
 from ..errors import ReportError
 from ..record import RunRecord
 from ..yaml_input import read_yaml_file
@@ -110,7 +111,9 @@ def _protocol(name: str):
 def mismatches(number: Published, records: list[RunRecord], metric: str) -> list[str]:
     """Why ``number`` cannot be set beside ``records`` (the report's runs of its dataset) under ``metric``; empty
     when it can: a column of its own real dataset (never a synthetic stand-in's), the same metric and, for a number
-    measured under a packaged protocol, the same split sizes and drawing, selection rule and training mode."""
+    measured under a packaged protocol, the same split sizes and drawing, selection rule, training mode and image
+    tower of the backbone, and the dataset variant the protocol assumes (its name where the set's prepare summary
+    gives one, its item count)."""
     runs = [r for r in records if r.spec.dataset == number.dataset and r.training is not None]
     if not runs:
         return [f"no run on {number.dataset} (synthetic stand-ins never take published numbers)"]
@@ -121,12 +124,17 @@ def mismatches(number: Published, records: list[RunRecord], metric: str) -> list
     split = split_settings(number.dataset, None, **asdict(preset.run.split))  # a real set's sizes need no count
     expected = {"query items": split.query_size, "training items": split.train_size,
                 "split drawn": f"{split.generator} seed {split.split_seed}",
-                "selection": preset.run.protocol, "mode": preset.run.mode}
+                "selection": preset.run.protocol, "mode": preset.run.mode, "backbone": preset.preset.backbone}
     for record in runs:
         settings = record.spec.settings
         found = {"query items": record.data.get("n_query"), "training items": record.data.get("n_train"),
                  "split drawn": f"{settings.split.generator} seed {settings.split.split_seed}",
-                 "selection": settings.protocol, "mode": settings.mode}
+                 "selection": settings.protocol, "mode": settings.mode,
+                 "backbone": record.data.get("backbone_architecture")}
         reasons += [f"{key} {'unknown' if found[key] is None else found[key]}, {number.protocol}'s {value}"
-                    for key, value in expected.items() if found[key] != value]
+                    for key, value in expected.items() if value is not None and found[key] != value]
+        if preset.preset.variant is not None:
+            summary = record.data.get("summary") or {}
+            reasons += variant_differences(number.dataset, preset.preset.variant, summary.get("variant"),
+                                           summary.get("items_read"))
     return list(dict.fromkeys(reasons))

@@ -38,7 +38,9 @@ class Section:
 class ReportContext:
     """What a section builder reads: the report's records (runs of their configuration's own parameters; the runs
     of ``tuned`` parameters and the tuning ``trials`` apart), the store they come from (for the codes runs kept),
-    the folder to write under (tables in ``<out>/tables``, figures in ``<out>/figures``) and the report's options."""
+    the folder to write under (tables in ``<out>/tables``, figures in ``<out>/figures``) and the report's options;
+    ``counterparts``: the trained runs of the configurations that differ from the reported one in their selection
+    rule only (``protocol_effect``)."""
 
     records: list[RunRecord]
     store: RunStore
@@ -49,6 +51,7 @@ class ReportContext:
     published: Sequence[Published] = ()
     tuned: Sequence[RunRecord] = ()
     trials: Sequence[RunRecord] = ()
+    counterparts: Sequence[RunRecord] = ()  # trained runs of the configurations differing in run.protocol only
 
     @cached_property
     def frame(self) -> pd.DataFrame:

@@ -14,10 +14,10 @@ from ...errors import DataError
 from ...files import write_json
 from ..dataset import label_summary
 from ..matfiles import write_dataset_files
+from ..variants import SUMMARY_FILE
 
 NO_LABEL = "no label"
 IMAGE_MISSING = "image file missing"
-SUMMARY_FILE = "summary.json"
 
 
 def check_folders(raw: str | os.PathLike, out: str | os.PathLike, hint: str) -> tuple[Path, Path]:
@@ -119,11 +119,14 @@ class Items:
     ``keep_untagged``: None (the dataset has no such choice) drops a labelled item without text; True keeps it
     with an empty text, as the released data scripts of the DCMH/DCHMT code do for MIRFLICKR-25K; False drops it.
     With True or False, the summary's ``untagged`` says how many labelled items without text were kept and
-    dropped (an item without a label is counted under ``no label`` only)."""
+    dropped (an item without a label is counted under ``no label`` only). ``keep_unlabelled`` keeps an item
+    without a label too (MITH's lists keep every line of MIRFLICKR-25K and NUS-WIDE; the loader drops such items
+    and counts them)."""
 
-    def __init__(self, dataset: str, class_names: tuple[str, ...], no_text: str, keep_untagged: bool | None = None):
+    def __init__(self, dataset: str, class_names: tuple[str, ...], no_text: str, keep_untagged: bool | None = None,
+                 keep_unlabelled: bool = False):
         self.dataset, self.class_names, self.no_text = dataset, class_names, no_text
-        self.keep_untagged = keep_untagged
+        self.keep_untagged, self.keep_unlabelled = keep_untagged, keep_unlabelled
         self.paths: list[str] = []
         self.rows: list[np.ndarray] = []
         self.captions: list[list[str]] = []
@@ -137,7 +140,7 @@ class Items:
     def offer(self, image: Path, labels: np.ndarray, captions: list[str], image_exists: bool) -> None:
         """Keep the item, or count why it is dropped (``labels``: a 0/1 row, one column per class)."""
         untagged = not captions
-        if not labels.any():
+        if not labels.any() and not self.keep_unlabelled:
             self.dropped[NO_LABEL] += 1
         elif untagged and not self.keep_untagged:
             self.dropped[self.no_text] += 1
@@ -149,8 +152,9 @@ class Items:
             self.captions.append(captions or [""])
             self.untagged_kept += untagged
 
-    def write(self, raw: Path, out: Path, caption_format: str) -> dict:
-        """Write the dataset files, then ``summary.json``; returns the summary. DataError if nothing was kept."""
+    def write(self, raw: Path, out: Path, caption_format: str, variant: str = "official", **extra) -> dict:
+        """Write the dataset files, then ``summary.json`` (naming ``variant``, with ``extra`` entries); returns the
+        summary. DataError if nothing was kept."""
         if not self.paths:
             needs = "a label and an image file" if self.keep_untagged else "a label, a text and an image file"
             raise DataError(f"{self.dataset}: no item of the {self.seen} in {raw} has {needs} (dropped: "
@@ -166,6 +170,7 @@ class Items:
             written = write_dataset_files(out, self.paths, labels, self.captions, caption_format)
             summary = {
                 "dataset": self.dataset,
+                "variant": variant,
                 "raw": str(raw),
                 "out": str(out),
                 "items_seen": self.seen,
@@ -175,6 +180,7 @@ class Items:
                    if self.keep_untagged is not None else {}),
                 **label_summary(labels),
                 "files": [path.name for path in written],
+                **extra,
             }
             write_json(out / SUMMARY_FILE, summary)
         except OSError as exc:
