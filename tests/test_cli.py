@@ -99,3 +99,17 @@ def test_unusable_folders_and_an_empty_format_list_are_one_line_and_exit_2(tmp_p
         assert status == 2 and lines[-1].startswith(start) and not any("Traceback" in line for line in lines), lines
     assert not (tmp_path / "out").exists()
     assert cli_module.os_error_line(OSError(5, "Input/output error", "x")) is None  # not the user's folder: a traceback
+
+
+def test_a_reader_that_stops_reading_gets_no_traceback():
+    """``python -m benchmark list configs | head -1``: the pipe's reader leaves; the command stops quietly with the
+    status a shell gives a writer killed by SIGPIPE."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    process = subprocess.Popen([sys.executable, "-m", "benchmark", "list", "configs"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+    process.stdout.close()  # the reader is gone before anything is written
+    _, errors = process.communicate(timeout=300)
+    assert process.returncode == 141 and errors == b"", errors.decode()[-1500:]

@@ -106,7 +106,7 @@ def test_a_missing_image_is_dropped_and_the_count_then_differs(tmp_path: Path, c
     done = cli("prepare", "mirflickr25k", "--variant", "mith", "--raw", raw, "--images", images, "--out", out)
     assert done.returncode == 0, done.stderr
     assert "kept 1 of 2 items" in done.stdout and "dropped 1: image file missing" in done.stdout
-    assert "mith's published count is 20,015: this set differs by -20,014" in done.stdout
+    assert "variant mith: published count 20,015; this set has 1 (-20,014): not the published set" in done.stdout
     listed = cli("list", "datasets", "--data-root", out.parent)
     assert "variant mith: MITH's cleaned set" in listed.stdout and "1 items, not the 20,015 published" in listed.stdout
     dry = cli("run", "--config", "mith", "--datasets", "mirflickr25k", "--backbone", "tiny", "--data-root",
@@ -180,3 +180,16 @@ def test_a_mith_number_is_placed_only_beside_runs_on_its_variant_and_backbone(tm
     assert placed_with({"variant": "official", "items_read": 24581}) == [
         "data variant official, not mith", "24,581 items, mith's 20,015"]
     assert placed_with({"variant": "mith", "items_read": 20015}, "ViT-B/16") == ["backbone ViT-B/16, mith's ViT-B/32"]
+
+
+def test_a_set_of_the_published_count_is_reported_as_such(tmp_path: Path, cli, monkeypatch):
+    monkeypatch.setitem(VARIANTS["mith"].items, "mirflickr25k", 2)  # the published count, scaled down to 2 items
+    raw, images, out = tmp_path / "mith", tmp_path / "images", tmp_path / "data" / "mirflickr25k"
+    lists(raw, images, ["im1.jpg", "im2.jpg"], ["sky", "sea"], [row(24, 1), row(24, 2)], "all_tags.txt")
+    done = cli("prepare", "mirflickr25k", "--variant", "mith", "--raw", raw, "--images", images, "--out", out)
+    assert "variant mith: published count 2; this set has the same" in done.stdout
+    assert f"Run on it: python -m benchmark run --config mith --datasets mirflickr25k --data-root {out.parent}" \
+        in done.stdout
+    assert json.loads((out / "summary.json").read_text())["as_published"] is True
+    listed = cli("list", "datasets", "--data-root", out.parent).stdout
+    assert "found; variant mith: MITH's cleaned set, built from its released all_*.txt lists\n" in listed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import sys
 import threading
@@ -69,6 +70,14 @@ def _terminated(signum, frame) -> None:
     raise Terminated
 
 
+def _discard_output() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush at exit does not fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # a stream without a file (in-process callers): nothing to flush
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # only the main thread may set a handler; the previous one comes back when the command ends (in the tests)
@@ -79,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:  # errors a user can cause carry a message that says what to do
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # whoever read our output stopped reading (`| head`): nothing is wrong, say nothing
+        _discard_output()
+        return 128 + signal.SIGPIPE  # what a shell reports for a writer whose reader left
     except OSError as exc:
         message = os_error_line(exc)
         if message is None:

@@ -50,19 +50,21 @@ def handle(args: argparse.Namespace) -> int:
     for reason, count in summary["dropped"].items():
         print(f"  dropped {count}: {reason}")
     if "published_items" in summary:
-        print(f"  {summary['variant']}'s published count is {summary['published_items']:,}: "
-              + ("the same" if summary["as_published"] else
-                 f"this set differs by {summary['kept'] - summary['published_items']:+,} (not the published "
-                 "set: its split and numbers are not theirs)"))
+        published, kept = summary["published_items"], summary["kept"]
+        print(f"  variant {summary['variant']}: published count {published:,}; " + (
+            "this set has the same" if summary["as_published"] else
+            f"this set has {kept:,} ({kept - published:+,}): not the published set, so neither its split nor its "
+            "numbers are the source's"))
     if "untagged" in summary:  # labelled items without text: kept with an empty one unless --drop-untagged
         untagged = summary["untagged"]
         print(f"  labelled without text: {untagged['kept']} kept (empty text), {untagged['dropped']} dropped"
               + ("" if args.drop_untagged or args.variant != "official" else "; --drop-untagged drops them"))
     cardinality = summary["label_cardinality"]
     print(f"  labels per item: mean {cardinality['mean']}, min {cardinality['min']}, max {cardinality['max']}")
+    config = f"--config {args.variant} " if args.variant != "official" else ""  # the preset that assumes it
     if args.out.resolve().name == args.name:  # where --data-root looks: <data root>/<name>
-        print(f"Run on it: python -m benchmark run --datasets {args.name} --data-root {args.out.parent}")
+        print(f"Run on it: python -m benchmark run {config}--datasets {args.name} --data-root {args.out.parent}")
     else:
         print(f"Run on it: move or link {args.out} to <folder>/{args.name}, then python -m benchmark run "
-              f"--datasets {args.name} --data-root <folder>")
+              f"{config}--datasets {args.name} --data-root <folder>")
     return 0
