@@ -55,6 +55,8 @@ def test_each_rule_is_paired_with_the_honest_runs_by_replicate(tmp_path):
     assert "| Triplet: paper − honest | 0.000 ± 0.025 n.s. | 0.000 ± 0.025 n.s. |" in index
     assert "`paper` − `honest`: mean +0.015 over 4 cells" in index and "2 shown above zero, 0 below" in index
     assert "\\caption" in (out / "tables" / "selection_protocols_map.tex").read_text()
+    assert ("`python -m benchmark report --where run.protocol=paper` (its losses are compared with these in "
+            "*Selection rules compared*)") in index
 
 
 def test_the_section_is_absent_with_one_rule_and_the_reference_is_honest_whichever_is_reported(tmp_path):
