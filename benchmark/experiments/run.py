@@ -47,8 +47,6 @@ def preflight_warnings(grid: Grid) -> list[str]:
     config.json, tokenizer files or whole weights, a real dataset's missing files or image files, or a split its
     items cannot hold, or a set that is not the variant a preset assumes."""
     warnings = []
-    variant = grid.config.preset.variant
-    how = f" --variant {variant}" if variant not in (None, "official") else ""
     backbone = grid.config.run.backbone
     problem = backbone_problem(backbone) if backbone not in GENERATED_BACKBONES else None
     if problem:
@@ -59,6 +57,8 @@ def preflight_warnings(grid: Grid) -> list[str]:
             folder = Path(root) / dataset if root else data.data_root() / dataset
             missing = data.missing_dataset_files(dataset, folder)
             if missing:
+                variant = grid.config.preset.variant
+                how = f" --variant {variant}" if variant not in (None, "official") else ""
                 warnings.append(f"{dataset}: {folder} lacks {', '.join(missing)}; give --data-root, or build them "
                                 f"with python -m benchmark prepare {dataset}{how} --raw DOWNLOAD --out {folder}")
             else:
