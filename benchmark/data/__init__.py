@@ -22,7 +22,7 @@ from .registry import (DatasetEntry, dataset_entries, dataset_entry, dataset_nam
 from .matfiles import read_mat
 from .real import LABEL_KEYS
 from .splits import Split, SplitSettings, load_or_create_split
-from .variants import VARIANTS, folder_variant, prepared_summary, variant_text
+from .variants import VARIANTS, prepared_summary, summary_variant, variant_text
 
 __all__ = [
     "DataError", "DatasetEntry", "PairedDataset", "Split", "SplitSettings", "cache_dir", "data_root",
@@ -86,7 +86,7 @@ def _variant_line(name: str, folder: Path) -> str:
     """Which variant ``folder`` holds: as its prepare summary says, else guessed from its label rows' count."""
     summary = prepared_summary(folder)
     if summary is not None and isinstance(summary.get("kept"), int):
-        return variant_text(name, folder_variant(folder), summary["kept"])
+        return variant_text(name, summary_variant(summary), summary["kept"])
     try:
         n_items = len(read_mat(folder / "label.mat", LABEL_KEYS)[1])
     except DataError as exc:

@@ -45,11 +45,15 @@ def prepared_summary(folder: Path) -> dict | None:
     return summary if isinstance(summary, dict) else None
 
 
-def folder_variant(folder: Path) -> str | None:
-    """The variant prepare built ``folder`` as (summaries from before variants existed are ``official``); None
-    when no prepare summary is there."""
-    summary = prepared_summary(folder)
+def summary_variant(summary: dict | None) -> str | None:
+    """The variant a prepare ``summary`` names (summaries from before variants existed are ``official``); None
+    without a summary."""
     return None if summary is None else str(summary.get("variant", "official"))
+
+
+def folder_variant(folder: Path) -> str | None:
+    """The variant prepare built ``folder`` as; None when no prepare summary is there."""
+    return summary_variant(prepared_summary(folder))
 
 
 def matching_counts(dataset: str, n_items: int) -> list[str]:

@@ -88,7 +88,8 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
         skipped = "".join(f"\n  skipped: {reason}" for reason in contents.unreadable)
         raise ReportError(f"no run records in {store.root}; run python -m benchmark run first "
                           f"(or point --results at the folder holding runs/){skipped}")
-    groups = configurations(select(contents.records, list(where), keep_references=True))
+    every = configurations(contents.records)  # also where the counterparts of the reported one come from
+    groups = configurations(select(contents.records, list(where), keep_references=True)) if where else every
     if not groups:
         raise ReportError(f"no run in {store.root} meets --where {' --where '.join(where)}")
     records, tuned, trials = split_tuning(groups[0].records)  # runs of tuned parameters: a section of their own
@@ -103,7 +104,7 @@ def build_report(results: Path, out: Path, formats=FORMATS, metric: str = "map",
     staging = temporary_folder(out, "report")
     try:
         context = ReportContext(records, store, staging, formats, metric, decimals, quoted, tuned, trials,
-                                counterparts(configurations(contents.records), groups[0], records))
+                                counterparts(every, groups[0], records))
         if metric not in set(context.frame.metric):
             raise ReportError(f"metric {metric!r} is not in the records; available: "
                               f"{', '.join(sorted(set(context.frame.metric)))}")

@@ -90,7 +90,7 @@ def summary_line(table: pd.DataFrame, decimals: int) -> str:
 
 def selection_protocols(context: ReportContext) -> Section | None:
     """The table of each selection rule's difference to the honest one, or None without runs under two rules."""
-    records = [r for r in context.trained] + list(context.counterparts)
+    records = list(context.trained) + list(context.counterparts)
     present = {r.spec.settings.protocol for r in records}
     if len(present) < 2:
         return None

@@ -54,6 +54,15 @@ def read_lines(path: Path) -> list[str]:
     return [line.decode("utf-8", "replace").strip() for line in lines]
 
 
+def check_line_counts(counts: dict[Path, int], files: str) -> None:
+    """DataError naming each file's line count unless ``counts`` (``{path: lines}``) are all equal: ``files``, lists
+    read side by side, must have one line per item, in the same order."""
+    if len(set(counts.values())) != 1:
+        listing = ", ".join(f"{path} {n}" for path, n in counts.items())
+        raise DataError(f"{files} must have one line per item, in the same order, but their line counts differ: "
+                        f"{listing}")
+
+
 def locate(raw: Path, files: dict[str, tuple[str, ...]] | None = None,
            dirs: dict[str, tuple[str, ...]] | None = None, hint: str = "") -> dict[str, Path]:
     """Find each wanted file and folder of a download: ``{key: (conventional relative path, alternatives...)}``.

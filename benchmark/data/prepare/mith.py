@@ -23,7 +23,7 @@ import numpy as np
 from ...errors import DataError
 from ..registry import dataset_entry
 from ..variants import VARIANTS
-from .common import Items, check_folders, locate, progress, read_lines
+from .common import Items, check_folders, check_line_counts, locate, progress, read_lines
 
 CAPTION_SEED = 1  # make_coco.py seeds random, numpy and torch with 1 before drawing the captions
 LISTS = "MITH's released all_imgs.txt, all_labels.txt and all_tags.txt (all_txts.txt for coco)"
@@ -78,10 +78,7 @@ def convert(name: str, raw: Path, out: Path, images: Path | None = None) -> dict
     lines = {f: read_lines(found[f]) for f in ("all_imgs.txt", text_list)}
     labels = _labels(found["all_labels.txt"], len(entry.class_names))
     counts = {found[f]: len(v) for f, v in lines.items()} | {found["all_labels.txt"]: len(labels)}
-    if len(set(counts.values())) != 1:
-        listing = ", ".join(f"{path} {n}" for path, n in counts.items())
-        raise DataError(f"MITH's lists must have one line per item, in the same order, but their line counts "
-                        f"differ: {listing}")
+    check_line_counts(counts, "MITH's lists")
     if name == "coco":
         rng = random.Random(CAPTION_SEED)  # drawn for every line, as make_coco.py draws before it drops any
         texts = [coco_caption(line, rng) for line in lines[text_list]]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...errors import DataError
 from ..classes import NUSWIDE
-from .common import Items, check_folders, locate, progress, read_lines
+from .common import Items, check_folders, check_line_counts, locate, progress, read_lines
 
 HINT = ("--raw must hold the NUS-WIDE download: ImageList/Imagelist.txt, NUS_WID_Tags/All_Tags.txt, "
         "Groundtruth/AllLabels/Labels_<concept>.txt and the images (Flickr/<concept>/<id>.jpg)")
@@ -52,10 +52,7 @@ def convert(raw: Path, out: Path) -> dict:
     columns = [_labels(path) for path in label_files]
     counts = {path: len(lines) for path, lines in zip([image_list, tags_file, *label_files],
                                                       [entries, tag_lines, *columns])}
-    if len(set(counts.values())) != 1:
-        listing = ", ".join(f"{path} {n}" for path, n in counts.items())
-        raise DataError(f"the NUS-WIDE list, tag and label files must have one line per image, in the same order, "
-                        f"but their line counts differ: {listing}")
+    check_line_counts(counts, "the NUS-WIDE list, tag and label files")
     labels = np.stack(columns, axis=1)
 
     # Validate the pairing of list and tags completely before the slow pass over the image files.
