@@ -19,7 +19,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: The tiny grid: two losses on a 300-pair synthetic set, one code length, one replicate, two epochs, no search.
+#: The tiny grid: two losses on a 300-pair synthetic set, one code length, one replicate, two epochs, no search, run
+#: in the command's own process (a worker pool's start-up, ~7 s of imports, would be most of its time; the tests of
+#: the workers give ``--workers 2``).
 TINY_GRID = {
     "losses": ["pairwise", "proxy"],
     "datasets": ["synth-nuswide"],
@@ -29,6 +31,7 @@ TINY_GRID = {
     "run": {"epochs": 2, "batch_size": 64, "topk": [50]},
     "synthetic": {"size": 300, "pretrain_steps": 10},
     "search": {"enabled": False},  # the optimizer search has its own tests (test_search.py)
+    "execution": {"workers": 1},
 }
 
 
