@@ -34,7 +34,7 @@ from .diagnostic_sections import code_space_diagnostics
 from .escape import markdown_text
 from .figures import retrieval_curves, save_figure, training_curves
 from .optimizer_search import optimizer_search
-from .protocol_effect import PROTOCOL_KEY, counterparts, selection_protocols
+from .protocol_effect import counterparts, only_the_rule_differs, selection_protocols
 from .published import packaged_published
 from .sections import (FORMATS, ReportContext, Section, SectionBuilder, build_sections, register_section,
                        section_names)
@@ -196,7 +196,7 @@ def _selection_lines(groups: list[Configuration], where, other_failures: int) ->
             differing = differences(group.settings, chosen.settings)
             flags = " ".join(f"--where {k}={v}" for k, v in differing.items())
             compared = " (its losses are compared with these in *Selection rules compared*)" \
-                if set(differing) == {PROTOCOL_KEY} else ""
+                if only_the_rule_differs(differing) else ""
             lines.append(f"- {len(group.records)} runs with {markdown_text(describe(differing))}: "
                          f"`python -m benchmark report {flags}`{compared}")
     if other_failures:

@@ -30,12 +30,18 @@ REFERENCE = "honest"
 CROSS_MODAL = ("i2t", "t2i")
 
 
+def only_the_rule_differs(differing: dict) -> bool:
+    """Whether two configurations whose ``selection.differences`` are ``differing`` differ in the selection rule
+    only: their runs are then each other's counterparts."""
+    return set(differing) == {PROTOCOL_KEY}
+
+
 def counterparts(groups: list, chosen, reported: list[RunRecord]) -> list[RunRecord]:
     """The trained runs (no reference rows, trials or tuned runs) of the configurations in ``groups`` that differ
     from ``chosen`` in the selection rule only, in the cells (loss, dataset, bits) of the ``reported`` runs."""
     cells = {(r.spec.loss, r.spec.dataset, r.spec.bits) for r in reported}
     return [record for group in groups
-            if set(differences(group.settings, chosen.settings)) == {PROTOCOL_KEY}
+            if only_the_rule_differs(differences(group.settings, chosen.settings))
             for record in group.records
             if record.spec.parameter_set is None and references.row_kind(record.spec.loss) == "loss"
             and (record.spec.loss, record.spec.dataset, record.spec.bits) in cells]
