@@ -1,4 +1,8 @@
-"""What a run record says about where it ran: versions, device, git commit."""
+"""What a run record says about where it ran: versions, device, CPU kind, git commit.
+
+The CPU's model and the instruction set torch's kernels use are recorded because the same configuration and seed
+give the same numbers bit for bit only on the same kind of CPU: other kernels sum in another order, and training
+carries those last-bit differences into the codes (docs/protocol.md, *Randomness*)."""
 from __future__ import annotations
 
 import platform
@@ -19,10 +23,22 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name as Linux reports it; elsewhere (or unreadable) what ``platform`` knows."""
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine()
+    return cpu_model()
 
 
 def environment(device: torch.device) -> dict:
@@ -34,6 +50,7 @@ def environment(device: torch.device) -> dict:
         "numpy": np.__version__,
         "device": str(device),
         "device_name": device_name(device),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
         "git_commit": git_commit(),
     }

@@ -213,7 +213,8 @@ def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[s
     modes = sorted({r.spec.settings.mode for r in records})
     epochs = sorted({r.spec.settings.epochs for r in records})
     versions = {key: sorted({str(r.environment.get(key)) for r in records if r.environment.get(key)}) for key in
-                ("torch", "transformers", "numpy", "device_name", "git_commit")}
+                ("torch", "transformers", "numpy", "device_name", "cpu_capability", "git_commit")}
+    machines = {(r.environment.get("device_name"), r.environment.get("cpu_capability")) for r in records}
     lines = [
         "# Report",
         "",
@@ -233,6 +234,13 @@ def write_index(out: Path, records: list[RunRecord], grid: dict, skipped: list[s
         f"**Training**: backbone {', '.join(modes)}, {', '.join(map(str, epochs))} epochs; only the loss changes "
         "between runs. **Metric**: " + f"`{metric}` (Hamming ranking, tied distances ordered by retrieval index).",
         "**Versions**: " + "; ".join(f"{k} {', '.join(v)}" for k, v in versions.items() if v) + ".",
+    ]
+    if len(machines) > 1:
+        lines.append(f"**Machines**: these records come from {len(machines)} kinds of device (model, instruction "
+                     "set); the same configuration and seed give the same numbers bit for bit only on one kind, so "
+                     "runs compared here may differ for that reason alone (in the last digits, and in choices "
+                     "between near-tied settings).")
+    lines += [
         "",
         "## Coverage",
         "",
